@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# scripts/test.sh -- the whole edp test suite on a fresh Debian 12 machine:
+# installs packages, builds and installs edp, then runs pg_regress on a
+# temporary instance and the TAP tests, as an unprivileged OS user.
+source "$(dirname "$0")/common.sh"
+
+edp_install_packages
+edp_build_install
+
+# Tests run as an unprivileged user; when we are root, run them in a copy
+# of the tree that user owns, so the checkout itself is left untouched.
+if [ "$(id -u)" -eq 0 ]; then
+    workdir=$(mktemp -d /tmp/edp-test.XXXXXX)
+    tar -C "$EDP_ROOT" --exclude=.git --exclude=tmp_check --exclude=results -cf - . | tar -C "$workdir" -xf -
+    chown -R postgres: "$workdir"
+else
+    workdir=$EDP_ROOT
+fi
+
+say "pg_regress and TAP tests (in $workdir)"
+set +e
+as_run_user make -C "$workdir" -s PG_CONFIG=$PG_CONFIG installcheck 2>&1 | tee "$workdir/installcheck.log"
+status=${PIPESTATUS[0]}
+set -e
+
+if [ $status -ne 0 ] && [ -f "$workdir/regression.diffs" ]; then
+    say "regression.diffs"
+    cat "$workdir/regression.diffs"
+fi
+
+say "test counts"
+regress=$(grep -oE '(All [0-9]+ tests passed|[0-9]+ of [0-9]+ tests failed)' "$workdir/installcheck.log" | tail -n 1 || true)
+tap=$(grep -E '^(Files=|Result:)' "$workdir/installcheck.log" | tr '\n' ' ' || true)
+echo "pg_regress: ${regress:-did not run}"
+echo "TAP:        ${tap:-did not run}"
+if [ $status -ne 0 ]; then
+    echo "edp tests FAILED"
+    exit $status
+fi
+echo "edp tests passed"
+[ "$workdir" = "$EDP_ROOT" ] || rm -rf "$workdir"

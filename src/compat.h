@@ -1,0 +1,24 @@
+/*-------------------------------------------------------------------------
+ *
+ * compat.h
+ *		The one place that tests PG_VERSION_NUM.
+ *
+ * edp targets PostgreSQL 15; wrappers here name the 15 spelling of APIs
+ * that later releases renamed, so the rest of the code reads the same.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef EDP_COMPAT_H
+#define EDP_COMPAT_H
+
+#if PG_VERSION_NUM < 150000
+#error "edp requires PostgreSQL 15 or later"
+#endif
+
+#if PG_VERSION_NUM >= 160000
+#define edp_init_materialized_srf(fcinfo) InitMaterializedSRF((fcinfo), 0)
+#else
+#define edp_init_materialized_srf(fcinfo) SetSingleFuncCall((fcinfo), 0)
+#endif
+
+#endif							/* EDP_COMPAT_H */

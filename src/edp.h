@@ -1,0 +1,17 @@
+/*-------------------------------------------------------------------------
+ *
+ * edp.h
+ *		Names shared by every part of edp.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef EDP_H
+#define EDP_H
+
+/* schema that CREATE EXTENSION edp installs into (edp.control) */
+#define EDP_SCHEMA "edp"
+
+/* catalog of event tables: one row per table edp knows about */
+#define EDP_EVENT_TABLES "event_tables"
+
+#endif							/* EDP_H */
