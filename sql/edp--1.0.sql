@@ -6,7 +6,7 @@
 
 CREATE TABLE edp.event_tables (
     relid           pg_catalog.regclass PRIMARY KEY,
-    source_column   pg_catalog.name NOT NULL,
+    source_column   pg_catalog.name,                   -- flattening: jsonb input + overflow column (NULL: off)
     metrics_path    pg_catalog.text[] NOT NULL DEFAULT '{}',
     exclude_columns pg_catalog.name[] NOT NULL DEFAULT '{}',
     created_at      pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.now()
