@@ -7,13 +7,15 @@ MODULE_big = edp
 OBJS = \
 	src/edp.o \
 	src/srf_generate_trips.o \
+	src/srf_trip_assignments.o \
+	src/trips_dbscan.o \
 	src/trips_geo.o
 
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 
 # pg_regress: tests live in sql/ + expected/ beside the install scripts
 # (every sql/edp--*.sql is an extension script; test names never contain --)
-REGRESS = setup trips
+REGRESS = setup trips trips_cluster
 REGRESS_OPTS = --inputdir=. --temp-instance=./tmp_check --temp-config=test/edp.conf
 
 TAP_TESTS = 1

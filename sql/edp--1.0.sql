@@ -285,6 +285,48 @@ END;
 COMMENT ON FUNCTION edp.region_weekly_trip_average(pg_catalog.regclass, text, text, date, date) IS
     'average trips per ISO week of one region value over every week of the period (empty weeks count as 0)';
 
+-- clustering: DBSCAN over origin, destination and circular time of day
+CREATE FUNCTION edp.trip_assignments(trip_table pg_catalog.regclass, eps_origin_m float8,
+                                     eps_destination_m float8, eps_minutes float8,
+                                     min_trips integer, time_zone text DEFAULT 'UTC')
+RETURNS TABLE (trip_id bigint, group_id bigint, core boolean)
+AS 'MODULE_PATHNAME', 'edp_trip_assignments'
+LANGUAGE C STABLE STRICT PARALLEL RESTRICTED ROWS 100000;
+COMMENT ON FUNCTION edp.trip_assignments(pg_catalog.regclass, float8, float8, float8, integer, text) IS
+    'DBSCAN of trips by origin and destination distance (metres, WGS 84) and circular time of day: each trip''s group (NULL: noise)';
+
+CREATE FUNCTION edp.trip_groups(trip_table pg_catalog.regclass, eps_origin_m float8,
+                                eps_destination_m float8, eps_minutes float8,
+                                min_trips integer, time_zone text DEFAULT 'UTC')
+RETURNS TABLE (group_id bigint, trips bigint, core_trips bigint,
+               origin_centroid geometry(Point, 4326), destination_centroid geometry(Point, 4326),
+               mean_time_of_day time, time_spread_minutes float8, regions text[])
+LANGUAGE plpgsql STABLE STRICT PARALLEL RESTRICTED
+AS $$
+BEGIN
+    RETURN QUERY EXECUTE pg_catalog.format($q$
+        SELECT a.group_id, count(*), count(*) FILTER (WHERE a.core),
+               ST_SetSRID(ST_MakePoint(avg(ST_X(a.origin)), avg(ST_Y(a.origin))), 4326),
+               ST_SetSRID(ST_MakePoint(avg(ST_X(a.destination)), avg(ST_Y(a.destination))), 4326),
+               pg_catalog.make_interval(secs => round(pg_catalog.mod(
+                   (degrees(atan2(avg(sin(a.angle)), avg(cos(a.angle)))) * 4 + 1440)::numeric, 1440) * 60))::time,
+               sqrt(-2 * ln(least(1, greatest(1e-300, sqrt(avg(sin(a.angle)) ^ 2 + avg(cos(a.angle)) ^ 2)))))
+                 * 1440 / (2 * pi()),
+               array_agg(DISTINCT a.region ORDER BY a.region)
+          FROM (SELECT x.group_id, x.core, t.origin, t.destination, t.region,
+                       2 * pi() * extract(epoch FROM ((t.datetime AT TIME ZONE 'UTC') AT TIME ZONE $6)::time)
+                         / 86400 AS angle
+                  FROM edp.trip_assignments($1, $2, $3, $4, $5, $6) x
+                  JOIN %s t ON t.id = x.trip_id
+                 WHERE x.group_id IS NOT NULL) a
+         GROUP BY a.group_id
+         ORDER BY a.group_id$q$, trip_table)
+    USING trip_table, eps_origin_m, eps_destination_m, eps_minutes, min_trips, time_zone;
+END
+$$;
+COMMENT ON FUNCTION edp.trip_groups(pg_catalog.regclass, float8, float8, float8, integer, text) IS
+    'groups of edp.trip_assignments(): size, origin and destination centroids, circular mean and spread of time of day, regions';
+
 -- trips: pin search_path of the plpgsql functions above to PostGIS's schema
 DO $$
 DECLARE

@@ -112,17 +112,25 @@ edp_wgs84_radii(double lat, double *meridional, double *parallel)
 	*parallel = EDP_WGS84_A / w * cos(phi);
 }
 
+/*
+ * The radii are taken at both points and averaged (rather than computed at
+ * the mean latitude) so that clustering can precompute them per point; the
+ * difference is of second order in the latitude difference.
+ */
 double
 edp_local_distance_m(double lon1, double lat1, double lon2, double lat2)
 {
-	double		m,
-				n;
+	double		m1,
+				p1,
+				m2,
+				p2;
 	double		dy,
 				dx;
 
-	edp_wgs84_radii((lat1 + lat2) / 2.0, &m, &n);
-	dy = m * (lat2 - lat1) * (M_PI / 180.0);
-	dx = n * (lon2 - lon1) * (M_PI / 180.0);
+	edp_wgs84_radii(lat1, &m1, &p1);
+	edp_wgs84_radii(lat2, &m2, &p2);
+	dy = (m1 + m2) * 0.5 * (lat2 - lat1) * (M_PI / 180.0);
+	dx = (p1 + p2) * 0.5 * (lon2 - lon1) * (M_PI / 180.0);
 	return sqrt(dx * dx + dy * dy);
 }
 
