@@ -15,7 +15,7 @@ DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 
 # pg_regress: tests live in sql/ + expected/ beside the install scripts
 # (every sql/edp--*.sql is an extension script; test names never contain --)
-REGRESS = setup trips trips_cluster
+REGRESS = setup trips trips_cluster trips_rollup
 REGRESS_OPTS = --inputdir=. --temp-instance=./tmp_check --temp-config=test/edp.conf
 
 TAP_TESTS = 1

@@ -24,15 +24,66 @@ GRANT SELECT ON edp.event_tables TO PUBLIC;
 -- section, so they never depend on the caller's search_path.
 
 CREATE TABLE edp.trip_tables (
-    relid       pg_catalog.regclass PRIMARY KEY,
-    created_at  pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.now()
+    relid         pg_catalog.regclass PRIMARY KEY,
+    cell_size     float8 NOT NULL,                  -- rollup cell side in degrees
+    time_zone     text NOT NULL,                    -- zone of the rollup's ISO weeks
+    cell_weeks    pg_catalog.regclass NOT NULL,     -- (ox, oy, dx, dy, week) -> trips
+    region_weeks  pg_catalog.regclass NOT NULL,     -- (region, week) -> trips
+    created_at    pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 COMMENT ON TABLE edp.trip_tables IS
     'edp catalog: trips tables made by edp.create_trips_table()';
 SELECT pg_catalog.pg_extension_config_dump('edp.trip_tables', '');
 GRANT SELECT ON edp.trip_tables TO PUBLIC;
 
-CREATE FUNCTION edp.create_trips_table(name text)
+-- Statement-level AFTER triggers keep the rollups of a trips table exact
+-- under INSERT and COPY (transition tables), UPDATE, DELETE and TRUNCATE.
+CREATE FUNCTION edp.trips_rollup_trigger()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+AS $$
+DECLARE
+    cfg edp.trip_tables;
+    delta text := $q$
+        INSERT INTO %1$s AS c (ox, oy, dx, dy, week, trips)
+        SELECT pg_catalog.floor(ST_X(r.origin) / $1)::int, pg_catalog.floor(ST_Y(r.origin) / $1)::int,
+               pg_catalog.floor(ST_X(r.destination) / $1)::int, pg_catalog.floor(ST_Y(r.destination) / $1)::int,
+               pg_catalog.date_trunc('week', (r.datetime AT TIME ZONE 'UTC') AT TIME ZONE $2)::date,
+               %3$s pg_catalog.count(*)
+          FROM %2$s r GROUP BY 1, 2, 3, 4, 5
+        ON CONFLICT (ox, oy, dx, dy, week) DO UPDATE SET trips = c.trips + EXCLUDED.trips$q$;
+    rdelta text := $q$
+        INSERT INTO %1$s AS c (region, week, trips)
+        SELECT r.region, pg_catalog.date_trunc('week', (r.datetime AT TIME ZONE 'UTC') AT TIME ZONE $1)::date,
+               %3$s pg_catalog.count(*)
+          FROM %2$s r GROUP BY 1, 2
+        ON CONFLICT (region, week) DO UPDATE SET trips = c.trips + EXCLUDED.trips$q$;
+BEGIN
+    SELECT * INTO cfg FROM edp.trip_tables WHERE relid = TG_RELID;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table "%" is not an edp trips table', TG_RELID::regclass
+            USING ERRCODE = 'triggered_action_exception';
+    END IF;
+    IF TG_OP = 'TRUNCATE' THEN
+        EXECUTE pg_catalog.format('TRUNCATE %s, %s', cfg.cell_weeks, cfg.region_weeks);
+        RETURN NULL;
+    END IF;
+    IF TG_OP IN ('DELETE', 'UPDATE') THEN
+        EXECUTE pg_catalog.format(delta, cfg.cell_weeks, 'old_rows', '-') USING cfg.cell_size, cfg.time_zone;
+        EXECUTE pg_catalog.format(rdelta, cfg.region_weeks, 'old_rows', '-') USING cfg.time_zone;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        EXECUTE pg_catalog.format(delta, cfg.cell_weeks, 'new_rows', '') USING cfg.cell_size, cfg.time_zone;
+        EXECUTE pg_catalog.format(rdelta, cfg.region_weeks, 'new_rows', '') USING cfg.time_zone;
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION edp.trips_rollup_trigger() IS
+    'statement trigger of trips tables: keeps the weekly cell and region rollups exact';
+
+CREATE FUNCTION edp.create_trips_table(name text, cell_size float8 DEFAULT 0.01,
+                                       time_zone text DEFAULT 'UTC')
 RETURNS pg_catalog.regclass
 LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
 AS $$
@@ -40,6 +91,8 @@ DECLARE
     parts text[] := pg_catalog.parse_ident(name);
     qname text;
     rel pg_catalog.regclass;
+    cells pg_catalog.regclass;
+    regs pg_catalog.regclass;
     gis name := (SELECT n.nspname FROM pg_catalog.pg_extension e
                    JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
                   WHERE e.extname = 'postgis');
@@ -50,6 +103,11 @@ BEGIN
         RAISE EXCEPTION 'invalid trips table name "%"', name
             USING ERRCODE = 'invalid_name', HINT = 'Use "table" or "schema.table".';
     END IF;
+    IF NOT (cell_size > 0 AND cell_size <= 10) THEN
+        RAISE EXCEPTION 'cell size must be between 0 and 10 degrees'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM pg_catalog.now() AT TIME ZONE time_zone;     -- rejects unknown zones (22023)
     SELECT pg_catalog.string_agg(pg_catalog.quote_ident(p), '.') INTO qname
       FROM pg_catalog.unnest(parts) p;
     EXECUTE pg_catalog.format($ddl$
@@ -65,13 +123,65 @@ BEGIN
     EXECUTE pg_catalog.format('CREATE INDEX ON %s USING gist (origin %I.gist_geometry_ops_2d)', rel, gis);
     EXECUTE pg_catalog.format('CREATE INDEX ON %s USING gist (destination %I.gist_geometry_ops_2d)', rel, gis);
     EXECUTE pg_catalog.format('CREATE INDEX ON %s (datetime)', rel);
-    EXECUTE pg_catalog.format('CREATE INDEX ON %s (region)', rel);
-    INSERT INTO edp.trip_tables (relid) VALUES (rel);
+
+    -- rollups: trips per (origin cell, destination cell, week) and per (region, week)
+    EXECUTE pg_catalog.format($ddl$
+        CREATE TABLE %s (
+            ox int, oy int, dx int, dy int, week date, trips bigint NOT NULL,
+            PRIMARY KEY (ox, oy, dx, dy, week))$ddl$, qname || '_cell_weeks');
+    cells := (qname || '_cell_weeks')::pg_catalog.regclass;
+    EXECUTE pg_catalog.format($ddl$
+        CREATE TABLE %s (region text, week date, trips bigint NOT NULL,
+                         PRIMARY KEY (region, week))$ddl$, qname || '_region_weeks');
+    regs := (qname || '_region_weeks')::pg_catalog.regclass;
+    EXECUTE pg_catalog.format('COMMENT ON TABLE %s IS %L', cells,
+        'edp rollup of ' || rel::text || ': trips per origin cell, destination cell and week');
+    EXECUTE pg_catalog.format('COMMENT ON TABLE %s IS %L', regs,
+        'edp rollup of ' || rel::text || ': trips per region and week');
+    INSERT INTO edp.trip_tables (relid, cell_size, time_zone, cell_weeks, region_weeks)
+    VALUES (rel, cell_size, time_zone, cells, regs);
+
+    EXECUTE pg_catalog.format('CREATE TRIGGER edp_rollup_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows '
+                              'FOR EACH STATEMENT EXECUTE FUNCTION edp.trips_rollup_trigger()', rel);
+    EXECUTE pg_catalog.format('CREATE TRIGGER edp_rollup_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS old_rows '
+                              'NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION edp.trips_rollup_trigger()', rel);
+    EXECUTE pg_catalog.format('CREATE TRIGGER edp_rollup_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS old_rows '
+                              'FOR EACH STATEMENT EXECUTE FUNCTION edp.trips_rollup_trigger()', rel);
+    EXECUTE pg_catalog.format('CREATE TRIGGER edp_rollup_truncate AFTER TRUNCATE ON %s '
+                              'FOR EACH STATEMENT EXECUTE FUNCTION edp.trips_rollup_trigger()', rel);
     RETURN rel;
 END
 $$;
-COMMENT ON FUNCTION edp.create_trips_table(text) IS
-    'create a trips table (id, region, origin, destination, datetime, datasource) with GiST indexes on origin and destination';
+COMMENT ON FUNCTION edp.create_trips_table(text, float8, text) IS
+    'create a trips table (id, region, origin, destination, datetime, datasource) with GiST indexes and weekly rollups kept by triggers';
+
+-- dropping a trips table drops its rollups and its catalog row
+CREATE FUNCTION edp.trips_drop_event()
+RETURNS event_trigger
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+AS $$
+DECLARE
+    t record;
+BEGIN
+    FOR t IN SELECT tt.relid::oid AS relid, tt.cell_weeks::oid AS cells, tt.region_weeks::oid AS regs
+               FROM edp.trip_tables tt
+               JOIN pg_catalog.pg_event_trigger_dropped_objects() d
+                 ON d.objid = tt.relid::oid AND d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                AND d.objsubid = 0
+    LOOP
+        DELETE FROM edp.trip_tables WHERE relid::oid = t.relid;
+        IF EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid = t.cells) THEN
+            EXECUTE pg_catalog.format('DROP TABLE %s', t.cells::pg_catalog.regclass);
+        END IF;
+        IF EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid = t.regs) THEN
+            EXECUTE pg_catalog.format('DROP TABLE %s', t.regs::pg_catalog.regclass);
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION edp.trips_drop_event() IS
+    'event trigger: dropping a trips table drops its rollup tables and its edp.trip_tables row';
+CREATE EVENT TRIGGER edp_trips_drop ON sql_drop EXECUTE FUNCTION edp.trips_drop_event();
 
 CREATE TABLE edp.regions (
     name     text PRIMARY KEY,
@@ -151,18 +261,121 @@ $$;
 COMMENT ON FUNCTION edp.trip_weeks(pg_catalog.regclass, text, date, date) IS
     'the ISO weeks (Mondays in time_zone) of a period, defaulting to the span of the trips table';
 
+-- Trips per week (only weeks with trips) whose origin, destination or both
+-- ends lie in area.  With a rollup in the same time zone, cells wholly
+-- inside the area come from the rollup and only trips with an end in a
+-- cell on the area's edge are counted from the table (GiST per edge cell);
+-- otherwise the table is queried directly through the GiST indexes.
+CREATE FUNCTION edp.trip_area_week_counts(trip_table pg_catalog.regclass, area geometry, part text,
+                                          time_zone text, first_monday date, last_monday date,
+                                          utc_from timestamp, utc_to timestamp, use_rollup boolean)
+RETURNS TABLE (week date, trips bigint)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+AS $$
+DECLARE
+    cfg edp.trip_tables;
+    s float8;
+    x0 int; x1 int; y0 int; y1 int;
+    wk text := $w$pg_catalog.date_trunc('week', (t.datetime AT TIME ZONE 'UTC') AT TIME ZONE $2)::date$w$;
+    inside_o text := 'ST_Intersects(t.origin, $1)';
+    inside_d text := 'ST_Intersects(t.destination, $1)';
+BEGIN
+    IF use_rollup THEN
+        SELECT * INTO cfg FROM edp.trip_tables WHERE relid = trip_table AND trip_tables.time_zone = trip_area_week_counts.time_zone;
+    END IF;
+    IF cfg.relid IS NOT NULL THEN
+        s := cfg.cell_size;
+        x0 := pg_catalog.floor(ST_XMin(area) / s); x1 := pg_catalog.floor(ST_XMax(area) / s);
+        y0 := pg_catalog.floor(ST_YMin(area) / s); y1 := pg_catalog.floor(ST_YMax(area) / s);
+        IF (x1 - x0 + 1)::float8 * (y1 - y0 + 1) > 250000 THEN
+            cfg.relid := NULL;      -- too many cells for this area: direct path
+        END IF;
+    END IF;
+
+    IF cfg.relid IS NULL THEN
+        RETURN QUERY EXECUTE pg_catalog.format($q$
+            SELECT %s AS w, pg_catalog.count(*)
+              FROM %s t
+             WHERE %s AND t.datetime >= $3 AND t.datetime < $4
+             GROUP BY 1$q$, wk, trip_table,
+             CASE part WHEN 'origin' THEN inside_o WHEN 'destination' THEN inside_d
+                       ELSE inside_o || ' AND ' || inside_d END)
+        USING area, time_zone, utc_from, utc_to;
+        RETURN;
+    END IF;
+
+    -- cells of the area's bounding box: interior (wholly covered, with a
+    -- margin for rounding) or edge (touching the area).  A trip's cell is
+    -- floor(coordinate / size); that point may lie a rounding error outside
+    -- the cell's computed box, so boxes are widened by 1e-9 degrees and the
+    -- cell is then matched exactly by number.
+    RETURN QUERY EXECUTE pg_catalog.format($q$
+        WITH cls AS MATERIALIZED (
+            SELECT x, y, ST_Expand(b.box, 1e-9) AS box, ST_Covers($1, ST_Expand(b.box, 1e-9)) AS interior
+              FROM pg_catalog.generate_series($5, $6) x, pg_catalog.generate_series($7, $8) y,
+                   LATERAL (SELECT ST_MakeEnvelope(x * $9, y * $9, (x + 1) * $9, (y + 1) * $9, 4326) AS box) b
+             WHERE ST_Intersects($1, ST_Expand(b.box, 1e-9))),
+        inner_cells AS MATERIALIZED (SELECT x, y FROM cls WHERE interior),
+        edge_cells AS MATERIALIZED (SELECT x, y, box FROM cls WHERE NOT interior),
+        rolled AS (
+            SELECT c.week AS w, pg_catalog.sum(c.trips)::bigint AS n
+              FROM %2$s c
+             WHERE c.week BETWEEN $10 AND $11
+               AND (%3$s OR (c.ox, c.oy) IN (SELECT x, y FROM inner_cells))
+               AND (%4$s OR (c.dx, c.dy) IN (SELECT x, y FROM inner_cells))
+             GROUP BY 1),
+        edge_o AS (         -- origin in an edge cell (and inside the area)
+            SELECT %5$s AS w, pg_catalog.count(*) AS n
+              FROM edge_cells e JOIN %1$s t ON t.origin && e.box
+             WHERE pg_catalog.floor(ST_X(t.origin) / $9)::int = e.x
+               AND pg_catalog.floor(ST_Y(t.origin) / $9)::int = e.y
+               AND ST_Intersects(t.origin, $1) AND %6$s
+               AND t.datetime >= $3 AND t.datetime < $4
+             GROUP BY 1),
+        edge_d AS (         -- destination in an edge cell, origin not in one
+            SELECT %5$s AS w, pg_catalog.count(*) AS n
+              FROM edge_cells e JOIN %1$s t ON t.destination && e.box
+             WHERE pg_catalog.floor(ST_X(t.destination) / $9)::int = e.x
+               AND pg_catalog.floor(ST_Y(t.destination) / $9)::int = e.y
+               AND ST_Intersects(t.destination, $1) AND %7$s
+               AND t.datetime >= $3 AND t.datetime < $4
+             GROUP BY 1)
+        SELECT u.w, pg_catalog.sum(u.n)::bigint
+          FROM (SELECT * FROM rolled UNION ALL SELECT * FROM edge_o UNION ALL SELECT * FROM edge_d) u
+         GROUP BY 1$q$,
+        trip_table, cfg.cell_weeks,
+        (part = 'destination')::text,                   -- origin unconstrained
+        (part = 'origin')::text,                        -- destination unconstrained
+        wk,
+        CASE part WHEN 'origin' THEN 'true' WHEN 'destination' THEN 'false' ELSE inside_d END,
+        CASE part WHEN 'origin' THEN 'false' WHEN 'destination' THEN 'true'
+             ELSE $c$(pg_catalog.floor(ST_X(t.origin) / $9)::int, pg_catalog.floor(ST_Y(t.origin) / $9)::int)
+                      IN (SELECT x, y FROM inner_cells)$c$ END,
+        NULL, NULL, NULL, NULL,
+        (SELECT n.nspname FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
+          WHERE e.extname = 'postgis'))
+    USING area, time_zone, utc_from, utc_to, x0, x1, y0, y1, s, first_monday, last_monday;
+END
+$$;
+COMMENT ON FUNCTION edp.trip_area_week_counts(pg_catalog.regclass, geometry, text, text, date, date, timestamp, timestamp, boolean) IS
+    'trips per week with origin, destination or both in an area (rollup cells plus exact edge cells, or direct)';
+
 CREATE FUNCTION edp.weekly_trip_counts(trip_table pg_catalog.regclass, area geometry,
                                        match text DEFAULT 'both', time_zone text DEFAULT 'UTC',
-                                       first_week date DEFAULT NULL, last_week date DEFAULT NULL)
+                                       first_week date DEFAULT NULL, last_week date DEFAULT NULL,
+                                       use_rollup boolean DEFAULT true)
 RETURNS TABLE (week_start date, trips bigint)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 AS $$
 DECLARE
     w record;
-    cond text;
 BEGIN
-    IF area IS NULL OR match IS NULL THEN
-        RAISE EXCEPTION 'area and match must not be null' USING ERRCODE = 'invalid_parameter_value';
+    IF area IS NULL OR match IS NULL OR use_rollup IS NULL THEN
+        RAISE EXCEPTION 'area, match and use_rollup must not be null' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF match NOT IN ('both', 'origin', 'either') THEN
+        RAISE EXCEPTION 'invalid match "%"', match
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Use both, origin or either.';
     END IF;
     IF ST_SRID(area) = 0 THEN
         area := ST_SetSRID(area, 4326);
@@ -170,34 +383,30 @@ BEGIN
         RAISE EXCEPTION 'area has SRID %, expected 4326', ST_SRID(area)
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Use ST_Transform(area, 4326).';
     END IF;
-    cond := CASE match
-        WHEN 'both' THEN 'ST_Intersects(t.origin, $1) AND ST_Intersects(t.destination, $1)'
-        WHEN 'origin' THEN 'ST_Intersects(t.origin, $1)'
-        WHEN 'either' THEN '(ST_Intersects(t.origin, $1) OR ST_Intersects(t.destination, $1))'
-    END;
-    IF cond IS NULL THEN
-        RAISE EXCEPTION 'invalid match "%"', match
-            USING ERRCODE = 'invalid_parameter_value', HINT = 'Use both, origin or either.';
-    END IF;
     w := edp.trip_weeks(trip_table, time_zone, first_week, last_week);
     IF w.first_monday IS NULL THEN
         RETURN;                 -- no period given and no data
     END IF;
-    RETURN QUERY EXECUTE pg_catalog.format($q$
-        WITH c AS (
-            SELECT pg_catalog.date_trunc('week', (t.datetime AT TIME ZONE 'UTC') AT TIME ZONE $2)::date AS w,
-                   pg_catalog.count(*) AS n
-              FROM %s t
-             WHERE %s AND t.datetime >= $5 AND t.datetime < $6
-             GROUP BY 1)
-        SELECT g.w::date, coalesce(c.n, 0)::bigint
-          FROM pg_catalog.generate_series($3::timestamp, $4::timestamp, interval '7 days') g(w)
-          LEFT JOIN c ON c.w = g.w::date
-         ORDER BY 1$q$, trip_table, cond)
-    USING area, time_zone, w.first_monday, w.last_monday, w.utc_from, w.utc_to;
+    -- either = origin inside + destination inside - both inside
+    RETURN QUERY
+        WITH c AS MATERIALIZED (
+                SELECT p.sign, x.week, x.trips
+                  FROM (VALUES ('origin', 1, match IN ('origin', 'either')),
+                               ('destination', 1, match = 'either'),
+                               ('both', -1, match = 'either'),
+                               ('both', 1, match = 'both')) p(part, sign, wanted),
+                       LATERAL edp.trip_area_week_counts(trip_table, area, p.part, time_zone,
+                                                         w.first_monday, w.last_monday,
+                                                         w.utc_from, w.utc_to, use_rollup) x
+                 WHERE p.wanted)
+        SELECT g.w::date, coalesce(pg_catalog.sum(c.trips * c.sign), 0)::bigint
+          FROM pg_catalog.generate_series(w.first_monday::timestamp, w.last_monday::timestamp, interval '7 days') g(w)
+          LEFT JOIN c ON c.week = g.w::date
+         GROUP BY g.w
+         ORDER BY g.w;
 END
 $$;
-COMMENT ON FUNCTION edp.weekly_trip_counts(pg_catalog.regclass, geometry, text, text, date, date) IS
+COMMENT ON FUNCTION edp.weekly_trip_counts(pg_catalog.regclass, geometry, text, text, date, date, boolean) IS
     'trips per ISO week (Monday in time_zone) inside an area, every week of the period, empty weeks as 0';
 
 CREATE FUNCTION edp.weekly_trip_counts(trip_table pg_catalog.regclass,
@@ -216,22 +425,37 @@ COMMENT ON FUNCTION edp.weekly_trip_counts(pg_catalog.regclass, float8, float8, 
 
 CREATE FUNCTION edp.region_weekly_trip_counts(trip_table pg_catalog.regclass, region text,
                                               time_zone text DEFAULT 'UTC',
-                                              first_week date DEFAULT NULL, last_week date DEFAULT NULL)
+                                              first_week date DEFAULT NULL, last_week date DEFAULT NULL,
+                                              use_rollup boolean DEFAULT true)
 RETURNS TABLE (week_start date, trips bigint)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 AS $$
 DECLARE
     w record;
+    rollup pg_catalog.regclass;
 BEGIN
-    IF region IS NULL THEN
-        RAISE EXCEPTION 'region must not be null' USING ERRCODE = 'invalid_parameter_value';
+    IF region IS NULL OR use_rollup IS NULL THEN
+        RAISE EXCEPTION 'region and use_rollup must not be null' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     w := edp.trip_weeks(trip_table, time_zone, first_week, last_week);
     IF w.first_monday IS NULL THEN
         RETURN;
     END IF;
+    IF use_rollup THEN
+        SELECT t.region_weeks INTO rollup FROM edp.trip_tables t
+         WHERE t.relid = trip_table AND t.time_zone = region_weekly_trip_counts.time_zone;
+    END IF;
+    IF rollup IS NOT NULL THEN
+        RETURN QUERY EXECUTE pg_catalog.format($q$
+            SELECT g.w::date, coalesce(pg_catalog.sum(c.trips), 0)::bigint
+              FROM pg_catalog.generate_series($3::timestamp, $4::timestamp, interval '7 days') g(w)
+              LEFT JOIN %s c ON c.region = $1 AND c.week = g.w::date
+             GROUP BY g.w ORDER BY g.w$q$, rollup)
+        USING region, time_zone, w.first_monday, w.last_monday;
+        RETURN;
+    END IF;
     RETURN QUERY EXECUTE pg_catalog.format($q$
-        WITH c AS (
+        WITH c AS MATERIALIZED (
             SELECT pg_catalog.date_trunc('week', (t.datetime AT TIME ZONE 'UTC') AT TIME ZONE $2)::date AS w,
                    pg_catalog.count(*) AS n
               FROM %s t
@@ -244,7 +468,7 @@ BEGIN
     USING region, time_zone, w.first_monday, w.last_monday, w.utc_from, w.utc_to;
 END
 $$;
-COMMENT ON FUNCTION edp.region_weekly_trip_counts(pg_catalog.regclass, text, text, date, date) IS
+COMMENT ON FUNCTION edp.region_weekly_trip_counts(pg_catalog.regclass, text, text, date, date, boolean) IS
     'trips per ISO week whose region column equals region, every week of the period, empty weeks as 0';
 
 CREATE FUNCTION edp.weekly_trip_average(trip_table pg_catalog.regclass, area geometry,
