@@ -276,19 +276,33 @@ DECLARE
     cfg edp.trip_tables;
     s float8;
     x0 int; x1 int; y0 int; y1 int;
+    direct boolean;
     wk text := $w$pg_catalog.date_trunc('week', (t.datetime AT TIME ZONE 'UTC') AT TIME ZONE $2)::date$w$;
     inside_o text := 'ST_Intersects(t.origin, $1)';
     inside_d text := 'ST_Intersects(t.destination, $1)';
 BEGIN
-    IF use_rollup THEN
+    -- use_rollup: NULL = when it pays, true = whenever one exists, false = never
+    IF use_rollup IS DISTINCT FROM false THEN
         SELECT * INTO cfg FROM edp.trip_tables WHERE relid = trip_table AND trip_tables.time_zone = trip_area_week_counts.time_zone;
     END IF;
     IF cfg.relid IS NOT NULL THEN
         s := cfg.cell_size;
         x0 := pg_catalog.floor(ST_XMin(area) / s); x1 := pg_catalog.floor(ST_XMax(area) / s);
         y0 := pg_catalog.floor(ST_YMin(area) / s); y1 := pg_catalog.floor(ST_YMax(area) / s);
-        IF (x1 - x0 + 1)::float8 * (y1 - y0 + 1) > 250000 THEN
+        IF (x1 - x0 + 1)::float8 * (y1 - y0 + 1) > 50000 THEN
             cfg.relid := NULL;      -- too many cells for this area: direct path
+        ELSIF use_rollup IS NULL THEN
+            -- the rollup pays when the area holds more interior than edge
+            -- cells; small areas are cheaper straight from the GiST indexes
+            SELECT pg_catalog.count(*) FILTER (WHERE ST_Covers(area, ST_Expand(b, 1e-9)))
+                   < pg_catalog.count(*) FILTER (WHERE NOT ST_Covers(area, ST_Expand(b, 1e-9)))
+              INTO direct
+              FROM pg_catalog.generate_series(x0, x1) x, pg_catalog.generate_series(y0, y1) y,
+                   LATERAL ST_MakeEnvelope(x * s, y * s, (x + 1) * s, (y + 1) * s, 4326) b
+             WHERE ST_Intersects(area, ST_Expand(b, 1e-9));
+            IF direct THEN
+                cfg.relid := NULL;
+            END IF;
         END IF;
     END IF;
 
@@ -321,6 +335,8 @@ BEGIN
             SELECT c.week AS w, pg_catalog.sum(c.trips)::bigint AS n
               FROM %2$s c
              WHERE c.week BETWEEN $10 AND $11
+               AND (%3$s OR (c.ox BETWEEN $5 AND $6 AND c.oy BETWEEN $7 AND $8))
+               AND (%4$s OR (c.dx BETWEEN $5 AND $6 AND c.dy BETWEEN $7 AND $8))
                AND (%3$s OR (c.ox, c.oy) IN (SELECT x, y FROM inner_cells))
                AND (%4$s OR (c.dx, c.dy) IN (SELECT x, y FROM inner_cells))
              GROUP BY 1),
@@ -349,8 +365,9 @@ BEGIN
         wk,
         CASE part WHEN 'origin' THEN 'true' WHEN 'destination' THEN 'false' ELSE inside_d END,
         CASE part WHEN 'origin' THEN 'false' WHEN 'destination' THEN 'true'
-             ELSE $c$(pg_catalog.floor(ST_X(t.origin) / $9)::int, pg_catalog.floor(ST_Y(t.origin) / $9)::int)
-                      IN (SELECT x, y FROM inner_cells)$c$ END,
+             -- (false OR ...) keeps this a hashed subplan rather than a join
+             ELSE $c$(false OR (pg_catalog.floor(ST_X(t.origin) / $9)::int, pg_catalog.floor(ST_Y(t.origin) / $9)::int)
+                      IN (SELECT x, y FROM inner_cells))$c$ END,
         NULL, NULL, NULL, NULL,
         (SELECT n.nspname FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
           WHERE e.extname = 'postgis'))
@@ -363,15 +380,15 @@ COMMENT ON FUNCTION edp.trip_area_week_counts(pg_catalog.regclass, geometry, tex
 CREATE FUNCTION edp.weekly_trip_counts(trip_table pg_catalog.regclass, area geometry,
                                        match text DEFAULT 'both', time_zone text DEFAULT 'UTC',
                                        first_week date DEFAULT NULL, last_week date DEFAULT NULL,
-                                       use_rollup boolean DEFAULT true)
+                                       use_rollup boolean DEFAULT NULL)
 RETURNS TABLE (week_start date, trips bigint)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 AS $$
 DECLARE
     w record;
 BEGIN
-    IF area IS NULL OR match IS NULL OR use_rollup IS NULL THEN
-        RAISE EXCEPTION 'area, match and use_rollup must not be null' USING ERRCODE = 'invalid_parameter_value';
+    IF area IS NULL OR match IS NULL THEN
+        RAISE EXCEPTION 'area and match must not be null' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF match NOT IN ('both', 'origin', 'either') THEN
         RAISE EXCEPTION 'invalid match "%"', match
