@@ -5,6 +5,7 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).co
 
 MODULE_big = edp
 OBJS = \
+	src/agg_weekly_trips.o \
 	src/edp.o \
 	src/srf_generate_trips.o \
 	src/srf_trip_assignments.o \
@@ -15,7 +16,7 @@ DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 
 # pg_regress: tests live in sql/ + expected/ beside the install scripts
 # (every sql/edp--*.sql is an extension script; test names never contain --)
-REGRESS = setup trips trips_cluster trips_rollup
+REGRESS = setup trips trips_cluster trips_rollup trips_aggregate
 REGRESS_OPTS = --inputdir=. --temp-instance=./tmp_check --temp-config=test/edp.conf
 
 TAP_TESTS = 1

@@ -568,6 +568,67 @@ $$;
 COMMENT ON FUNCTION edp.trip_groups(pg_catalog.regclass, float8, float8, float8, integer, text) IS
     'groups of edp.trip_assignments(): size, origin and destination centroids, circular mean and spread of time of day, regions';
 
+-- weekly aggregates: trips per ISO week of a fixed period, zero weeks included
+CREATE FUNCTION edp.weekly_trips_add(internal, timestamp, date, date, text)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'edp_weekly_trips_add'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp.weekly_trips_add(internal, timestamp, date, date, text) IS
+    'transition function of edp.weekly_average and edp.weekly_counts';
+CREATE FUNCTION edp.weekly_trips_combine(internal, internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'edp_weekly_trips_combine'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp.weekly_trips_combine(internal, internal) IS
+    'combine function of edp.weekly_average and edp.weekly_counts';
+CREATE FUNCTION edp.weekly_trips_serialize(internal)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'edp_weekly_trips_serialize'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION edp.weekly_trips_serialize(internal) IS
+    'serialize function of edp.weekly_average and edp.weekly_counts';
+CREATE FUNCTION edp.weekly_trips_deserialize(bytea, internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'edp_weekly_trips_deserialize'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION edp.weekly_trips_deserialize(bytea, internal) IS
+    'deserialize function of edp.weekly_average and edp.weekly_counts';
+CREATE FUNCTION edp.weekly_trips_average(internal)
+RETURNS float8
+AS 'MODULE_PATHNAME', 'edp_weekly_trips_average'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp.weekly_trips_average(internal) IS
+    'final function of edp.weekly_average';
+CREATE FUNCTION edp.weekly_trips_counts(internal)
+RETURNS bigint[]
+AS 'MODULE_PATHNAME', 'edp_weekly_trips_counts'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp.weekly_trips_counts(internal) IS
+    'final function of edp.weekly_counts';
+
+CREATE AGGREGATE edp.weekly_average(datetime timestamp, first_week date, last_week date, time_zone text) (
+    SFUNC = edp.weekly_trips_add,
+    STYPE = internal,
+    COMBINEFUNC = edp.weekly_trips_combine,
+    SERIALFUNC = edp.weekly_trips_serialize,
+    DESERIALFUNC = edp.weekly_trips_deserialize,
+    FINALFUNC = edp.weekly_trips_average,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE edp.weekly_average(timestamp, date, date, text) IS
+    'average rows per ISO week (Monday in time_zone) from first_week to last_week, empty weeks counting as 0';
+CREATE AGGREGATE edp.weekly_counts(datetime timestamp, first_week date, last_week date, time_zone text) (
+    SFUNC = edp.weekly_trips_add,
+    STYPE = internal,
+    COMBINEFUNC = edp.weekly_trips_combine,
+    SERIALFUNC = edp.weekly_trips_serialize,
+    DESERIALFUNC = edp.weekly_trips_deserialize,
+    FINALFUNC = edp.weekly_trips_counts,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE edp.weekly_counts(timestamp, date, date, text) IS
+    'rows per ISO week (Monday in time_zone) from first_week to last_week, as an array in week order';
+
 -- trips: pin search_path of the plpgsql functions above to PostGIS's schema
 DO $$
 DECLARE
