@@ -141,6 +141,18 @@ BEGIN
     INSERT INTO edp.trip_tables (relid, cell_size, time_zone, cell_weeks, region_weeks)
     VALUES (rel, cell_size, time_zone, cells, regs);
 
+    -- BI view: trips per region and week over the data's span, zero weeks included
+    EXECUTE pg_catalog.format($ddl$
+        CREATE VIEW %s AS
+        SELECT r.region, g.w::date AS week_start, coalesce(c.trips, 0)::bigint AS trips
+          FROM (SELECT DISTINCT region FROM %2$s WHERE trips > 0) r
+         CROSS JOIN (SELECT min(week) AS lo, max(week) AS hi FROM %2$s WHERE trips > 0) s
+         CROSS JOIN LATERAL pg_catalog.generate_series(s.lo::timestamp, s.hi::timestamp, interval '7 days') g(w)
+          LEFT JOIN %2$s c ON c.region = r.region AND c.week = g.w::date$ddl$,
+        qname || '_weekly_regions', regs);
+    EXECUTE pg_catalog.format('COMMENT ON VIEW %s IS %L', qname || '_weekly_regions',
+        'edp BI view of ' || rel::text || ': trips per region and ISO week (' || time_zone || '), zero weeks included');
+
     EXECUTE pg_catalog.format('CREATE TRIGGER edp_rollup_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows '
                               'FOR EACH STATEMENT EXECUTE FUNCTION edp.trips_rollup_trigger()', rel);
     EXECUTE pg_catalog.format('CREATE TRIGGER edp_rollup_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS old_rows '
@@ -163,13 +175,15 @@ AS $$
 DECLARE
     t record;
 BEGIN
-    FOR t IN SELECT tt.relid::oid AS relid, tt.cell_weeks::oid AS cells, tt.region_weeks::oid AS regs
+    FOR t IN SELECT tt.relid::oid AS relid, tt.cell_weeks::oid AS cells, tt.region_weeks::oid AS regs,
+                    d.schema_name, d.object_name
                FROM edp.trip_tables tt
                JOIN pg_catalog.pg_event_trigger_dropped_objects() d
                  ON d.objid = tt.relid::oid AND d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
                 AND d.objsubid = 0
     LOOP
         DELETE FROM edp.trip_tables WHERE relid::oid = t.relid;
+        EXECUTE pg_catalog.format('DROP VIEW IF EXISTS %I.%I', t.schema_name, t.object_name || '_weekly_regions');
         IF EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid = t.cells) THEN
             EXECUTE pg_catalog.format('DROP TABLE %s', t.cells::pg_catalog.regclass);
         END IF;
@@ -568,6 +582,98 @@ $$;
 COMMENT ON FUNCTION edp.trip_groups(pg_catalog.regclass, float8, float8, float8, integer, text) IS
     'groups of edp.trip_assignments(): size, origin and destination centroids, circular mean and spread of time of day, regions';
 
+-- BI: groups as a materialized view, and an SVG map
+CREATE FUNCTION edp.create_trip_groups_view(trip_table pg_catalog.regclass, view_name text,
+                                            eps_origin_m float8, eps_destination_m float8,
+                                            eps_minutes float8, min_trips integer,
+                                            time_zone text DEFAULT 'UTC')
+RETURNS pg_catalog.regclass
+LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+AS $$
+DECLARE
+    qname text;
+BEGIN
+    SELECT pg_catalog.string_agg(pg_catalog.quote_ident(p), '.') INTO qname
+      FROM pg_catalog.unnest(pg_catalog.parse_ident(view_name)) p;
+    EXECUTE pg_catalog.format(
+        'CREATE MATERIALIZED VIEW %s AS SELECT * FROM edp.trip_groups(%L::pg_catalog.regclass, %s, %s, %s, %s, %L)',
+        qname, trip_table, eps_origin_m, eps_destination_m, eps_minutes, min_trips, time_zone);
+    EXECUTE pg_catalog.format('COMMENT ON MATERIALIZED VIEW %s IS %L', qname,
+        pg_catalog.format('edp BI view: trip groups of %s (origin %s m, destination %s m, %s min, at least %s trips); REFRESH MATERIALIZED VIEW to update',
+                          trip_table, eps_origin_m, eps_destination_m, eps_minutes, min_trips));
+    RETURN qname::pg_catalog.regclass;
+END
+$$;
+COMMENT ON FUNCTION edp.create_trip_groups_view(pg_catalog.regclass, text, float8, float8, float8, integer, text) IS
+    'create a materialized view of edp.trip_groups() for BI tools';
+
+CREATE FUNCTION edp.trips_svg(trip_table pg_catalog.regclass, area geometry,
+                              eps_origin_m float8 DEFAULT 200, eps_destination_m float8 DEFAULT 200,
+                              eps_minutes float8 DEFAULT 30, min_trips integer DEFAULT 10,
+                              max_trips integer DEFAULT 2000, width integer DEFAULT 800)
+RETURNS text
+LANGUAGE plpgsql STABLE STRICT PARALLEL RESTRICTED
+AS $$
+DECLARE
+    b box2d;
+    dx float8;
+    dy float8;
+    height integer;
+    trips text;
+    groups text;
+BEGIN
+    IF ST_SRID(area) NOT IN (0, 4326) THEN
+        RAISE EXCEPTION 'area has SRID %, expected 4326', ST_SRID(area)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF width < 16 OR width > 10000 OR max_trips < 0 THEN
+        RAISE EXCEPTION 'width must be between 16 and 10000 pixels and max_trips not negative'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    area := ST_SetSRID(area, 4326);
+    b := area::box2d;
+    dx := greatest(ST_XMax(b) - ST_XMin(b), 1e-9);
+    dy := greatest(ST_YMax(b) - ST_YMin(b), 1e-9);
+    -- degrees of longitude shrink with cos(latitude)
+    height := greatest(16, round(width * dy / (dx * cos(radians((ST_YMin(b) + ST_YMax(b)) / 2)))));
+
+    EXECUTE pg_catalog.format($q$
+        SELECT coalesce(pg_catalog.string_agg(pg_catalog.format('<path d="%%s"/>',
+                        ST_AsSVG(ST_MakeLine(t.origin, t.destination), 0, 6)), '' ORDER BY t.id), '')
+          FROM (SELECT * FROM %s t WHERE ST_Intersects(t.origin, $1) ORDER BY t.id LIMIT $2) t$q$, trip_table)
+      INTO trips USING area, max_trips;
+    SELECT coalesce(pg_catalog.string_agg(pg_catalog.format(
+               '<g class="group" id="group-%s">%s'
+               '<path class="route" d="%s" stroke-width="%s"/><path class="origin" d="%s"/></g>',
+               g.group_id,
+               xmlelement(name title, pg_catalog.format('group %s: %s trips, %s ± %s min, %s',
+                          g.group_id, g.trips, g.mean_time_of_day, round(g.time_spread_minutes::numeric, 1),
+                          pg_catalog.array_to_string(g.regions, ', ')))::text,
+               ST_AsSVG(ST_MakeLine(g.origin_centroid, g.destination_centroid), 0, 6),
+               round(1 + 2 * ln(g.trips)::numeric, 1),
+               ST_AsSVG(ST_MakeLine(g.origin_centroid, g.origin_centroid), 0, 6)), '' ORDER BY g.group_id), '')
+      INTO groups
+      FROM edp.trip_groups(trip_table, eps_origin_m, eps_destination_m, eps_minutes, min_trips) g
+     WHERE ST_Intersects(g.origin_centroid, area);
+
+    RETURN pg_catalog.format(
+        '<?xml version="1.0" encoding="UTF-8"?>' || E'\n' ||
+        '<svg xmlns="http://www.w3.org/2000/svg" width="%s" height="%s" viewBox="%s %s %s %s" preserveAspectRatio="none">'
+        '%s'
+        '<style>path{vector-effect:non-scaling-stroke;fill:none}'
+        '.area{fill:#f5f3ee;stroke:#888;stroke-width:1}'
+        '.trips path{stroke:#3778bf;stroke-opacity:0.25;stroke-width:0.5}'
+        '.route{stroke:#d1495b;stroke-opacity:0.8;stroke-linecap:round}'
+        '.origin{stroke:#d1495b;stroke-width:7;stroke-linecap:round}</style>'
+        '<path class="area" d="%s"/><g class="trips">%s</g><g class="groups">%s</g></svg>',
+        width, height, ST_XMin(b), -ST_YMax(b), dx, dy,
+        xmlelement(name title, 'trips of ' || trip_table::text)::text,
+        ST_AsSVG(area, 0, 6), trips, groups);
+END
+$$;
+COMMENT ON FUNCTION edp.trips_svg(pg_catalog.regclass, geometry, float8, float8, float8, integer, integer, integer) IS
+    'an SVG map of an area: its outline, up to max_trips trips starting there, and the trip groups starting there';
+
 -- weekly aggregates: trips per ISO week of a fixed period, zero weeks included
 CREATE FUNCTION edp.weekly_trips_add(internal, timestamp, date, date, text)
 RETURNS internal
@@ -640,7 +746,7 @@ BEGIN
     FOR f IN SELECT p.oid FROM pg_catalog.pg_proc p
               WHERE p.pronamespace = 'edp'::regnamespace
                 AND p.prolang = (SELECT oid FROM pg_catalog.pg_language WHERE lanname = 'plpgsql')
-                AND p.proname ~ 'trip' AND p.proname <> 'create_trips_table'
+                AND p.proname ~ 'trip' AND p.proname !~ '^create_'
     LOOP
         EXECUTE pg_catalog.format('ALTER FUNCTION %s SET search_path = pg_catalog, %I, pg_temp',
                                   f, postgis_schema);
