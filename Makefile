@@ -8,6 +8,7 @@ OBJS = \
 	src/edp.o \
 	src/flatten.o \
 	src/flatten_copy.o \
+	src/flatten_scan.o \
 	src/flatten_trigger.o \
 	src/loader.o
 
@@ -15,7 +16,7 @@ DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 
 # pg_regress: tests live in sql/ + expected/ beside the install scripts
 # (every sql/edp--*.sql is an extension script; test names never contain --)
-REGRESS = setup flatten
+REGRESS = setup flatten flatten_invariant
 REGRESS_OPTS = --inputdir=. --temp-instance=./tmp_check --temp-config=test/edp.conf
 
 TAP_TESTS = 1

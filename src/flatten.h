@@ -17,6 +17,11 @@
 
 #include "utils/rel.h"
 
+/* distinct unknown keys reported by name per statement; the rest summed */
+#define MAX_REPORTED_UNKNOWN_KEYS	20
+
+extern bool edp_json_fast_path;
+
 typedef struct EdpMetricColumn
 {
 	char	   *name;			/* column name = JSON key */
@@ -52,6 +57,10 @@ typedef struct EdpFlattener
 	int			members_cap;
 	Datum	   *saved_values;
 	bool	   *saved_isnull;
+	bool	   *on_path;
+	int		   *level_members;
+	struct JsonLexContext *lex;
+	int			encoding;
 
 	/* statement statistics, reported by edp_flattener_report */
 	List	   *unknown_keys;	/* EdpUnknownKey *, at most a few dozen */
