@@ -10,13 +10,14 @@ OBJS = \
 	src/flatten_copy.o \
 	src/flatten_scan.o \
 	src/flatten_trigger.o \
-	src/loader.o
+	src/loader.o \
+	src/srf_generate_events.o
 
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 
 # pg_regress: tests live in sql/ + expected/ beside the install scripts
 # (every sql/edp--*.sql is an extension script; test names never contain --)
-REGRESS = setup flatten flatten_invariant
+REGRESS = setup flatten flatten_invariant generator
 REGRESS_OPTS = --inputdir=. --temp-instance=./tmp_check --temp-config=test/edp.conf
 
 TAP_TESTS = 1
