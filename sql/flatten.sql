@@ -53,9 +53,10 @@ SELECT count(*) AS rows_differing
  WHERE (e.metric_one, e.metric_two, e.metric_n, e.event_metrics)
        IS DISTINCT FROM (s.metric_one, s.metric_two, s.metric_n, s.event_metrics);
 
--- single-row INSERT; keys present in the document win over given values
+-- single-row INSERT: a key moves only into a column the row left NULL;
+-- a value given to the column wins and the key stays in the overflow
 INSERT INTO events (id, metric_two, event_metrics)
-VALUES (100, 77, '{"metrics": {"metric_one": 5}}');
+VALUES (100, 77, '{"metrics": {"metric_one": 5, "metric_two": 3}}');
 SELECT id, metric_one, metric_two, event_metrics FROM events WHERE id = 100;
 
 -- TEXT format from STDIN, without a path (the metrics are the top-level object)
@@ -76,8 +77,8 @@ COPY flat_top (id, doc) FROM STDIN;
 \.
 SELECT count(*) FROM flat_top WHERE id >= 5;
 
--- a column list that fills a metric column itself goes through PostgreSQL's
--- COPY and the row trigger, with the same result for the document's keys
+-- a column list that fills a metric column itself: the file's value wins,
+-- the document's key for it stays in the overflow
 COPY flat_top (id, a, doc) FROM STDIN;
 7	70	{"b": 7}
 8	80	{"a": 8}

@@ -71,7 +71,7 @@ typedef struct EdpFlattener
 
 extern EdpFlattener *edp_flattener_create(Relation rel, MemoryContext mcxt);
 extern void edp_flatten_text(EdpFlattener *f, char *json, int len,
-							 bool keep_filled, Datum *values, bool *isnull);
+							 Datum *values, bool *isnull);
 extern void edp_flattener_report(EdpFlattener *f);
 extern void edp_flatten_defer_report(EdpFlattener *f);
 extern void edp_flatten_report_pending(void);

@@ -15,9 +15,9 @@
  * constraint and index in force.
  *
  * Anything unusual falls back to PostgreSQL's own COPY, where the row
- * trigger flattens: binary format, COPY ... WHERE, FROM PROGRAM, a column
- * list that names a metric column or leaves out the document, tables with
- * row-level security.  Both paths give identical rows.
+ * trigger flattens: binary format, COPY ... WHERE, FROM PROGRAM, FREEZE,
+ * a column list that leaves out the document, tables with row-level
+ * security.  Both paths give identical rows.
  *
  * The hook is installed when the edp library is loaded; with edp in
  * shared_preload_libraries (or session_preload_libraries) it is there for
@@ -103,28 +103,21 @@ options_supported(List *options)
 
 /*
  * Position of the document column among the COPY fields, or -1 when the
- * flattening COPY cannot take this column list.
+ * column list leaves it out (then there is nothing to flatten).
  */
 static int
 source_field_position(EdpFlattener *f, List *attnums)
 {
 	ListCell   *lc;
-	int			position = -1;
 	int			i = 0;
 
 	foreach(lc, attnums)
 	{
-		AttrNumber	attnum = lfirst_int(lc);
-		int			m;
-
-		if (attnum == f->source_attnum)
-			position = i;
-		for (m = 0; m < f->nmetrics; m++)
-			if (f->metrics[m].attnum == attnum)
-				return -1;		/* the file fills a metric column itself */
+		if (lfirst_int(lc) == f->source_attnum)
+			return i;
 		i++;
 	}
-	return position;
+	return -1;
 }
 
 /* COPY's privilege checks, for the columns the flattening COPY fills. */
@@ -222,7 +215,7 @@ flattening_copy(ParseState *pstate, CopyStmt *stmt, Relation rel,
 		{
 			cstate->cur_attname = f->source_name;
 			cstate->cur_attval = document;
-			edp_flatten_text(f, document, strlen(document), false,
+			edp_flatten_text(f, document, strlen(document),
 							 slot->tts_values, slot->tts_isnull);
 			cstate->cur_attname = NULL;
 			cstate->cur_attval = NULL;

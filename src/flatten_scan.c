@@ -11,6 +11,8 @@
  * something is left.  The rules, which make the split lossless:
  *
  *	- keys are matched by name, never by position;
+ *	- a key moves only into a column the row left NULL; a value the row
+ *	  gives the column itself wins and the key stays in the overflow;
  *	- a value moves only if jsonb would hold it as an integer (512, -4, 1e3)
  *	  within the column type's range; anything else (1.5, 1.0, "5", an
  *	  object, null, an integer too large) stays in the overflow;
@@ -67,7 +69,7 @@ struct EdpMember
 	const char *value_end;
 	int			metric;			/* index into metrics, or -1 */
 	bool		moved;
-	bool		held;			/* keep_filled: the column keeps its value */
+	bool		held;			/* the row gave the column a value: it stays */
 	bool		superseded;		/* a later member has the same key */
 };
 
@@ -75,7 +77,6 @@ struct EdpMember
 typedef struct FlattenScan
 {
 	EdpFlattener *f;
-	bool		keep_filled;	/* keys of already filled columns stay */
 	Datum	   *values;
 	bool	   *isnull;
 
@@ -382,8 +383,8 @@ on_member_start(FlattenScan *scan, int level,
 		AttrNumber	attnum = metric->attnum;
 		Datum		datum;
 
-		if (scan->keep_filled && !f->saved_isnull[attnum - 1])
-			member->held = true;	/* the column already holds this metric */
+		if (!f->saved_isnull[attnum - 1])
+			member->held = true;	/* the row gave the column a value */
 		else if (is_number &&
 				 metric_value(value, value_token_end, metric->typid, &datum))
 		{
@@ -709,13 +710,15 @@ parser_scan(FlattenScan *scan, char *json, int len)
 /*
  * Split the document json[0..len) into the metric columns and the source
  * (overflow) column of values/isnull, which hold the row being built in
- * the table's row type.  With keep_filled, metric columns that are already
- * non-NULL keep their value and the key stays in the overflow (used when
- * re-flattening an overflow into columns).  Invalid JSON raises the
+ * the table's row type.  A key moves only into a column the row left NULL:
+ * a value the row gives a column (an INSERT's, a COPY column's, a column
+ * filled by an earlier split) wins, and the key stays in the overflow.
+ * That one rule serves INSERT, COPY, UPDATE and edp.reflatten().  Invalid
+ * JSON raises the
  * standard json error; callers' error context names the row.
  */
 void
-edp_flatten_text(EdpFlattener *f, char *json, int len, bool keep_filled,
+edp_flatten_text(EdpFlattener *f, char *json, int len,
 				 Datum *values, bool *isnull)
 {
 	AttrNumber	src = f->source_attnum;
@@ -744,7 +747,6 @@ edp_flatten_text(EdpFlattener *f, char *json, int len, bool keep_filled,
 
 	memset(&scan, 0, sizeof(scan));
 	scan.f = f;
-	scan.keep_filled = keep_filled;
 	scan.values = values;
 	scan.isnull = isnull;
 	scan.pending_level = -1;

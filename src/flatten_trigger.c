@@ -34,9 +34,6 @@
 #include "edp.h"
 #include "flatten.h"
 
-/* true while edp.reflatten() runs its UPDATE: filled columns stay */
-static bool reflatten_in_progress = false;
-
 /* per-trigger-call cache, in fn_extra */
 typedef struct TriggerCache
 {
@@ -107,8 +104,7 @@ edp_flatten_trigger(PG_FUNCTION_ARGS)
 
 	doc = DatumGetJsonbP(values[f->source_attnum - 1]);
 	text = JsonbToCString(NULL, &doc->root, VARSIZE(doc));
-	edp_flatten_text(f, text, strlen(text), reflatten_in_progress,
-					 values, isnull);
+	edp_flatten_text(f, text, strlen(text), values, isnull);
 	edp_flatten_defer_report(f);
 
 	result = heap_form_tuple(tupdesc, values, isnull);
@@ -137,7 +133,8 @@ edp_flatten_report_trigger(PG_FUNCTION_ARGS)
  * edp.reflatten(tbl): re-split the overflow of every row that holds a key
  * of a metric column, so that metrics whose column was added after the
  * rows were loaded move into it.  Columns that already hold a value keep
- * it.  Returns the number of rows updated.
+ * it (the row trigger's rule: keys move only into NULL columns).  Returns
+ * the number of rows updated.
  */
 PG_FUNCTION_INFO_V1(edp_reflatten);
 Datum
@@ -182,18 +179,9 @@ edp_reflatten(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	reflatten_in_progress = true;
-	PG_TRY();
-	{
-		if (SPI_execute_with_args(sql.data, 2, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
-			elog(ERROR, "reflatten update failed: %s", sql.data);
-		updated = SPI_processed;
-	}
-	PG_FINALLY();
-	{
-		reflatten_in_progress = false;
-	}
-	PG_END_TRY();
+	if (SPI_execute_with_args(sql.data, 2, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "reflatten update failed: %s", sql.data);
+	updated = SPI_processed;
 	SPI_finish();
 
 	PG_RETURN_INT64((int64) updated);
