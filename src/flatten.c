@@ -139,6 +139,7 @@ edp_flattener_create(Relation rel, MemoryContext mcxt)
 		if (excluded)
 			continue;
 		f->metrics[f->nmetrics].name = pstrdup(NameStr(att->attname));
+		f->metrics[f->nmetrics].namelen = strlen(NameStr(att->attname));
 		f->metrics[f->nmetrics].attnum = att->attnum;
 		f->metrics[f->nmetrics].typid = att->atttypid;
 		f->nmetrics++;

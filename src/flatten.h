@@ -25,6 +25,7 @@ extern bool edp_json_fast_path;
 typedef struct EdpMetricColumn
 {
 	char	   *name;			/* column name = JSON key */
+	int			namelen;
 	AttrNumber	attnum;
 	Oid			typid;			/* INT2OID, INT4OID or INT8OID */
 	int64		unfit_rows;		/* statement statistics */

@@ -116,6 +116,15 @@ find_metric(EdpFlattener *f, const char *key, int keylen)
 	int			lo = 0,
 				hi = f->nmetrics - 1;
 
+	/* a handful of metrics, the usual case: compare lengths first */
+	if (f->nmetrics <= 8)
+	{
+		for (lo = 0; lo < f->nmetrics; lo++)
+			if (f->metrics[lo].namelen == keylen &&
+				memcmp(f->metrics[lo].name, key, keylen) == 0)
+				return lo;
+		return -1;
+	}
 	while (lo <= hi)
 	{
 		int			mid = (lo + hi) / 2;
@@ -124,7 +133,6 @@ find_metric(EdpFlattener *f, const char *key, int keylen)
 
 		if (c == 0 && name[keylen] != '\0')
 			c = -1;				/* key is a proper prefix of name */
-
 		if (c == 0)
 			return mid;
 		if (c < 0)
