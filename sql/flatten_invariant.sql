@@ -54,3 +54,23 @@ SELECT count(*) AS copy_vs_insert
  WHERE (f.metric_one, f.metric_two, f.metric_n, f.metric_0, f.doc)
        IS DISTINCT FROM (s.metric_one, s.metric_two, s.metric_n, s.metric_0, s.doc);
 DROP TABLE gen_docs, gen_fast, gen_slow, gen_ins;
+
+-- the same on edp's event generator: 50,000 events written as the old
+-- pipeline's file and loaded with COPY rebuild exactly the generated documents
+CREATE TABLE gen_events (id bigint, first_dimension_id int, second_dimension_id int,
+                         recorded_date timestamp, created_date timestamp,
+                         metric_one int, metric_two int, metric_n int, event_metrics jsonb);
+SELECT edp.enable_flattening('gen_events', path => '{metrics}',
+                             exclude => '{id,first_dimension_id,second_dimension_id}');
+\copy (SELECT id, first_dimension_id, second_dimension_id, recorded_date, created_date, event_metrics FROM edp.generate_events(50000, seed => 3)) to program 'cat > "$PG_ABS_BUILDDIR/results/gen_events.tsv"' with (format csv, delimiter E'\t', header)
+SET client_min_messages = error;
+\copy gen_events (id, first_dimension_id, second_dimension_id, recorded_date, created_date, event_metrics) from program 'cat "$PG_ABS_BUILDDIR/results/gen_events.tsv"' with (format csv, delimiter E'\t', header)
+RESET client_min_messages;
+SELECT count(*) AS loaded,
+       count(*) FILTER (WHERE event_metrics IS NOT NULL) BETWEEN 300 AND 2000 AS some_overflow
+  FROM gen_events;
+SELECT count(*) AS differing_documents FROM (
+    SELECT id, edp.original_metrics(e) FROM gen_events e
+    EXCEPT ALL
+    SELECT id, event_metrics::jsonb FROM edp.generate_events(50000, seed => 3)) AS d;
+DROP TABLE gen_events;
