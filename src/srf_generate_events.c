@@ -641,6 +641,8 @@ edp_generate_events(PG_FUNCTION_ARGS)
 	duplicate_share = PG_GETARG_FLOAT8(9);
 
 	edp_init_materialized_srf(fcinfo);
+	if (rsinfo->setDesc->natts != GEN_NCOLUMNS)
+		elog(ERROR, "edp.generate_events must return %d columns", GEN_NCOLUMNS);	/* internal error */
 
 	/* the stream deciding duplicates is independent of the row streams */
 	dup_stream = gen_mix((uint64) seed ^ UINT64CONST(0x6564702d64757073));
