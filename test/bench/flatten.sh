@@ -37,7 +37,7 @@ trap bench_stop_cluster EXIT
 # the two input files, from the deterministic generator (seed 42)
 echo "generating $RAW and $FLAT" >&2
 bench_psql -c "\\copy (SELECT id, first_dimension_id, second_dimension_id, recorded_date, created_date, event_metrics FROM edp.generate_events($N)) TO '$RAW' $FORMAT"
-bench_psql -c "\\copy (SELECT id, first_dimension_id, second_dimension_id, recorded_date, created_date, (m->>'metric_one')::int, (m->>'metric_two')::int, (m->>'metric_n')::int FROM (SELECT *, event_metrics::jsonb->'metrics' AS m FROM edp.generate_events($N)) AS g) TO '$FLAT' $FORMAT"
+bench_psql -c "\\copy (SELECT id, first_dimension_id, second_dimension_id, recorded_date, created_date, (m->>'metric_one')::int AS metric_one, (m->>'metric_two')::int AS metric_two, (m->>'metric_n')::int AS metric_n FROM (SELECT *, event_metrics::jsonb->'metrics' AS m FROM edp.generate_events($N)) AS g) TO '$FLAT' $FORMAT"
 
 # check_rows TABLE: the load must have stored all N rows
 check_rows() {
