@@ -189,7 +189,12 @@ write_civil_time(char *p, int64 local, int64 *usec_of_second)
 				secs;
 	int			year;
 
-	/* days since 0000-03-01 in the proleptic Gregorian calendar */
+	/*
+	 * Day number to proleptic Gregorian date, after H. Hinnant's published
+	 * days-from-civil inverse: count days from 0000-03-01 (730425 days
+	 * before 2000-01-01) so leap days fall at the end of each year, split
+	 * into 400-year eras, then year of era, day of year, month from March.
+	 */
 	z = days + 730425;
 	era = floor_div(z, 146097);
 	doe = (unsigned) (z - era * 146097);
