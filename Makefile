@@ -6,13 +6,18 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).co
 MODULE_big = edp
 OBJS = \
 	src/edp.o \
+	src/flatten.o \
+	src/flatten_copy.o \
+	src/flatten_scan.o \
+	src/flatten_trigger.o \
+	src/loader.o \
 	src/srf_generate_events.o
 
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 
 # pg_regress: tests live in sql/ + expected/ beside the install scripts
 # (every sql/edp--*.sql is an extension script; test names never contain --)
-REGRESS = setup generator
+REGRESS = setup flatten flatten_invariant generator
 REGRESS_OPTS = --inputdir=. --temp-instance=./tmp_check --temp-config=test/edp.conf
 
 TAP_TESTS = 1
@@ -22,6 +27,9 @@ PROVE_FLAGS += -I test/perl
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# PGXS tracks no header dependencies: rebuild every object when a header changes
+$(OBJS): $(wildcard src/*.h)
 
 # The two commands of README.md (they install packages, build, install and run)
 .PHONY: demo test
