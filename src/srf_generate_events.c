@@ -134,11 +134,18 @@ gen_unit(uint64 *state)
 	return (double) (gen_next(state) >> 11) * (1.0 / 9007199254740992.0);
 }
 
-/* uniform in [0, bound); the modulo bias is below 2^-40 for our bounds */
+/*
+ * uniform in [0, bound): the high half of r * bound (a multiplication is far
+ * cheaper than a 64-bit division); the bias is below bound / 2^64
+ */
 static inline uint64
 gen_below(uint64 *state, uint64 bound)
 {
+#ifdef HAVE_INT128
+	return (uint64) (((uint128) gen_next(state) * bound) >> 64);
+#else
 	return gen_next(state) % bound;
+#endif
 }
 
 /*
@@ -182,7 +189,12 @@ write_civil_time(char *p, int64 local, int64 *usec_of_second)
 				secs;
 	int			year;
 
-	/* days since 0000-03-01 in the proleptic Gregorian calendar */
+	/*
+	 * Day number to proleptic Gregorian date, after H. Hinnant's published
+	 * days-from-civil inverse: count days from 0000-03-01 (730425 days
+	 * before 2000-01-01) so leap days fall at the end of each year, split
+	 * into 400-year eras, then year of era, day of year, month from March.
+	 */
 	z = days + 730425;
 	era = floor_div(z, 146097);
 	doe = (unsigned) (z - era * 146097);
@@ -289,10 +301,10 @@ format_metrics(EdpGenerator *g, uint64 *rs, text *out)
 		order = gen_next(rs);
 		for (i = nkeys - 1; i > 0; i--)
 		{
-			int			j = (int) (order % (uint64) (i + 1));
+			int			j = (int) (((order & 0xffff) * (uint64) (i + 1)) >> 16);
 			int			tmp = keys[i];
 
-			order /= (uint64) (i + 1);
+			order >>= 16;
 			keys[i] = keys[j];
 			keys[j] = tmp;
 		}
@@ -634,6 +646,8 @@ edp_generate_events(PG_FUNCTION_ARGS)
 	duplicate_share = PG_GETARG_FLOAT8(9);
 
 	edp_init_materialized_srf(fcinfo);
+	if (rsinfo->setDesc->natts != GEN_NCOLUMNS)
+		elog(ERROR, "edp.generate_events must return %d columns", GEN_NCOLUMNS);	/* internal error */
 
 	/* the stream deciding duplicates is independent of the row streams */
 	dup_stream = gen_mix((uint64) seed ^ UINT64CONST(0x6564702d64757073));

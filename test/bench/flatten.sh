@@ -37,7 +37,7 @@ trap bench_stop_cluster EXIT
 # the two input files, from the deterministic generator (seed 42)
 echo "generating $RAW and $FLAT" >&2
 bench_psql -c "\\copy (SELECT id, first_dimension_id, second_dimension_id, recorded_date, created_date, event_metrics FROM edp.generate_events($N)) TO '$RAW' $FORMAT"
-bench_psql -c "\\copy (SELECT id, first_dimension_id, second_dimension_id, recorded_date, created_date, (m->>'metric_one')::int, (m->>'metric_two')::int, (m->>'metric_n')::int FROM (SELECT *, event_metrics::jsonb->'metrics' AS m FROM edp.generate_events($N)) AS g) TO '$FLAT' $FORMAT"
+bench_psql -c "\\copy (SELECT id, first_dimension_id, second_dimension_id, recorded_date, created_date, (m->>'metric_one')::int AS metric_one, (m->>'metric_two')::int AS metric_two, (m->>'metric_n')::int AS metric_n FROM (SELECT *, event_metrics::jsonb->'metrics' AS m FROM edp.generate_events($N)) AS g) TO '$FLAT' $FORMAT"
 
 # check_rows TABLE: the load must have stored all N rows
 check_rows() {
@@ -77,6 +77,7 @@ run() {
         bench_psql -c "VACUUM" -c "CHECKPOINT"
         t=$(bench_time $load)
         check_rows "$table"
+        echo "      run $((i + 1)): $t s" >&2
         if [ -z "${SECONDS_OF[$key]:-}" ] || awk -v t="$t" -v b="${SECONDS_OF[$key]}" 'BEGIN { exit !(t < b) }'; then
             SECONDS_OF[$key]=$t
         fi
@@ -119,6 +120,7 @@ load_e() {
     bench_psql -c "COPY events (id, first_dimension_id, second_dimension_id, recorded_date, created_date, event_metrics) FROM STDIN $FORMAT" < "$RAW"
 }
 
+LOAD_BEFORE=$(bench_loadavg)
 echo "loading" >&2
 run a "pre-flattened ints (the limit)" setup_a load_a events_flat
 EXPECTED_METRICS=$(metric_counts events_flat)
@@ -150,6 +152,7 @@ echo
 echo "### Flattening COPY, N = $N${BENCH_REPEAT:+, best of $BENCH_REPEAT}"
 echo
 bench_machine
+echo "Load average (1 min): $LOAD_BEFORE before the timed runs, $(bench_loadavg) after (2 cores)."
 echo
 echo "| method | seconds | rows/s | ratio to (a) |"
 echo "|---|---:|---:|---:|"

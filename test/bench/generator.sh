@@ -9,8 +9,13 @@
 # and, as the peer, the same two COPYs from a table already holding the rows
 # (PostgreSQL's own COPY TO cost, which bounds any COPY of generated rows).
 #
+# Each query runs BENCH_REPEAT times (default 3), the best time counts.  The
+# queries run with PostgreSQL's default work_mem (4MB): the function scan's
+# tuplestore then spills to a temporary file, which on this machine is faster
+# than holding a million rows in memory (lib.sh sets 256MB for the loads).
+#
 # Environment: PG_BINDIR (PostgreSQL with edp installed), BENCH_DIR,
-# BENCH_PORT (see lib.sh).
+# BENCH_PORT (see lib.sh), BENCH_REPEAT.
 source "$(dirname "$0")/lib.sh"
 
 N=${1:-1000000}
@@ -24,19 +29,33 @@ trap bench_stop_cluster EXIT
 # warm up (loads the library, touches the temp files' directory)
 bench_psql -c "SELECT count(*) FROM edp.generate_events(100000)" >/dev/null
 
+# best SQL: the best of BENCH_REPEAT timed runs of one statement
+best() {
+    local i t b=
+    for ((i = 0; i < ${BENCH_REPEAT:-3}; i++)); do
+        t=$(PGOPTIONS="-c work_mem=4MB" bench_time bench_psql -c "$1")
+        if [ -z "$b" ] || awk -v t="$t" -v b="$b" 'BEGIN { exit !(t < b) }'; then
+            b=$t
+        fi
+    done
+    echo "$b"
+}
+
+LOAD_BEFORE=$(bench_loadavg)
 declare -A SECONDS_OF
-SECONDS_OF[count]=$(bench_time bench_psql -c "SELECT count(*) FROM edp.generate_events($N)")
-SECONDS_OF[copy_all]=$(bench_time bench_psql -c "COPY (SELECT * FROM edp.generate_events($N)) TO '/dev/null'")
-SECONDS_OF[copy_tsv]=$(bench_time bench_psql -c "COPY (SELECT $TSV_COLUMNS FROM edp.generate_events($N)) TO '/dev/null' $TSV_FORMAT")
+SECONDS_OF[count]=$(best "SELECT count(*) FROM edp.generate_events($N)")
+SECONDS_OF[copy_all]=$(best "COPY (SELECT * FROM edp.generate_events($N)) TO '/dev/null'")
+SECONDS_OF[copy_tsv]=$(best "COPY (SELECT $TSV_COLUMNS FROM edp.generate_events($N)) TO '/dev/null' $TSV_FORMAT")
 
 bench_psql -c "CREATE TABLE generated AS SELECT * FROM edp.generate_events($N)" -c "VACUUM ANALYZE generated"
-SECONDS_OF[table_all]=$(bench_time bench_psql -c "COPY generated TO '/dev/null'")
-SECONDS_OF[table_tsv]=$(bench_time bench_psql -c "COPY (SELECT $TSV_COLUMNS FROM generated) TO '/dev/null' $TSV_FORMAT")
+SECONDS_OF[table_all]=$(best "COPY generated TO '/dev/null'")
+SECONDS_OF[table_tsv]=$(best "COPY (SELECT $TSV_COLUMNS FROM generated) TO '/dev/null' $TSV_FORMAT")
 
 echo
-echo "### edp.generate_events, N = $N"
+echo "### edp.generate_events, N = $N, best of ${BENCH_REPEAT:-3}, work_mem 4MB"
 echo
 bench_machine
+echo "Load average (1 min): $LOAD_BEFORE before the timed runs, $(bench_loadavg) after (2 cores)."
 echo
 echo "| query | seconds | rows/s |"
 echo "|---|---:|---:|"
