@@ -33,12 +33,14 @@
 #include "commands/copyfrom_internal.h"
 #include "commands/defrem.h"
 #include "commands/extension.h"
+#include "commands/progress.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_relation.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
+#include "utils/backend_progress.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/rls.h"
@@ -169,6 +171,7 @@ flattening_copy(ParseState *pstate, CopyStmt *stmt, Relation rel,
 	CopyLineState line_state = {0};
 	ListCell   *lc;
 	uint64		processed;
+	int64		rows = 0;
 
 	cstate = BeginCopyFrom(pstate, rel, NULL, stmt->filename, false, NULL,
 						   stmt->attlist, stmt->options);
@@ -224,6 +227,8 @@ flattening_copy(ParseState *pstate, CopyStmt *stmt, Relation rel,
 		MemoryContextSwitchTo(oldcontext);
 
 		edp_loader_add(loader, slot, cstate->cur_lineno);
+		/* as COPY does, for pg_stat_progress_copy */
+		pgstat_progress_update_param(PROGRESS_COPY_TUPLES_PROCESSED, ++rows);
 	}
 
 	processed = edp_loader_end(loader);
