@@ -7,6 +7,12 @@ MODULE_big = edp
 OBJS = \
 	src/agg_weekly_trips.o \
 	src/edp.o \
+	src/flatten.o \
+	src/flatten_copy.o \
+	src/flatten_scan.o \
+	src/flatten_trigger.o \
+	src/loader.o \
+	src/srf_generate_events.o \
 	src/srf_generate_trips.o \
 	src/srf_trip_assignments.o \
 	src/trips_dbscan.o \
@@ -16,7 +22,7 @@ DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 
 # pg_regress: tests live in sql/ + expected/ beside the install scripts
 # (every sql/edp--*.sql is an extension script; test names never contain --)
-REGRESS = setup trips trips_cluster trips_rollup trips_aggregate trips_bi
+REGRESS = setup catalog generator flatten flatten_invariant trips trips_cluster trips_rollup trips_aggregate trips_bi
 REGRESS_OPTS = --inputdir=. --temp-instance=./tmp_check --temp-config=test/edp.conf
 
 TAP_TESTS = 1
@@ -26,6 +32,9 @@ PROVE_FLAGS += -I test/perl
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# PGXS tracks no header dependencies: rebuild every object when a header changes
+$(OBJS): $(wildcard src/*.h)
 
 # The two commands of README.md (they install packages, build, install and run)
 .PHONY: demo test

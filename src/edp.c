@@ -14,6 +14,7 @@
 
 #include "compat.h"
 #include "edp.h"
+#include "flatten.h"
 
 PG_MODULE_MAGIC;
 
@@ -24,4 +25,7 @@ _PG_init(void)
 {
 	if (IsBinaryUpgrade)
 		return;
+
+	edp_flatten_init();
+	edp_flatten_copy_init();
 }
