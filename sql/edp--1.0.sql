@@ -851,6 +851,8 @@ DECLARE
     dx float8;
     dy float8;
     height integer;
+    sx float8;
+    sy float8;
     trips text;
     groups text;
 BEGIN
@@ -868,12 +870,17 @@ BEGIN
     dy := greatest(ST_YMax(b) - ST_YMin(b), 1e-9);
     -- degrees of longitude shrink with cos(latitude)
     height := greatest(16, round(width * dy / (dx * cos(radians((ST_YMin(b) + ST_YMax(b)) / 2)))));
+    -- pixel coordinates: x right from the west edge, y down from the north
+    -- edge (ST_AsSVG negates y), so strokes and dots are in pixels
+    sx := width / dx;
+    sy := height / dy;
 
     EXECUTE pg_catalog.format($q$
         SELECT coalesce(pg_catalog.string_agg(pg_catalog.format('<path d="%%s"/>',
-                        ST_AsSVG(ST_MakeLine(t.origin, t.destination), 0, 6)), '' ORDER BY t.id), '')
+                        ST_AsSVG(ST_Affine(ST_MakeLine(t.origin, t.destination), $3, 0, 0, $4, $5, $6), 0, 1)),
+                        '' ORDER BY t.id), '')
           FROM (SELECT * FROM %s t WHERE ST_Intersects(t.origin, $1) ORDER BY t.id LIMIT $2) t$q$, trip_table)
-      INTO trips USING area, max_trips;
+      INTO trips USING area, max_trips, sx, sy, -ST_XMin(b) * sx, -ST_YMax(b) * sy;
     SELECT coalesce(pg_catalog.string_agg(pg_catalog.format(
                '<g class="group" id="group-%s">%s'
                '<path class="route" d="%s" stroke-width="%s"/><path class="origin" d="%s"/></g>',
@@ -881,26 +888,29 @@ BEGIN
                xmlelement(name title, pg_catalog.format('group %s: %s trips, %s ± %s min, %s',
                           g.group_id, g.trips, g.mean_time_of_day, round(g.time_spread_minutes::numeric, 1),
                           pg_catalog.array_to_string(g.regions, ', ')))::text,
-               ST_AsSVG(ST_MakeLine(g.origin_centroid, g.destination_centroid), 0, 6),
-               round(1 + 2 * ln(g.trips)::numeric, 1),
-               ST_AsSVG(ST_MakeLine(g.origin_centroid, g.origin_centroid), 0, 6)), '' ORDER BY g.group_id), '')
+               ST_AsSVG(ST_Affine(ST_MakeLine(g.origin_centroid, g.destination_centroid),
+                                  sx, 0, 0, sy, -ST_XMin(b) * sx, -ST_YMax(b) * sy), 0, 1),
+               round(1 + ln(g.trips)::numeric, 1),
+               ST_AsSVG(ST_Affine(ST_MakeLine(g.origin_centroid, g.origin_centroid),
+                                  sx, 0, 0, sy, -ST_XMin(b) * sx, -ST_YMax(b) * sy), 0, 1)),
+               '' ORDER BY g.group_id), '')
       INTO groups
       FROM edp.trip_groups(trip_table, eps_origin_m, eps_destination_m, eps_minutes, min_trips) g
      WHERE ST_Intersects(g.origin_centroid, area);
 
     RETURN pg_catalog.format(
         '<?xml version="1.0" encoding="UTF-8"?>' || E'\n' ||
-        '<svg xmlns="http://www.w3.org/2000/svg" width="%s" height="%s" viewBox="%s %s %s %s" preserveAspectRatio="none">'
+        '<svg xmlns="http://www.w3.org/2000/svg" width="%s" height="%s" viewBox="0 0 %s %s">'
         '%s'
-        '<style>path{vector-effect:non-scaling-stroke;fill:none}'
+        '<style>path{fill:none}'
         '.area{fill:#f5f3ee;stroke:#888;stroke-width:1}'
         '.trips path{stroke:#3778bf;stroke-opacity:0.25;stroke-width:0.5}'
         '.route{stroke:#d1495b;stroke-opacity:0.8;stroke-linecap:round}'
         '.origin{stroke:#d1495b;stroke-width:7;stroke-linecap:round}</style>'
         '<path class="area" d="%s"/><g class="trips">%s</g><g class="groups">%s</g></svg>',
-        width, height, ST_XMin(b), -ST_YMax(b), dx, dy,
+        width, height, width, height,
         xmlelement(name title, 'trips of ' || trip_table::text)::text,
-        ST_AsSVG(area, 0, 6), trips, groups);
+        ST_AsSVG(ST_Affine(area, sx, 0, 0, sy, -ST_XMin(b) * sx, -ST_YMax(b) * sy), 0, 1), trips, groups);
 END
 $$;
 COMMENT ON FUNCTION edp.trips_svg(pg_catalog.regclass, geometry, float8, float8, float8, integer, integer, integer) IS

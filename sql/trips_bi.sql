@@ -24,7 +24,7 @@ SELECT edp.trips_svg('bt', (SELECT geom FROM edp.regions WHERE name = 'Prague'),
 SELECT xml_is_well_formed_document(doc) AS well_formed, left(doc, 38) AS head FROM svg;
 WITH x AS (SELECT doc::xml AS d, ARRAY[ARRAY['s', 'http://www.w3.org/2000/svg']] AS ns FROM svg)
 SELECT (xpath('name(/*)', d))[1]::text AS root,
-       (xpath('/s:svg/@width', d, ns))[1]::text AS width,
+       (xpath('/s:svg/@width', d, ns))[1]::text AS width, (xpath('/s:svg/@viewBox', d, ns))[1]::text AS viewbox,
        (xpath('count(/s:svg/s:path[@class="area"])', d, ns))[1]::text AS areas,
        (xpath('count(/s:svg/s:g[@class="trips"]/s:path)', d, ns))[1]::text::int
          = least(300, (SELECT count(*) FROM bt t, edp.regions r
