@@ -50,6 +50,10 @@ SELECT count(*) AS groups, min(n) AS min_size, max(n) AS max_size
 SELECT trip_id, group_id, core FROM edp.trip_assignments('ct', 100, 100, 10, 2) WHERE trip_id < 3 ORDER BY 1;
 TRUNCATE ct;
 
+-- an empty table has no assignments and no groups
+SELECT (SELECT count(*) FROM edp.trip_assignments('ct', 100, 100, 10, 2)) AS assignments,
+       (SELECT count(*) FROM edp.trip_groups('ct', 100, 100, 10, 2)) AS groups;
+
 -- 2. midnight wrap: 23:55 and 00:04 are 9 minutes apart
 SELECT mk(1, 0, 0, 0, 0, '23:55') + mk(2, 5, 0, 0, 0, '23:57')
      + mk(3, 0, 5, 0, 0, '00:02') + mk(4, 5, 5, 0, 0, '00:04') AS inserted;

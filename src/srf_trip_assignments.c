@@ -16,6 +16,7 @@
 
 #include <math.h>
 
+#include "access/table.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
@@ -65,6 +66,14 @@ read_trips(Oid relid, text *time_zone, MemoryContext mcxt, int *n_out)
 					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 												relname));
 	args[0] = PointerGetDatum(time_zone);
+	/* size the array from the planner's row estimate to avoid regrowing it */
+	{
+		Relation	rel = table_open(relid, AccessShareLock);
+
+		if (rel->rd_rel->reltuples > cap && rel->rd_rel->reltuples < MAX_TRIPS)
+			cap = (int) (rel->rd_rel->reltuples * 1.02) + 1024;
+		table_close(rel, AccessShareLock);
+	}
 	trips = MemoryContextAllocExtended(mcxt, sizeof(EdpTripPoint) * cap, MCXT_ALLOC_HUGE);
 
 	if (SPI_connect() != SPI_OK_CONNECT)

@@ -293,7 +293,6 @@ grid_build(Grid *g, EdpTripPoint *trips, int n, const EdpDbscanParams *params)
 				pd_min = INFINITY;
 	double		slot;
 	CellKey    *keys;
-	EdpTripPoint *sorted;
 	int			i,
 				c;
 
@@ -323,12 +322,33 @@ grid_build(Grid *g, EdpTripPoint *trips, int n, const EdpDbscanParams *params)
 	qsort(keys, n, sizeof(CellKey), cellkey_cmp);
 	CHECK_FOR_INTERRUPTS();
 
-	/* trips in cell order, for locality */
-	sorted = palloc_extended(sizeof(EdpTripPoint) * Max(n, 1), MCXT_ALLOC_HUGE);
+	/*
+	 * Trips in cell order, for locality: apply the permutation in place,
+	 * cycle by cycle (trips[i] <- trips[keys[i].idx]), marking each done
+	 * position with idx = -1; no second copy of the trips.
+	 */
 	for (i = 0; i < n; i++)
-		sorted[i] = trips[keys[i].idx];
-	memcpy(trips, sorted, sizeof(EdpTripPoint) * n);
-	pfree(sorted);
+	{
+		EdpTripPoint first;
+		int			j = i;
+
+		if (keys[i].idx < 0 || keys[i].idx == i)
+			continue;
+		first = trips[i];
+		for (;;)
+		{
+			int			k = keys[j].idx;
+
+			keys[j].idx = -1;
+			if (k == i)
+			{
+				trips[j] = first;
+				break;
+			}
+			trips[j] = trips[k];
+			j = k;
+		}
+	}
 
 	g->ncells = 0;
 	for (i = 0; i < n; i++)
@@ -366,6 +386,8 @@ edp_trip_dbscan(EdpTripPoint *trips, int n, const EdpDbscanParams *params,
 	int64		i;
 	int			c;
 
+	if (n <= 0)
+		return;
 	m.eps_o2 = params->eps_origin_m * params->eps_origin_m;
 	m.eps_d2 = params->eps_destination_m * params->eps_destination_m;
 	m.eps_t = params->eps_minutes;
