@@ -314,7 +314,7 @@ $$;
 COMMENT ON FUNCTION edp.trips_rollup_trigger() IS
     'statement trigger of trips tables: keeps the weekly cell and region rollups exact';
 
-CREATE FUNCTION edp.create_trips_table(name text, cell_size float8 DEFAULT 0.01,
+CREATE FUNCTION edp.create_trips_table(name text, cell_size float8 DEFAULT 0.05,
                                        time_zone text DEFAULT 'UTC')
 RETURNS pg_catalog.regclass
 LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
