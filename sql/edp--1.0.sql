@@ -553,14 +553,17 @@ BEGIN
     END IF;
 
     IF cfg.relid IS NULL THEN
+        -- one pass through the C aggregate (weeks by binary search, parallel)
         RETURN QUERY EXECUTE pg_catalog.format($q$
-            SELECT %s AS w, pg_catalog.count(*)
-              FROM %s t
-             WHERE %s AND t.datetime >= $3 AND t.datetime < $4
-             GROUP BY 1$q$, wk, trip_table,
+            SELECT ($5 + 7 * (u.o - 1)::int)::date, u.c
+              FROM pg_catalog.unnest((SELECT edp.weekly_counts(t.datetime, $5, $6, $2)
+                                        FROM %s t
+                                       WHERE %s AND t.datetime >= $3 AND t.datetime < $4))
+                   WITH ORDINALITY AS u(c, o)
+             WHERE u.c > 0$q$, trip_table,
              CASE part WHEN 'origin' THEN inside_o WHEN 'destination' THEN inside_d
                        ELSE inside_o || ' AND ' || inside_d END)
-        USING area, time_zone, utc_from, utc_to;
+        USING area, time_zone, utc_from, utc_to, first_monday, last_monday;
         RETURN;
     END IF;
 

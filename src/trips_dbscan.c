@@ -104,11 +104,9 @@ trips_within(const EdpTripPoint *a, const EdpTripPoint *b, const Metric *m)
 	return dx * dx + dy * dy <= m->eps_d2;
 }
 
-static int
-cellkey_cmp(const void *a, const void *b)
+static inline int
+cellkey_cmp(const CellKey *x, const CellKey *y)
 {
-	const CellKey *x = a;
-	const CellKey *y = b;
 	int			i;
 
 	for (i = 0; i < DIMS; i++)
@@ -116,6 +114,14 @@ cellkey_cmp(const void *a, const void *b)
 			return x->k[i] < y->k[i] ? -1 : 1;
 	return x->idx < y->idx ? -1 : (x->idx > y->idx ? 1 : 0);
 }
+
+/* sort_cellkeys(): qsort specialized for CellKey with an inlined comparison */
+#define ST_SORT sort_cellkeys
+#define ST_ELEMENT_TYPE CellKey
+#define ST_COMPARE(a, b) cellkey_cmp(a, b)
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
 
 /* grid coordinate, refusing cells so small that they overflow int32 */
 static int32
@@ -319,7 +325,7 @@ grid_build(Grid *g, EdpTripPoint *trips, int n, const EdpDbscanParams *params)
 		keys[i].k[4] = grid_coord(t->d_lam * pd_min / params->eps_destination_m);
 		keys[i].idx = i;
 	}
-	qsort(keys, n, sizeof(CellKey), cellkey_cmp);
+	sort_cellkeys(keys, n);
 	CHECK_FOR_INTERRUPTS();
 
 	/*
