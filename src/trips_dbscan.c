@@ -414,12 +414,20 @@ edp_trip_dbscan(EdpTripPoint *trips, int n, const EdpDbscanParams *params,
 	{
 		int			nnb = grid_neighbours(&g, cursor, c, nb);
 		int			p;
+		int			j;
 
 		CHECK_FOR_INTERRUPTS();
+		/* own cell first: its trips are the likeliest neighbours (early exit) */
+		for (j = 0; j < nnb; j++)
+			if (nb[j] == c)
+			{
+				nb[j] = nb[0];
+				nb[0] = c;
+				break;
+			}
 		for (p = g.cell_start[c]; p < g.cell_start[c + 1]; p++)
 		{
 			int			count = 0;
-			int			j;
 
 			for (j = 0; j < nnb && count < params->min_trips; j++)
 			{
