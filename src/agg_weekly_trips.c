@@ -107,7 +107,8 @@ weekly_state_add(WeeklyState *st, Timestamp ts)
 }
 
 /*
- * transition: (state, datetime, first_week, last_week, time_zone)
+ * edp.weekly_trips_add(state, datetime, first_week, last_week, time_zone):
+ * transition function; the first row fixes the period and zone.
  */
 PG_FUNCTION_INFO_V1(edp_weekly_trips_add);
 Datum
@@ -134,6 +135,10 @@ edp_weekly_trips_add(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(st);
 }
 
+/*
+ * edp.weekly_trips_combine(a, b): adds b's counters to a's (parallel
+ * aggregation); both must cover the same weeks.
+ */
 PG_FUNCTION_INFO_V1(edp_weekly_trips_combine);
 Datum
 edp_weekly_trips_combine(PG_FUNCTION_ARGS)
@@ -173,7 +178,10 @@ edp_weekly_trips_combine(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(a);
 }
 
-/* bytea: version, nweeks, first_monday, bounds[nweeks + 1], counts[nweeks] */
+/*
+ * edp.weekly_trips_serialize(state): flat bytea of version, nweeks,
+ * first_monday, bounds[nweeks + 1], counts[nweeks].
+ */
 PG_FUNCTION_INFO_V1(edp_weekly_trips_serialize);
 Datum
 edp_weekly_trips_serialize(PG_FUNCTION_ARGS)
@@ -194,6 +202,10 @@ edp_weekly_trips_serialize(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(out);
 }
 
+/*
+ * edp.weekly_trips_deserialize(bytea, internal): the state back, lengths
+ * checked before any copy.
+ */
 PG_FUNCTION_INFO_V1(edp_weekly_trips_deserialize);
 Datum
 edp_weekly_trips_deserialize(PG_FUNCTION_ARGS)
