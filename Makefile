@@ -5,13 +5,22 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).co
 
 MODULE_big = edp
 OBJS = \
-	src/edp.o
+	src/bgw_ingest.o \
+	src/bgw_launcher.o \
+	src/edp.o \
+	src/guc.o \
+	src/ingest.o \
+	src/ingest_json.o \
+	src/ingest_sql.o \
+	src/job.o \
+	src/loader_standin.o \
+	src/notify.o
 
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 
 # pg_regress: tests live in sql/ + expected/ beside the install scripts
 # (every sql/edp--*.sql is an extension script; test names never contain --)
-REGRESS = setup
+REGRESS = setup ingest ingest_privileges
 REGRESS_OPTS = --inputdir=. --temp-instance=./tmp_check --temp-config=test/edp.conf
 
 TAP_TESTS = 1

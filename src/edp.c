@@ -12,8 +12,10 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 
+#include "bgw.h"
 #include "compat.h"
 #include "edp.h"
+#include "guc.h"
 
 PG_MODULE_MAGIC;
 
@@ -24,4 +26,10 @@ _PG_init(void)
 {
 	if (IsBinaryUpgrade)
 		return;
+
+	edp_guc_init();
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	edp_guc_init_postmaster();
+	edp_bgw_register();
 }

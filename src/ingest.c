@@ -1,0 +1,1197 @@
+/*-------------------------------------------------------------------------
+ *
+ * ingest.c
+ *		Validated ingest: read CSV or JSON lines with PostgreSQL's COPY
+ *		parser, convert every field with the target column type's own input
+ *		function, insert through the loader (constraints, indexes, triggers,
+ *		partitions in force), and set aside the rows that fail.
+ *
+ * PostgreSQL 15 has no soft errors, so failures are isolated with
+ * subtransactions: a whole batch is tried at once, and only a batch that
+ * fails is replayed row by row, each row in its own subtransaction; a row
+ * that fails again goes to edp.rejects with its line number, raw line,
+ * column, SQLSTATE and message.  Clean input thus pays one subtransaction
+ * per batch.
+ *
+ * The input is read by COPY (BeginCopyFrom with a data source callback and
+ * NextCopyFromRawFields, as contrib/file_fdw reads files), in CSV mode and
+ * declared SQL_ASCII so that COPY hands over raw bytes: each field is then
+ * checked against the database encoding here, and a bad byte sequence
+ * rejects only its own row instead of ending the load.  JSON lines are
+ * read the same way with a delimiter and quote that valid JSON text never
+ * contains unescaped (0x1f, 0x1e), so each line is one field.
+ *
+ * The callback also computes the input's SHA-256 as it streams, for the
+ * ledger's re-ingest detection.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <fcntl.h>
+
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/pg_authid.h"
+#include "commands/copy.h"
+#include "commands/copyfrom_internal.h"
+#include "common/cryptohash.h"
+#include "common/sha2.h"
+#include "executor/executor.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "optimizer/optimizer.h"
+#include "rewrite/rewriteHandler.h"
+#include "storage/fd.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/rls.h"
+#include "utils/wait_event.h"
+
+#include "guc.h"
+#include "ingest.h"
+#include "job.h"
+#include "loader.h"
+
+/* bytes looked at to detect the format and the delimiter */
+#define PEEK_BYTES 65536
+
+/* delimiters tried, in order of preference on a tie */
+static const char delimiter_candidates[] = {',', ';', '\t', '|'};
+
+/* one input row kept until its batch is written */
+typedef struct EdpRow
+{
+	uint64		line;			/* line number in the input (1-based) */
+	char	   *raw;			/* the raw line, for edp.rejects */
+	int			nfields;
+	char	  **fields;			/* NULL entries are SQL NULL */
+	Datum	   *values;			/* converted, by attribute */
+	bool	   *isnull;
+	bool		bad;			/* rejected */
+} EdpRow;
+
+struct EdpIngest
+{
+	MemoryContext cxt;			/* lives as long as the job */
+	MemoryContext batch_cxt;	/* raw rows of the current batch */
+	MemoryContext values_cxt;	/* converted values of the current batch */
+	int64		job_id;
+	Oid			relid;
+	char	   *relname;
+	EdpIngestMode mode;
+	EdpIngestOptions opts;
+	bool		jsonl;
+	char		delimiter;
+	int			batch_size;
+
+	/* input: a server file read through a virtual file descriptor, or memory */
+	File		file;
+	off_t		offset;
+	const char *data;
+	Size		datalen;
+	Size		datapos;
+	int64		size;
+	pg_cryptohash_ctx *sha;		/* NULL once the checksum is known */
+	ResourceOwner hash_owner;	/* background jobs: outlives transactions */
+	char		checksum[PG_SHA256_DIGEST_LENGTH * 2 + 1];
+	CopyFromState cstate;
+	bool		eof;
+	int64		skip_lines;		/* resumed job: lines already committed */
+
+	/* target columns, by attribute index */
+	int			natts;
+	char	  **colnames;		/* as in the table */
+	char	  **normnames;		/* normalised, for matching */
+	bool	   *usable;			/* not dropped, not generated */
+	bool	   *notnull;
+	FmgrInfo   *in_funcs;
+	Oid		   *ioparams;
+	int32	   *typmods;
+	ExprState **defaults;		/* NULL: no default */
+	ExprContext *econtext;		/* evaluates defaults */
+
+	/* CSV: input field i goes to attribute field_att[i] */
+	int			nfields;
+	int		   *field_att;
+	bool	   *provided;		/* attribute filled from the input */
+
+	/* the current batch */
+	EdpRow	   *rows;
+	int			nrows;
+	int			conv_pos;		/* next row to convert */
+
+	/* open while rows are written */
+	Relation	rel;
+	EdpLoader  *loader;
+	uint64		loader_accepted;	/* rows handed to the current loader */
+
+	EdpJobCounts counts;
+
+	/* for the error context and for rejects */
+	uint64		cur_line;
+	const char *cur_column;
+};
+
+/* the job whose input the COPY callback reads (one at a time per backend) */
+static EdpIngest *reading = NULL;
+
+static int	read_input_cb(void *outbuf, int minread, int maxread);
+static void ingest_error_callback(void *arg);
+
+/*
+ * Header names and JSON keys are matched to columns after normalisation:
+ * trimmed, lower case, spaces, dashes and dots as underscores.
+ */
+char *
+edp_normalise_name(const char *name)
+{
+	const char *start = name;
+	const char *end = name + strlen(name);
+	char	   *out;
+	char	   *p;
+
+	while (start < end && isspace((unsigned char) *start))
+		start++;
+	while (end > start && isspace((unsigned char) end[-1]))
+		end--;
+	out = pnstrdup(start, end - start);
+	for (p = out; *p; p++)
+	{
+		if (*p == ' ' || *p == '-' || *p == '.' || *p == '\t')
+			*p = '_';
+		else if (IS_HIGHBIT_SET(*p) == false)
+			*p = pg_ascii_tolower((unsigned char) *p);
+	}
+	return out;
+}
+
+/* exactly PostgreSQL's rule for COPY FROM a file */
+void
+edp_ingest_check_file_privilege(void)
+{
+	if (!has_privs_of_role(GetUserId(), ROLE_PG_READ_SERVER_FILES))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be superuser or have privileges of the pg_read_server_files role to ingest a server file"),
+				 errhint("Anyone can send the data from the client with edp.ingest_data().")));
+}
+
+/* a table the current user may insert into, as COPY FROM requires */
+void
+edp_ingest_check_target(Oid relid)
+{
+	char		relkind = get_rel_relkind(relid);
+	AclResult	aclresult;
+
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("cannot ingest into \"%s\"", get_rel_name(relid)),
+				 errdetail("The target must be a table or a partitioned table.")));
+
+	aclresult = pg_class_aclcheck(relid, GetUserId(), ACL_INSERT);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, get_relkind_objtype(relkind), get_rel_name(relid));
+
+	if (check_enable_rls(relid, InvalidOid, false) == RLS_ENABLED)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot ingest into \"%s\": it has row-level security enabled", get_rel_name(relid)),
+				 errhint("Use INSERT statements instead, as for COPY FROM.")));
+}
+
+/* the options as stored in edp.jobs.options (and read back by workers) */
+Jsonb *
+edp_ingest_options_jsonb(const EdpIngestOptions *opts)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	appendStringInfo(&buf, "\"header\": %s", opts->header ? "true" : "false");
+	if (opts->delimiter)
+	{
+		appendStringInfoString(&buf, ", \"delimiter\": ");
+		escape_json(&buf, opts->delimiter);
+	}
+	if (opts->reject_limit >= 0)
+		appendStringInfo(&buf, ", \"reject_limit\": " INT64_FORMAT, opts->reject_limit);
+	if (opts->reject_percent >= 0)
+		appendStringInfo(&buf, ", \"reject_percent\": %g", opts->reject_percent);
+	if (opts->force)
+		appendStringInfoString(&buf, ", \"force\": true");
+	if (opts->batch_size > 0)
+		appendStringInfo(&buf, ", \"batch_size\": %d", opts->batch_size);
+	appendStringInfoChar(&buf, '}');
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}
+
+static char *
+jsonb_get_text(Jsonb *jb, const char *key)
+{
+	JsonbValue	k;
+	JsonbValue *v;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	v = findJsonbValueFromContainer(&jb->root, JB_FOBJECT, &k);
+	if (v == NULL || v->type == jbvNull)
+		return NULL;
+	if (v->type == jbvString)
+		return pnstrdup(v->val.string.val, v->val.string.len);
+	if (v->type == jbvBool)
+		return pstrdup(v->val.boolean ? "true" : "false");
+	if (v->type == jbvNumeric)
+		return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
+	return NULL;
+}
+
+void
+edp_ingest_options_from_jsonb(Jsonb *jb, EdpIngestOptions *opts)
+{
+	char	   *s;
+
+	memset(opts, 0, sizeof(*opts));
+	opts->header = true;
+	opts->reject_limit = -1;
+	opts->reject_percent = -1;
+	if ((s = jsonb_get_text(jb, "header")) != NULL)
+		opts->header = strcmp(s, "true") == 0;
+	opts->delimiter = jsonb_get_text(jb, "delimiter");
+	if ((s = jsonb_get_text(jb, "reject_limit")) != NULL)
+		opts->reject_limit = strtoi64(s, NULL, 10);
+	if ((s = jsonb_get_text(jb, "reject_percent")) != NULL)
+		opts->reject_percent = strtod(s, NULL);
+	if ((s = jsonb_get_text(jb, "force")) != NULL)
+		opts->force = strcmp(s, "true") == 0;
+	if ((s = jsonb_get_text(jb, "batch_size")) != NULL)
+		opts->batch_size = atoi(s);
+}
+
+/* ---------------------------------------------------------------- input */
+
+/* read from the file or the client's bytes at the current position */
+static int
+read_raw(EdpIngest *ing, char *buf, int len)
+{
+	int			n;
+
+	if (ing->file >= 0)
+	{
+		n = FileRead(ing->file, buf, len, ing->offset, WAIT_EVENT_COPY_FILE_READ);
+		if (n < 0)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not read the input of ingest job " INT64_FORMAT ": %m", ing->job_id)));
+		ing->offset += n;
+	}
+	else
+	{
+		n = Min((Size) len, ing->datalen - ing->datapos);
+		memcpy(buf, ing->data + ing->datapos, n);
+		ing->datapos += n;
+	}
+	return n;
+}
+
+static void
+hash_update(EdpIngest *ing, const char *buf, int len)
+{
+	if (ing->sha && len > 0 && pg_cryptohash_update(ing->sha, (const uint8 *) buf, len) < 0)
+		elog(ERROR, "could not compute SHA-256: %s", pg_cryptohash_error(ing->sha));	/* internal error */
+}
+
+static void
+hash_finish(EdpIngest *ing)
+{
+	uint8		digest[PG_SHA256_DIGEST_LENGTH];
+
+	if (ing->sha == NULL)
+		return;
+	if (pg_cryptohash_final(ing->sha, digest, sizeof(digest)) < 0)
+		elog(ERROR, "could not compute SHA-256: %s", pg_cryptohash_error(ing->sha));	/* internal error */
+	hex_encode((const char *) digest, sizeof(digest), ing->checksum);
+	ing->checksum[PG_SHA256_DIGEST_LENGTH * 2] = '\0';
+	pg_cryptohash_free(ing->sha);
+	ing->sha = NULL;
+}
+
+/* COPY's data source: fill outbuf with at least minread bytes unless at EOF */
+static int
+read_input_cb(void *outbuf, int minread, int maxread)
+{
+	EdpIngest  *ing = reading;
+	int			total = 0;
+
+	while (total < minread)
+	{
+		int			n = read_raw(ing, (char *) outbuf + total, maxread - total);
+
+		if (n == 0)
+			break;
+		hash_update(ing, (char *) outbuf + total, n);
+		total += n;
+	}
+	return total;
+}
+
+/*
+ * Compute the checksum in a pass of its own (only when an earlier job
+ * loaded an input of the same size into the same table); the input is then
+ * read again from its start.
+ */
+static void
+hash_whole_input(EdpIngest *ing)
+{
+	char	   *buf = palloc(PEEK_BYTES);
+	int			n;
+
+	while ((n = read_raw(ing, buf, PEEK_BYTES)) > 0)
+		hash_update(ing, buf, n);
+	hash_finish(ing);
+	ing->offset = 0;
+	ing->datapos = 0;
+	pfree(buf);
+}
+
+/*
+ * Is this input identical (SHA-256 and size) to one already loaded into
+ * the same table by a succeeded job?
+ */
+bool
+edp_ingest_is_duplicate_input(EdpIngest *ing, int64 *earlier_job)
+{
+	if (edp_job_find_loaded(ing->relid, NULL, ing->size, true) == 0)
+		return false;			/* checksum computed while loading */
+	hash_whole_input(ing);
+	*earlier_job = edp_job_find_loaded(ing->relid, ing->checksum, ing->size, false);
+	return *earlier_job != 0;
+}
+
+/* first line of the input: the delimiter is the candidate it has most of */
+static char
+detect_delimiter(const char *buf, int len)
+{
+	int			counts[lengthof(delimiter_candidates)] = {0};
+	bool		quoted = false;
+	int			best = 0;
+	int			i;
+	int			j;
+
+	for (i = 0; i < len && (quoted || (buf[i] != '\n' && buf[i] != '\r')); i++)
+	{
+		if (buf[i] == '"')
+			quoted = !quoted;
+		else if (!quoted)
+			for (j = 0; j < (int) lengthof(delimiter_candidates); j++)
+				if (buf[i] == delimiter_candidates[j])
+					counts[j]++;
+	}
+	for (j = 1; j < (int) lengthof(delimiter_candidates); j++)
+		if (counts[j] > counts[best])
+			best = j;
+	return delimiter_candidates[best];
+}
+
+static bool
+path_has_json_suffix(const char *path)
+{
+	size_t		len = path ? strlen(path) : 0;
+
+	return (len > 6 && pg_strcasecmp(path + len - 6, ".jsonl") == 0) ||
+		(len > 7 && pg_strcasecmp(path + len - 7, ".ndjson") == 0);
+}
+
+/* settle format and delimiter from the options, the name and the first bytes */
+static void
+detect_format(EdpIngest *ing, const char *path)
+{
+	char	   *peek = palloc(PEEK_BYTES);
+	int			len = read_raw(ing, peek, PEEK_BYTES);
+	int			i = 0;
+
+	ing->offset = 0;
+	ing->datapos = 0;
+
+	if (ing->opts.format)
+	{
+		if (strcmp(ing->opts.format, "csv") == 0)
+			ing->jsonl = false;
+		else if (strcmp(ing->opts.format, "jsonl") == 0)
+			ing->jsonl = true;
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown ingest format \"%s\"", ing->opts.format),
+					 errhint("Use \"csv\" or \"jsonl\", or leave the format out to detect it.")));
+	}
+	else
+	{
+		while (i < len && isspace((unsigned char) peek[i]))
+			i++;
+		ing->jsonl = path_has_json_suffix(path) || (i < len && peek[i] == '{');
+	}
+
+	if (ing->jsonl)
+		ing->delimiter = '\x1f';
+	else if (ing->opts.delimiter)
+	{
+		if (strlen(ing->opts.delimiter) != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("ingest delimiter must be a single one-byte character")));
+		ing->delimiter = ing->opts.delimiter[0];
+	}
+	else
+		ing->delimiter = detect_delimiter(peek, len);
+	pfree(peek);
+}
+
+/* ------------------------------------------------------------- columns */
+
+static int
+find_column(EdpIngest *ing, const char *normname)
+{
+	int			i;
+
+	for (i = 0; i < ing->natts; i++)
+		if (ing->usable[i] && strcmp(ing->normnames[i], normname) == 0)
+			return i;
+	return -1;
+}
+
+static void
+setup_columns(EdpIngest *ing, Relation rel)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			i;
+
+	ing->natts = desc->natts;
+	ing->colnames = palloc0(sizeof(char *) * desc->natts);
+	ing->normnames = palloc0(sizeof(char *) * desc->natts);
+	ing->usable = palloc0(sizeof(bool) * desc->natts);
+	ing->notnull = palloc0(sizeof(bool) * desc->natts);
+	ing->in_funcs = palloc0(sizeof(FmgrInfo) * desc->natts);
+	ing->ioparams = palloc0(sizeof(Oid) * desc->natts);
+	ing->typmods = palloc0(sizeof(int32) * desc->natts);
+	ing->defaults = palloc0(sizeof(ExprState *) * desc->natts);
+	ing->provided = palloc0(sizeof(bool) * desc->natts);
+	ing->econtext = CreateStandaloneExprContext();
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		Oid			infunc;
+		Node	   *def;
+
+		if (att->attisdropped || att->attgenerated)
+			continue;
+		ing->usable[i] = true;
+		ing->notnull[i] = att->attnotnull;
+		ing->colnames[i] = pstrdup(NameStr(att->attname));
+		ing->normnames[i] = edp_normalise_name(NameStr(att->attname));
+		getTypeInputInfo(att->atttypid, &infunc, &ing->ioparams[i]);
+		fmgr_info_cxt(infunc, &ing->in_funcs[i], ing->cxt);
+		ing->typmods[i] = att->atttypmod;
+		def = build_column_default(rel, i + 1);
+		if (def)
+			ing->defaults[i] = ExecInitExpr(expression_planner((Expr *) def), NULL);
+	}
+}
+
+/*
+ * Map the CSV header (or, without one, the table's column order) to
+ * columns, and refuse before any row loads what cannot load: unknown or
+ * repeated names, generated columns, NOT NULL columns without a default
+ * that the input does not provide.
+ */
+static void
+map_csv_columns(EdpIngest *ing, char **names, int nnames)
+{
+	int			i;
+
+	if (names == NULL)
+	{
+		nnames = 0;
+		ing->field_att = palloc(sizeof(int) * ing->natts);
+		for (i = 0; i < ing->natts; i++)
+			if (ing->usable[i])
+				ing->field_att[nnames++] = i;
+	}
+	else
+	{
+		ing->field_att = palloc(sizeof(int) * nnames);
+		for (i = 0; i < nnames; i++)
+		{
+			char	   *norm = edp_normalise_name(names[i] ? names[i] : "");
+			int			att = find_column(ing, norm);
+
+			if (att < 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_COLUMN),
+						 errmsg("column \"%s\" of the input header does not exist in relation \"%s\"",
+								names[i] ? names[i] : "", ing->relname),
+						 errdetail("Header field %d is matched as \"%s\" (case-insensitive, trimmed, spaces and dashes as underscores).",
+								   i + 1, norm)));
+			if (ing->provided[att])
+				ereport(ERROR,
+						(errcode(ERRCODE_DUPLICATE_COLUMN),
+						 errmsg("column \"%s\" appears twice in the input header", ing->colnames[att])));
+			ing->field_att[i] = att;
+			ing->provided[att] = true;
+		}
+	}
+	ing->nfields = nnames;
+	for (i = 0; i < nnames; i++)
+		ing->provided[ing->field_att[i]] = true;
+}
+
+/* NOT NULL columns without a default must come from the input */
+static void
+check_required_columns(EdpIngest *ing, Relation rel)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			i;
+
+	for (i = 0; i < ing->natts; i++)
+		if (ing->usable[i] && !ing->provided[i] && ing->defaults[i] == NULL &&
+			TupleDescAttr(desc, i)->attnotnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_NOT_NULL_VIOLATION),
+					 errmsg("column \"%s\" of relation \"%s\" is NOT NULL without a default, and the input does not provide it",
+							ing->colnames[i], ing->relname),
+					 errhint("Add the column to the input, or give it a default.")));
+}
+
+/* --------------------------------------------------------------- begin */
+
+static List *
+copy_options(EdpIngest *ing)
+{
+	char		delim[2] = {ing->delimiter, '\0'};
+	List	   *options = NIL;
+
+	options = lappend(options, makeDefElem("format", (Node *) makeString("csv"), -1));
+	options = lappend(options, makeDefElem("delimiter", (Node *) makeString(pstrdup(delim)), -1));
+	/* raw bytes: fields are checked against the database encoding one by one */
+	options = lappend(options, makeDefElem("encoding", (Node *) makeString("SQL_ASCII"), -1));
+	if (ing->jsonl)
+	{
+		options = lappend(options, makeDefElem("quote", (Node *) makeString("\x1e"), -1));
+		options = lappend(options, makeDefElem("escape", (Node *) makeString("\x1e"), -1));
+	}
+	return options;
+}
+
+EdpIngest *
+edp_ingest_begin(int64 job_id, Oid relid, const EdpIngestInput *input,
+				 const EdpIngestOptions *opts, EdpIngestMode mode,
+				 int64 skip_lines, const EdpJobCounts *counts)
+{
+	MemoryContext cxt;
+	MemoryContext old;
+	EdpIngest  *ing;
+	Relation	rel;
+	ResourceOwner save_owner = CurrentResourceOwner;
+
+	cxt = AllocSetContextCreate(mode == EDP_INGEST_BACKGROUND ? TopMemoryContext : CurrentMemoryContext,
+								"edp ingest", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+
+	ing = palloc0(sizeof(EdpIngest));
+	ing->cxt = cxt;
+	ing->batch_cxt = AllocSetContextCreate(cxt, "edp ingest batch", ALLOCSET_DEFAULT_SIZES);
+	ing->values_cxt = AllocSetContextCreate(cxt, "edp ingest values", ALLOCSET_DEFAULT_SIZES);
+	ing->job_id = job_id;
+	ing->relid = relid;
+	ing->mode = mode;
+	ing->opts = *opts;
+	ing->batch_size = opts->batch_size > 0 ? opts->batch_size : edp_ingest_batch_size;
+	ing->rows = palloc(sizeof(EdpRow) * ing->batch_size);
+	ing->skip_lines = skip_lines;
+	if (counts)
+		ing->counts = *counts;
+	ing->file = -1;
+
+	/* the input, and a checksum computed while it streams */
+	if (input->path)
+	{
+		ing->file = PathNameOpenFile(input->path, O_RDONLY | PG_BINARY);
+		if (ing->file < 0)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not open file \"%s\" for reading: %m", input->path)));
+		ing->size = FileSize(ing->file);
+	}
+	else
+	{
+		ing->data = input->data;
+		ing->datalen = input->datalen;
+		ing->size = input->datalen;
+	}
+	if (mode == EDP_INGEST_BACKGROUND)
+	{
+		ing->hash_owner = ResourceOwnerCreate(NULL, "edp ingest checksum");
+		CurrentResourceOwner = ing->hash_owner;
+	}
+	ing->sha = pg_cryptohash_create(PG_SHA256);
+	CurrentResourceOwner = save_owner;
+	if (ing->sha == NULL || pg_cryptohash_init(ing->sha) < 0)
+		elog(ERROR, "could not start SHA-256");	/* internal error */
+
+	detect_format(ing, input->path);
+
+	rel = table_open(relid, RowExclusiveLock);
+	ing->relname = pstrdup(RelationGetRelationName(rel));
+	setup_columns(ing, rel);
+
+	reading = ing;
+	ing->cstate = BeginCopyFrom(NULL, rel, NULL, NULL, false, read_input_cb, NIL, copy_options(ing));
+
+	if (!ing->jsonl)
+	{
+		char	  **fields;
+		int			nfields;
+
+		if (ing->opts.header)
+		{
+			if (!NextCopyFromRawFields(ing->cstate, &fields, &nfields))
+				ereport(ERROR,
+						(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
+						 errmsg("the input is empty: it has no header line")));
+			map_csv_columns(ing, fields, nfields);
+		}
+		else
+			map_csv_columns(ing, NULL, 0);
+		check_required_columns(ing, rel);
+	}
+
+	if (mode == EDP_INGEST_SYNC)
+	{
+		ing->rel = rel;
+		ing->loader = edp_loader_begin(rel, 0);
+	}
+	else
+		table_close(rel, NoLock);
+
+	MemoryContextSwitchTo(old);
+	edp_job_set_input(job_id, edp_ingest_format(ing), NULL, ing->size);
+	return ing;
+}
+
+/* after an error: release what a transaction abort does not */
+void
+edp_ingest_release(EdpIngest *ing)
+{
+	reading = NULL;
+	if (ing->file >= 0)
+		FileClose(ing->file);
+	ing->file = -1;
+}
+
+/* -------------------------------------------------------------- errors */
+
+static void
+ingest_error_callback(void *arg)
+{
+	EdpIngest  *ing = (EdpIngest *) arg;
+
+	if (ing->cur_line == 0)
+		return;
+	if (ing->cur_column)
+		errcontext("edp ingest into %s, line " UINT64_FORMAT ", column %s",
+				   ing->relname, ing->cur_line, ing->cur_column);
+	else
+		errcontext("edp ingest into %s, line " UINT64_FORMAT, ing->relname, ing->cur_line);
+}
+
+/* errors that are about the server or the session, never about one row */
+static bool
+is_fatal_for_job(ErrorData *edata)
+{
+	int			class = ERRCODE_TO_CATEGORY(edata->sqlerrcode);
+
+	return class == ERRCODE_INSUFFICIENT_RESOURCES ||
+		class == ERRCODE_PROGRAM_LIMIT_EXCEEDED ||
+		class == ERRCODE_OPERATOR_INTERVENTION ||
+		class == ERRCODE_SYSTEM_ERROR ||
+		class == ERRCODE_INTERNAL_ERROR ||
+		class == ERRCODE_TRANSACTION_ROLLBACK ||
+		class == ERRCODE_CONFIG_FILE_ERROR;
+}
+
+/* the raw line as valid text: bytes invalid in the database encoding as \xNN */
+static char *
+printable_line(const char *raw)
+{
+	int			len = strlen(raw);
+	StringInfoData buf;
+	int			i = 0;
+
+	if (pg_verifymbstr(raw, len, true))
+		return pstrdup(raw);
+	initStringInfo(&buf);
+	while (i < len)
+	{
+		int			l = pg_encoding_verifymbchar(GetDatabaseEncoding(), raw + i, len - i);
+
+		if (l > 0)
+		{
+			appendBinaryStringInfo(&buf, raw + i, l);
+			i += l;
+		}
+		else
+			appendStringInfo(&buf, "\\x%02x", (unsigned char) raw[i++]);
+	}
+	return buf.data;
+}
+
+static void
+reject(EdpIngest *ing, EdpRow *row, const char *column, int sqlerrcode, const char *message)
+{
+	ing->counts.rejected++;
+	edp_job_add_reject(ing->job_id, row->line, printable_line(row->raw), column,
+					   unpack_sql_state(sqlerrcode), message);
+}
+
+/* ---------------------------------------------------------- conversion */
+
+static Datum
+convert_field(EdpIngest *ing, int att, char *value, bool *isnull)
+{
+	ing->cur_column = ing->colnames[att];
+	if (value && !pg_verifymbstr(value, strlen(value), true))
+		ereport(ERROR,
+				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+				 errmsg("invalid byte sequence for encoding \"%s\"", GetDatabaseEncodingName())));
+	*isnull = (value == NULL);
+	return InputFunctionCall(&ing->in_funcs[att], value, ing->ioparams[att], ing->typmods[att]);
+}
+
+/*
+ * Defaults for what the input did not provide, then NOT NULL checked here
+ * already, so that the common bad row is caught while converting.
+ */
+static void
+fill_defaults(EdpIngest *ing, EdpRow *row, bool *provided)
+{
+	int			i;
+
+	for (i = 0; i < ing->natts; i++)
+	{
+		if (!ing->usable[i])
+			continue;
+		if (!provided[i])
+		{
+			if (ing->defaults[i])
+			{
+				ing->cur_column = ing->colnames[i];
+				row->values[i] = ExecEvalExpr(ing->defaults[i], ing->econtext, &row->isnull[i]);
+			}
+			else
+			{
+				row->values[i] = (Datum) 0;
+				row->isnull[i] = true;
+			}
+		}
+		if (row->isnull[i] && ing->notnull[i])
+		{
+			ing->cur_column = ing->colnames[i];
+			ereport(ERROR,
+					(errcode(ERRCODE_NOT_NULL_VIOLATION),
+					 errmsg("null value in column \"%s\" of relation \"%s\" violates not-null constraint",
+							ing->colnames[i], ing->relname)));
+		}
+	}
+}
+
+/* one CSV row into row->values; ERRORs on any bad field */
+static void
+convert_csv_row(EdpIngest *ing, EdpRow *row)
+{
+	int			i;
+
+	for (i = 0; i < ing->nfields; i++)
+	{
+		int			att = ing->field_att[i];
+
+		row->values[att] = convert_field(ing, att, row->fields[i], &row->isnull[att]);
+	}
+	fill_defaults(ing, row, ing->provided);
+}
+
+/* one JSON line into row->values: flattened keys name the columns */
+static void
+convert_json_row(EdpIngest *ing, EdpRow *row)
+{
+	bool	   *provided = palloc0(sizeof(bool) * ing->natts);
+	List	   *names = NIL;
+	List	   *values = NIL;
+	ListCell   *n;
+	ListCell   *v;
+	Jsonb	   *jb;
+
+	if (!pg_verifymbstr(row->fields[0], strlen(row->fields[0]), true))
+		ereport(ERROR,
+				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+				 errmsg("invalid byte sequence for encoding \"%s\"", GetDatabaseEncodingName())));
+	jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(row->fields[0])));
+	if (!JB_ROOT_IS_OBJECT(jb) || JB_ROOT_IS_SCALAR(jb))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("a JSON line must hold one object")));
+	edp_json_flatten(jb, &names, &values);
+	forboth(n, names, v, values)
+	{
+		char	   *norm = edp_normalise_name(lfirst(n));
+		int			att = find_column(ing, norm);
+
+		if (att < 0)
+		{
+			ing->cur_column = NULL;
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("key \"%s\" has no column \"%s\" in relation \"%s\"",
+							(char *) lfirst(n), norm, ing->relname)));
+		}
+		if (provided[att])
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_COLUMN),
+					 errmsg("two keys of the object flatten to column \"%s\"", ing->colnames[att])));
+		provided[att] = true;
+		row->values[att] = convert_field(ing, att, lfirst(v), &row->isnull[att]);
+	}
+	fill_defaults(ing, row, provided);
+}
+
+/* ------------------------------------------------------------- batches */
+
+/* read up to one batch of rows; empty rows and wrong field counts settled here */
+static void
+read_batch(EdpIngest *ing)
+{
+	char	  **fields;
+	int			nfields;
+
+	MemoryContextReset(ing->batch_cxt);
+	ing->nrows = 0;
+	reading = ing;
+	while (ing->nrows < ing->batch_size)
+	{
+		EdpRow	   *row;
+		bool		empty = true;
+		int			i;
+		MemoryContext old;
+
+		if (!NextCopyFromRawFields(ing->cstate, &fields, &nfields))
+		{
+			ing->eof = true;
+			break;
+		}
+		if ((int64) ing->cstate->cur_lineno <= ing->skip_lines)
+			continue;			/* committed by an earlier run of this job */
+
+		ing->counts.rows_in++;
+		ing->counts.lines_done = ing->cstate->cur_lineno;
+		for (i = 0; i < nfields && empty; i++)
+		{
+			const char *f = fields[i];
+
+			if (f != NULL)
+				for (; *f && empty; f++)
+					empty = ing->jsonl ? isspace((unsigned char) *f) : false;
+		}
+		if (empty)
+		{
+			ing->counts.skipped_empty++;
+			continue;
+		}
+
+		old = MemoryContextSwitchTo(ing->batch_cxt);
+		row = &ing->rows[ing->nrows];
+		row->line = ing->cstate->cur_lineno;
+		row->raw = pnstrdup(ing->cstate->line_buf.data, ing->cstate->line_buf.len);
+		row->nfields = nfields;
+		row->fields = palloc(sizeof(char *) * nfields);
+		for (i = 0; i < nfields; i++)
+			row->fields[i] = fields[i] ? pstrdup(fields[i]) : NULL;
+		row->values = palloc(sizeof(Datum) * ing->natts);
+		row->isnull = palloc(sizeof(bool) * ing->natts);
+		row->bad = false;
+		MemoryContextSwitchTo(old);
+
+		if (!ing->jsonl && nfields != ing->nfields)
+		{
+			reject(ing, row, NULL, ERRCODE_BAD_COPY_FILE_FORMAT,
+				   psprintf(nfields > ing->nfields ? "extra data after last expected column: %d fields, %d expected"
+							: "missing data for a column: %d fields, %d expected",
+							nfields, ing->nfields));
+			continue;
+		}
+		if (ing->jsonl && nfields != 1)
+		{
+			reject(ing, row, NULL, ERRCODE_INVALID_TEXT_REPRESENTATION,
+				   "invalid JSON line: it contains control characters 0x1e or 0x1f");
+			continue;
+		}
+		ing->nrows++;
+	}
+}
+
+/*
+ * Phase 1: convert every row of the batch with the column types' input
+ * functions.  The converted values live in a context of ours, which a
+ * subtransaction rollback leaves alone, so a bad row costs one rollback:
+ * it is rejected and conversion goes on after it in a new subtransaction.
+ */
+static void
+convert_batch(EdpIngest *ing)
+{
+	ing->conv_pos = 0;
+	while (ing->conv_pos < ing->nrows)
+	{
+		MemoryContext oldcxt = CurrentMemoryContext;
+		ResourceOwner oldowner = CurrentResourceOwner;
+
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(ing->values_cxt);
+		PG_TRY();
+		{
+			for (; ing->conv_pos < ing->nrows; ing->conv_pos++)
+			{
+				EdpRow	   *row = &ing->rows[ing->conv_pos];
+
+				ing->cur_line = row->line;
+				memset(row->isnull, true, sizeof(bool) * ing->natts);
+				if (ing->jsonl)
+					convert_json_row(ing, row);
+				else
+					convert_csv_row(ing, row);
+				ing->cur_column = NULL;
+			}
+			ReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(oldcxt);
+			CurrentResourceOwner = oldowner;
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+			EdpRow	   *row = &ing->rows[ing->conv_pos];
+
+			MemoryContextSwitchTo(oldcxt);
+			edata = CopyErrorData();
+			FlushErrorState();
+			RollbackAndReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(oldcxt);
+			CurrentResourceOwner = oldowner;
+			if (is_fatal_for_job(edata))
+				ReThrowError(edata);
+			reject(ing, row, edata->column_name ? edata->column_name : ing->cur_column,
+				   edata->sqlerrcode, edata->message);
+			row->bad = true;
+			ing->cur_column = NULL;
+			ing->conv_pos++;
+			FreeErrorData(edata);
+		}
+		PG_END_TRY();
+	}
+}
+
+/*
+ * Phase 2: hand rows [from, to) to the loader and flush, in one
+ * subtransaction.  A failure there (constraint, unique index, trigger) is
+ * narrowed down by halving until the failing rows stand alone.
+ */
+static void
+write_rows(EdpIngest *ing, int from, int to)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	ErrorData  *edata = NULL;
+	volatile int good = 0;
+	int			i;
+
+	for (i = from; i < to; i++)
+		if (!ing->rows[i].bad)
+			good++;
+	if (good == 0)
+		return;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		for (i = from; i < to; i++)
+		{
+			EdpRow	   *row = &ing->rows[i];
+			TupleTableSlot *slot;
+
+			if (row->bad)
+				continue;
+			ing->cur_line = row->line;
+			slot = edp_loader_slot(ing->loader);
+			ExecClearTuple(slot);
+			memcpy(slot->tts_values, row->values, sizeof(Datum) * ing->natts);
+			memcpy(slot->tts_isnull, row->isnull, sizeof(bool) * ing->natts);
+			ExecStoreVirtualTuple(slot);
+			edp_loader_add(ing->loader, slot, row->line);
+		}
+		if (to - from > 1)
+			ing->cur_line = 0;	/* the failing row is not known yet */
+		edp_loader_flush(ing->loader);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		ing->loader_accepted += good;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		edp_loader_discard(ing->loader);
+		if (is_fatal_for_job(edata))
+			ReThrowError(edata);
+	}
+	PG_END_TRY();
+
+	if (edata == NULL)
+		return;
+	if (good == 1)
+	{
+		for (i = from; ing->rows[i].bad; i++)
+			;
+		reject(ing, &ing->rows[i], edata->column_name, edata->sqlerrcode, edata->message);
+		ing->rows[i].bad = true;
+	}
+	else
+	{
+		int			mid = from + (to - from) / 2;
+
+		write_rows(ing, from, mid);
+		write_rows(ing, mid, to);
+	}
+	FreeErrorData(edata);
+}
+
+static void
+open_loader(EdpIngest *ing)
+{
+	if (ing->loader)
+		return;
+	ing->rel = table_open(ing->relid, RowExclusiveLock);
+	ing->loader = edp_loader_begin(ing->rel, 0);
+	ing->loader_accepted = 0;
+}
+
+/* rows the loader did not write (a trigger dropped them) are duplicates */
+static void
+close_loader(EdpIngest *ing)
+{
+	uint64		written;
+	int64		dropped;
+
+	if (ing->loader == NULL)
+		return;
+	written = edp_loader_end(ing->loader);
+	dropped = (int64) ing->loader_accepted - (int64) written;
+	if (dropped > 0)
+		ing->counts.duplicates += dropped;
+	ing->counts.loaded += written;
+	ing->loader = NULL;
+	ing->loader_accepted = 0;
+	table_close(ing->rel, NoLock);
+	ing->rel = NULL;
+}
+
+/*
+ * Read and load one batch.  Background jobs call this once per
+ * transaction (the loader lives within it); returns false at the end of
+ * the input.
+ */
+bool
+edp_ingest_next_batch(EdpIngest *ing)
+{
+	ErrorContextCallback errcallback;
+
+	errcallback.callback = ingest_error_callback;
+	errcallback.arg = ing;
+	errcallback.previous = error_context_stack;
+	error_context_stack = &errcallback;
+
+	open_loader(ing);
+	read_batch(ing);
+	convert_batch(ing);
+	write_rows(ing, 0, ing->nrows);
+	MemoryContextReset(ing->values_cxt);
+	ResetExprContext(ing->econtext);
+	if (ing->mode == EDP_INGEST_BACKGROUND)
+		close_loader(ing);
+	ing->cur_line = 0;
+
+	error_context_stack = errcallback.previous;
+
+	edp_ingest_check_reject_limit(ing);
+	return !ing->eof;
+}
+
+/* a job whose input is garbage stops (a background job keeps its committed batches) */
+void
+edp_ingest_check_reject_limit(EdpIngest *ing)
+{
+	EdpJobCounts *c = &ing->counts;
+
+	if (ing->opts.reject_limit >= 0 && c->rejected > ing->opts.reject_limit)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("ingest job " INT64_FORMAT " rejected " INT64_FORMAT " rows, more than its reject limit of " INT64_FORMAT,
+						ing->job_id, c->rejected, ing->opts.reject_limit),
+				 errdetail("Stopped at line " INT64_FORMAT " of the input.", c->lines_done)));
+	if (ing->opts.reject_percent >= 0 && c->rows_in > 0 &&
+		100.0 * c->rejected / c->rows_in > ing->opts.reject_percent)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("ingest job " INT64_FORMAT " rejected %.1f%% of its rows, more than its reject limit of %g%%",
+						ing->job_id, 100.0 * c->rejected / c->rows_in, ing->opts.reject_percent),
+				 errdetail("Stopped at line " INT64_FORMAT " of the input, after " INT64_FORMAT " rejects in " INT64_FORMAT " rows.",
+						   c->lines_done, c->rejected, c->rows_in)));
+}
+
+const EdpJobCounts *
+edp_ingest_counts(EdpIngest *ing)
+{
+	return &ing->counts;
+}
+
+/* finish: write what is buffered, record checksum and size, free everything */
+void
+edp_ingest_end(EdpIngest *ing)
+{
+	close_loader(ing);
+	reading = ing;
+	EndCopyFrom(ing->cstate);
+	edp_ingest_release(ing);
+	hash_finish(ing);
+	if (ing->hash_owner)
+		ResourceOwnerDelete(ing->hash_owner);
+	edp_job_set_input(ing->job_id, edp_ingest_format(ing), ing->checksum, ing->size);
+	FreeExprContext(ing->econtext, true);
+	MemoryContextDelete(ing->cxt);
+}
+
+const char *
+edp_ingest_format(EdpIngest *ing)
+{
+	return ing->jsonl ? "jsonl" : "csv";
+}
