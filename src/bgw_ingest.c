@@ -230,7 +230,7 @@ run_job(EdpJobSpec *spec)
 	int64		earlier = 0;
 	bool		more = true;
 	bool		cancel = false;
-	EdpJobCounts counts;
+	EdpJobCounts counts = spec->counts;
 
 	edp_ingest_options_from_jsonb(spec->options, &opts);
 	opts.format = spec->format;
@@ -267,8 +267,12 @@ run_job(EdpJobSpec *spec)
 		SetUserIdAndSecContext(spec->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
 		more = edp_ingest_next_batch(ing);
 		SetUserIdAndSecContext(save_userid, save_sec);
-		counts = *edp_ingest_counts(ing);
-		cancel = edp_job_update(spec->id, "progress", NULL, &counts, NULL);
+		/* the last call may find only the end of the input: nothing to report */
+		if (edp_ingest_counts(ing)->rows_in != counts.rows_in || more)
+		{
+			counts = *edp_ingest_counts(ing);
+			cancel = edp_job_update(spec->id, "progress", NULL, &counts, NULL);
+		}
 		end_step();
 	}
 
@@ -318,6 +322,7 @@ edp_ingest_worker_main(Datum main_arg)
 		XactLockTableWait(args.wait_xid, NULL, NULL, XLTW_None);
 	PopActiveSnapshot();
 	PushActiveSnapshot(GetTransactionSnapshot());
+	MemoryContextSwitchTo(job_cxt);
 	claimed = edp_job_claim(job_id, MyProcPid, &spec);
 	end_step();
 	if (!claimed)

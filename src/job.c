@@ -355,8 +355,8 @@ edp_job_fail_stale(void)
 {
 	static const char *sql =
 	"UPDATE edp.jobs SET status = 'failed', worker_pid = NULL, finished_at = pg_catalog.clock_timestamp(), "
-	"  error = 'the job''s background worker ended without finishing it (server restart or crash); '"
-	"        'the counts are those of its committed batches, edp.resume_job() continues after them' "
+	"  error = 'the job''s background worker ended without finishing it (server restart or crash); "
+	"the counts are those of its committed batches, edp.resume_job() continues after them' "
 	"WHERE status OPERATOR(pg_catalog.=) 'running' AND (worker_pid IS NULL OR worker_pid NOT IN "
 	"  (SELECT pid FROM pg_catalog.pg_stat_activity WHERE backend_type OPERATOR(pg_catalog.=) 'edp ingest')) "
 	"RETURNING id";
