@@ -13,7 +13,6 @@ OBJS = \
 	src/ingest_json.o \
 	src/ingest_sql.o \
 	src/job.o \
-	src/loader_standin.o \
 	src/notify.o
 
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)
