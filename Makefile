@@ -8,18 +8,24 @@ OBJS = \
 	src/bgw_ingest.o \
 	src/bgw_launcher.o \
 	src/edp.o \
+	src/flatten.o \
+	src/flatten_copy.o \
+	src/flatten_scan.o \
+	src/flatten_trigger.o \
 	src/guc.o \
 	src/ingest.o \
 	src/ingest_json.o \
 	src/ingest_sql.o \
 	src/job.o \
-	src/notify.o
+	src/loader.o \
+	src/notify.o \
+	src/srf_generate_events.o
 
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 
 # pg_regress: tests live in sql/ + expected/ beside the install scripts
 # (every sql/edp--*.sql is an extension script; test names never contain --)
-REGRESS = setup ingest ingest_privileges
+REGRESS = setup catalog generator flatten flatten_invariant ingest ingest_privileges
 REGRESS_OPTS = --inputdir=. --temp-instance=./tmp_check --temp-config=test/edp.conf
 
 TAP_TESTS = 1
@@ -29,6 +35,9 @@ PROVE_FLAGS += -I test/perl
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# PGXS tracks no header dependencies: rebuild every object when a header changes
+$(OBJS): $(wildcard src/*.h)
 
 # The two commands of README.md (they install packages, build, install and run)
 .PHONY: demo test

@@ -5,6 +5,17 @@
 source "$(dirname "$0")/common.sh"
 
 edp_install_packages
+
+# one version: edp.control's default_version; META.json (the release and
+# provides.edp, its first two "version" fields) must agree
+control_version=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$EDP_ROOT/edp.control")
+for v in $(grep -o '"version": "[^"]*"' "$EDP_ROOT/META.json" | head -n 2 | cut -d'"' -f4); do
+    case "$v" in
+        "$control_version"|"$control_version".*) ;;
+        *) echo "META.json version $v does not match edp.control's $control_version" >&2; exit 1 ;;
+    esac
+done
+
 edp_build_install
 
 # Tests run as an unprivileged user; when we are root, run them in a copy

@@ -15,6 +15,7 @@
 #include "bgw.h"
 #include "compat.h"
 #include "edp.h"
+#include "flatten.h"
 #include "guc.h"
 
 PG_MODULE_MAGIC;
@@ -27,7 +28,10 @@ _PG_init(void)
 	if (IsBinaryUpgrade)
 		return;
 
+	edp_flatten_init();
+	edp_flatten_copy_init();
 	edp_guc_init();
+
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 	edp_guc_init_postmaster();

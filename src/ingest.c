@@ -127,10 +127,9 @@ struct EdpIngest
 	int			nrows;
 	int			conv_pos;		/* next row to convert */
 
-	/* open while rows are written */
+	/* the target, open while rows are written */
 	Relation	rel;
-	EdpLoader  *loader;
-	uint64		loader_accepted;	/* rows handed to the current loader */
+	MemoryContext loader_cxt;	/* a loader per write attempt */
 
 	EdpJobCounts counts;
 
@@ -610,6 +609,7 @@ edp_ingest_begin(int64 job_id, Oid relid, const EdpIngestInput *input,
 	ing->cxt = cxt;
 	ing->batch_cxt = AllocSetContextCreate(cxt, "edp ingest batch", ALLOCSET_DEFAULT_SIZES);
 	ing->values_cxt = AllocSetContextCreate(cxt, "edp ingest values", ALLOCSET_DEFAULT_SIZES);
+	ing->loader_cxt = AllocSetContextCreate(cxt, "edp ingest loader", ALLOCSET_DEFAULT_SIZES);
 	ing->job_id = job_id;
 	ing->relid = relid;
 	ing->mode = mode;
@@ -675,12 +675,9 @@ edp_ingest_begin(int64 job_id, Oid relid, const EdpIngestInput *input,
 	}
 
 	if (mode == EDP_INGEST_SYNC)
-	{
-		ing->rel = rel;
-		ing->loader = edp_loader_begin(rel, 0);
-	}
+		ing->rel = rel;			/* kept open (and locked) for the whole job */
 	else
-		table_close(rel, NoLock);
+		table_close(rel, NoLock);	/* reopened by each batch's transaction */
 
 	MemoryContextSwitchTo(old);
 	edp_job_set_input(job_id, edp_ingest_format(ing), NULL, ing->size);
@@ -1005,17 +1002,29 @@ convert_batch(EdpIngest *ing)
 	}
 }
 
+/* the loader tells which buffered row it is writing: errors name that line */
+static void
+loader_line(void *arg, uint64 lineno)
+{
+	EdpIngest  *ing = (EdpIngest *) arg;
+
+	if (lineno != 0)
+		ing->cur_line = lineno;
+}
+
 /*
- * Phase 2: hand rows [from, to) to the loader and flush, in one
- * subtransaction.  A failure there (constraint, unique index, trigger) is
- * narrowed down by halving until the failing rows stand alone.
+ * Phase 2: write rows [from, to) through a loader of their own, in one
+ * subtransaction (the loader lives and dies inside it, as loader.h
+ * requires).  A failure there (constraint, unique index, trigger) is
+ * narrowed down by halving until the failing rows stand alone.  Rows that
+ * a BEFORE trigger dropped (edp's dedupe) count as duplicates.
  */
 static void
 write_rows(EdpIngest *ing, int from, int to)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
-	ErrorData  *edata = NULL;
+	ErrorData  *volatile edata = NULL;
 	volatile int good = 0;
 	int			i;
 
@@ -1026,9 +1035,13 @@ write_rows(EdpIngest *ing, int from, int to)
 		return;
 
 	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcxt);
+	MemoryContextSwitchTo(ing->loader_cxt);
 	PG_TRY();
 	{
+		EdpLoader  *loader = edp_loader_begin(ing->rel, 0);
+		uint64		written;
+
+		edp_loader_set_line_callback(loader, loader_line, ing);
 		for (i = from; i < to; i++)
 		{
 			EdpRow	   *row = &ing->rows[i];
@@ -1037,20 +1050,20 @@ write_rows(EdpIngest *ing, int from, int to)
 			if (row->bad)
 				continue;
 			ing->cur_line = row->line;
-			slot = edp_loader_slot(ing->loader);
+			slot = edp_loader_slot(loader);
 			ExecClearTuple(slot);
 			memcpy(slot->tts_values, row->values, sizeof(Datum) * ing->natts);
 			memcpy(slot->tts_isnull, row->isnull, sizeof(bool) * ing->natts);
 			ExecStoreVirtualTuple(slot);
-			edp_loader_add(ing->loader, slot, row->line);
+			edp_loader_add(loader, slot, row->line);
 		}
-		if (to - from > 1)
-			ing->cur_line = 0;	/* the failing row is not known yet */
-		edp_loader_flush(ing->loader);
+		written = edp_loader_end(loader);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
-		ing->loader_accepted += good;
+		ing->counts.loaded += written;
+		if ((int64) written < good)
+			ing->counts.duplicates += good - written;
 	}
 	PG_CATCH();
 	{
@@ -1060,11 +1073,11 @@ write_rows(EdpIngest *ing, int from, int to)
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
-		edp_loader_discard(ing->loader);
 		if (is_fatal_for_job(edata))
 			ReThrowError(edata);
 	}
 	PG_END_TRY();
+	MemoryContextReset(ing->loader_cxt);
 
 	if (edata == NULL)
 		return;
@@ -1085,36 +1098,6 @@ write_rows(EdpIngest *ing, int from, int to)
 	FreeErrorData(edata);
 }
 
-static void
-open_loader(EdpIngest *ing)
-{
-	if (ing->loader)
-		return;
-	ing->rel = table_open(ing->relid, RowExclusiveLock);
-	ing->loader = edp_loader_begin(ing->rel, 0);
-	ing->loader_accepted = 0;
-}
-
-/* rows the loader did not write (a trigger dropped them) are duplicates */
-static void
-close_loader(EdpIngest *ing)
-{
-	uint64		written;
-	int64		dropped;
-
-	if (ing->loader == NULL)
-		return;
-	written = edp_loader_end(ing->loader);
-	dropped = (int64) ing->loader_accepted - (int64) written;
-	if (dropped > 0)
-		ing->counts.duplicates += dropped;
-	ing->counts.loaded += written;
-	ing->loader = NULL;
-	ing->loader_accepted = 0;
-	table_close(ing->rel, NoLock);
-	ing->rel = NULL;
-}
-
 /*
  * Read and load one batch.  Background jobs call this once per
  * transaction (the loader lives within it); returns false at the end of
@@ -1130,14 +1113,18 @@ edp_ingest_next_batch(EdpIngest *ing)
 	errcallback.previous = error_context_stack;
 	error_context_stack = &errcallback;
 
-	open_loader(ing);
+	if (ing->rel == NULL)
+		ing->rel = table_open(ing->relid, RowExclusiveLock);
 	read_batch(ing);
 	convert_batch(ing);
 	write_rows(ing, 0, ing->nrows);
 	MemoryContextReset(ing->values_cxt);
 	ResetExprContext(ing->econtext);
 	if (ing->mode == EDP_INGEST_BACKGROUND)
-		close_loader(ing);
+	{
+		table_close(ing->rel, NoLock);
+		ing->rel = NULL;
+	}
 	ing->cur_line = 0;
 
 	error_context_stack = errcallback.previous;
@@ -1178,7 +1165,9 @@ edp_ingest_counts(EdpIngest *ing)
 void
 edp_ingest_end(EdpIngest *ing)
 {
-	close_loader(ing);
+	if (ing->rel)
+		table_close(ing->rel, NoLock);
+	ing->rel = NULL;
 	reading = ing;
 	EndCopyFrom(ing->cstate);
 	edp_ingest_release(ing);

@@ -15,14 +15,25 @@
  *		while (...)
  *		{
  *			TupleTableSlot *slot = edp_loader_slot(loader);
- *			... fill slot->tts_values / tts_isnull, then ...
+ *			ExecClearTuple(slot);
+ *			... fill slot->tts_values / tts_isnull ...
+ *			ExecStoreVirtualTuple(slot);
  *			edp_loader_add(loader, slot, lineno);
  *		}
  *		rows = edp_loader_end(loader);
  *
- * edp_loader_flush() writes what is buffered now; callers that isolate
- * batches in subtransactions flush before releasing the subtransaction.
- * edp_loader_discard() drops buffered rows (after a rolled-back batch).
+ * The caller holds at least RowExclusiveLock on rel and has checked the
+ * privileges its statement needs; edp_loader_begin itself checks INSERT
+ * on the table and refuses tables with row-level security enabled, as
+ * COPY FROM does.
+ *
+ * Subtransactions: a loader must not outlive a subtransaction it was begun
+ * in, and must not be used across a rolled-back subtransaction (the abort
+ * releases the relations, locks and buffer pins the loader holds).  To
+ * isolate batches, begin and end one loader inside each subtransaction,
+ * in a memory context the caller resets per batch; on error, roll the
+ * subtransaction back and forget the loader.  Statement triggers then fire
+ * once per batch, which is what a per-batch COPY would do.
  *
  *-------------------------------------------------------------------------
  */
@@ -36,12 +47,24 @@ typedef struct EdpLoader EdpLoader;
 
 /* flags for edp_loader_begin */
 #define EDP_LOADER_SKIP_FLATTEN_TRIGGER	0x01	/* rows arrive flattened */
+#define EDP_LOADER_SINGLE_ROW			0x02	/* no multi-insert (volatile
+												 * defaults, ...) */
+
+/*
+ * Called with the input line number of the row being written whenever the
+ * loader works on a buffered row (index insertion, AFTER ROW triggers), so
+ * that the caller's error context names the right line; called with 0 when
+ * it is done.
+ */
+typedef void (*EdpLoaderLineCallback) (void *arg, uint64 lineno);
 
 extern EdpLoader *edp_loader_begin(Relation rel, int flags);
+extern void edp_loader_set_line_callback(EdpLoader *loader,
+										 EdpLoaderLineCallback callback,
+										 void *arg);
 extern TupleTableSlot *edp_loader_slot(EdpLoader *loader);
 extern void edp_loader_add(EdpLoader *loader, TupleTableSlot *slot, uint64 lineno);
 extern void edp_loader_flush(EdpLoader *loader);
-extern void edp_loader_discard(EdpLoader *loader);
 extern uint64 edp_loader_end(EdpLoader *loader);
 
 #endif							/* EDP_LOADER_H */

@@ -68,3 +68,9 @@ bench_machine() {
     mem=$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
     echo "Machine: $(nproc) cores ($cpu), $mem RAM, $(. /etc/os-release; echo "$PRETTY_NAME"), PostgreSQL $("$PG_BINDIR/postgres" -V | awk '{print $3}'); $(date -u +%Y-%m-%d)."
 }
+
+# bench_loadavg : the 1-minute load average now (other work on a shared
+# machine skews timings; scripts print it next to their figures)
+bench_loadavg() {
+    cut -d ' ' -f 1 /proc/loadavg
+}

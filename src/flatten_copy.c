@@ -1,0 +1,331 @@
+/*-------------------------------------------------------------------------
+ *
+ * flatten_copy.c
+ *		COPY FROM into an event table with flattening, without losing
+ *		COPY's batched inserts.
+ *
+ * A BEFORE ROW trigger would flatten COPY's rows too, but any such trigger
+ * makes COPY insert row by row.  So for event tables edp takes over
+ * `COPY t [(cols)] FROM STDIN | 'file'` (text and csv formats) through the
+ * ProcessUtility hook and runs its own loop built from PostgreSQL's parts:
+ * BeginCopyFrom/NextCopyFrom parse and convert every column but the metrics
+ * document as COPY would (options, defaults, FORCE_NULL, error context),
+ * the document's raw field text is split once by edp_flatten_text(), and
+ * the loader writes the rows in batches with every other trigger,
+ * constraint and index in force.
+ *
+ * Anything unusual falls back to PostgreSQL's own COPY, where the row
+ * trigger flattens: binary format, COPY ... WHERE, FROM PROGRAM, FREEZE,
+ * a column list that leaves out the document, tables with row-level
+ * security.  Both paths give identical rows.
+ *
+ * The hook is installed when the edp library is loaded; with edp in
+ * shared_preload_libraries (or session_preload_libraries) it is there for
+ * every session's first COPY.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/table.h"
+#include "catalog/pg_authid.h"
+#include "commands/copy.h"
+#include "commands/copyfrom_internal.h"
+#include "commands/defrem.h"
+#include "commands/extension.h"
+#include "commands/progress.h"
+#include "executor/executor.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_relation.h"
+#include "tcop/utility.h"
+#include "utils/acl.h"
+#include "utils/backend_progress.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/rls.h"
+
+#include "edp.h"
+#include "flatten.h"
+#include "loader.h"
+
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+
+/* restores COPY's error context after the loader reported a row's line */
+typedef struct CopyLineState
+{
+	CopyFromState cstate;
+	uint64		saved_lineno;
+	bool		saved_valid;
+	bool		active;
+} CopyLineState;
+
+static void
+copy_line_callback(void *arg, uint64 lineno)
+{
+	CopyLineState *state = (CopyLineState *) arg;
+
+	if (lineno != 0)
+	{
+		if (!state->active)
+		{
+			state->saved_lineno = state->cstate->cur_lineno;
+			state->saved_valid = state->cstate->line_buf_valid;
+			state->active = true;
+		}
+		state->cstate->cur_lineno = lineno;
+		state->cstate->line_buf_valid = false;
+	}
+	else if (state->active)
+	{
+		state->cstate->cur_lineno = state->saved_lineno;
+		state->cstate->line_buf_valid = state->saved_valid;
+		state->active = false;
+	}
+}
+
+/* Is this option list one the flattening COPY handles? */
+static bool
+options_supported(List *options)
+{
+	ListCell   *lc;
+
+	foreach(lc, options)
+	{
+		DefElem    *opt = (DefElem *) lfirst(lc);
+
+		if (strcmp(opt->defname, "format") == 0 &&
+			strcmp(defGetString(opt), "binary") == 0)
+			return false;
+		if (strcmp(opt->defname, "freeze") == 0)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Position of the document column among the COPY fields, or -1 when the
+ * column list leaves it out (then there is nothing to flatten).
+ */
+static int
+source_field_position(EdpFlattener *f, List *attnums)
+{
+	ListCell   *lc;
+	int			i = 0;
+
+	foreach(lc, attnums)
+	{
+		if (lfirst_int(lc) == f->source_attnum)
+			return i;
+		i++;
+	}
+	return -1;
+}
+
+/* COPY's privilege checks, for the columns the flattening COPY fills. */
+static void
+check_copy_privileges(ParseState *pstate, CopyStmt *stmt, Relation rel,
+					  EdpFlattener *f, List *attnums)
+{
+	ParseNamespaceItem *nsitem;
+	RangeTblEntry *rte;
+	ListCell   *lc;
+	int			m;
+
+	if (stmt->filename != NULL &&
+		!has_privs_of_role(GetUserId(), ROLE_PG_READ_SERVER_FILES))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be superuser or have privileges of the pg_read_server_files role to COPY from a file"),
+				 errhint("Anyone can COPY to stdout or from stdin. "
+						 "psql's \\copy command also works for anyone.")));
+
+	nsitem = addRangeTableEntryForRelation(pstate, rel, RowExclusiveLock,
+										   NULL, false, false);
+	rte = nsitem->p_rte;
+	rte->requiredPerms = ACL_INSERT;
+	foreach(lc, attnums)
+		rte->insertedCols = bms_add_member(rte->insertedCols,
+										   lfirst_int(lc) - FirstLowInvalidHeapAttributeNumber);
+	for (m = 0; m < f->nmetrics; m++)
+		rte->insertedCols = bms_add_member(rte->insertedCols,
+										   f->metrics[m].attnum - FirstLowInvalidHeapAttributeNumber);
+	ExecCheckRTPerms(pstate->p_rtable, true);
+
+	if (XactReadOnly && !rel->rd_islocaltemp)
+		PreventCommandIfReadOnly("COPY FROM");
+}
+
+/* The COPY loop: parse, convert, split the document, hand to the loader. */
+static uint64
+flattening_copy(ParseState *pstate, CopyStmt *stmt, Relation rel,
+				EdpFlattener *f, List *attnums, int source_field)
+{
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	CopyFromState cstate;
+	EdpLoader  *loader;
+	EState	   *estate;
+	ExprContext *econtext;
+	TupleTableSlot *slot;
+	ErrorContextCallback errcallback;
+	CopyLineState line_state = {0};
+	ListCell   *lc;
+	uint64		processed;
+	int64		rows = 0;
+
+	cstate = BeginCopyFrom(pstate, rel, NULL, stmt->filename, false, NULL,
+						   stmt->attlist, stmt->options);
+
+	/* convert every column as COPY does, except the document */
+	cstate->convert_select_flags = palloc0(sizeof(bool) * tupdesc->natts);
+	foreach(lc, attnums)
+		cstate->convert_select_flags[lfirst_int(lc) - 1] =
+			(lfirst_int(lc) != f->source_attnum);
+
+	loader = edp_loader_begin(rel, EDP_LOADER_SKIP_FLATTEN_TRIGGER |
+							  (cstate->volatile_defexprs ? EDP_LOADER_SINGLE_ROW : 0));
+	line_state.cstate = cstate;
+	edp_loader_set_line_callback(loader, copy_line_callback, &line_state);
+	slot = edp_loader_slot(loader);
+
+	/* defaults are evaluated in a per-row expression context, as in COPY */
+	estate = CreateExecutorState();
+	econtext = GetPerTupleExprContext(estate);
+
+	errcallback.callback = CopyFromErrorCallback;
+	errcallback.arg = (void *) cstate;
+	errcallback.previous = error_context_stack;
+	error_context_stack = &errcallback;
+
+	for (;;)
+	{
+		MemoryContext oldcontext;
+		char	   *document;
+
+		CHECK_FOR_INTERRUPTS();
+		ResetPerTupleExprContext(estate);
+		oldcontext = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
+
+		ExecClearTuple(slot);
+		if (!NextCopyFrom(cstate, econtext, slot->tts_values, slot->tts_isnull))
+		{
+			MemoryContextSwitchTo(oldcontext);
+			break;
+		}
+
+		document = cstate->raw_fields[source_field];
+		if (document != NULL)
+		{
+			cstate->cur_attname = f->source_name;
+			cstate->cur_attval = document;
+			edp_flatten_text(f, document, strlen(document),
+							 slot->tts_values, slot->tts_isnull);
+			cstate->cur_attname = NULL;
+			cstate->cur_attval = NULL;
+		}
+		ExecStoreVirtualTuple(slot);
+		MemoryContextSwitchTo(oldcontext);
+
+		edp_loader_add(loader, slot, cstate->cur_lineno);
+		/* as COPY does, for pg_stat_progress_copy */
+		pgstat_progress_update_param(PROGRESS_COPY_TUPLES_PROCESSED, ++rows);
+	}
+
+	processed = edp_loader_end(loader);
+	error_context_stack = errcallback.previous;
+	FreeExecutorState(estate);
+	EndCopyFrom(cstate);
+
+	edp_flattener_report(f);
+	return processed;
+}
+
+/*
+ * Take over the COPY if it loads an event table with flattening in a way
+ * the flattening COPY handles; returns false to let PostgreSQL run it.
+ */
+static bool
+try_flattening_copy(CopyStmt *stmt, const char *queryString,
+					QueryEnvironment *queryEnv, QueryCompletion *qc)
+{
+	Relation	rel;
+	EdpFlattener *f;
+	List	   *attnums;
+	int			source_field;
+	ParseState *pstate;
+	uint64		processed;
+	MemoryContext copycontext;
+	MemoryContext oldcontext;
+
+	if (!stmt->is_from || stmt->relation == NULL || stmt->query != NULL ||
+		stmt->whereClause != NULL || stmt->is_program ||
+		!options_supported(stmt->options))
+		return false;
+	if (!OidIsValid(get_extension_oid("edp", true)))
+		return false;
+
+	rel = table_openrv(stmt->relation, RowExclusiveLock);
+	if (check_enable_rls(RelationGetRelid(rel), InvalidOid, false) == RLS_ENABLED)
+	{
+		table_close(rel, NoLock);
+		return false;
+	}
+
+	copycontext = AllocSetContextCreate(CurrentMemoryContext,
+										"edp flattening COPY",
+										ALLOCSET_DEFAULT_SIZES);
+	oldcontext = MemoryContextSwitchTo(copycontext);
+
+	f = edp_flattener_create(rel, copycontext);
+	attnums = CopyGetAttnums(RelationGetDescr(rel), rel, stmt->attlist);
+	source_field = f ? source_field_position(f, attnums) : -1;
+	if (source_field < 0)
+	{
+		MemoryContextSwitchTo(oldcontext);
+		MemoryContextDelete(copycontext);
+		table_close(rel, NoLock);
+		return false;
+	}
+
+	pstate = make_parsestate(NULL);
+	pstate->p_sourcetext = queryString;
+	pstate->p_queryEnv = queryEnv;
+	check_copy_privileges(pstate, stmt, rel, f, attnums);
+
+	processed = flattening_copy(pstate, stmt, rel, f, attnums, source_field);
+
+	MemoryContextSwitchTo(oldcontext);
+	MemoryContextDelete(copycontext);
+	table_close(rel, NoLock);
+
+	if (qc)
+		SetQueryCompletion(qc, CMDTAG_COPY, processed);
+	return true;
+}
+
+static void
+edp_process_utility(PlannedStmt *pstmt, const char *queryString,
+					bool readOnlyTree, ProcessUtilityContext context,
+					ParamListInfo params, QueryEnvironment *queryEnv,
+					DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+
+	if (IsA(parsetree, CopyStmt) &&
+		try_flattening_copy((CopyStmt *) parsetree, queryString, queryEnv, qc))
+		return;
+
+	if (prev_ProcessUtility)
+		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+							queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+}
+
+void
+edp_flatten_copy_init(void)
+{
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = edp_process_utility;
+}
