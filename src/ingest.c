@@ -69,9 +69,7 @@ static const char delimiter_candidates[] = {',', ';', '\t', '|'};
 typedef struct EdpRow
 {
 	uint64		line;			/* line number in the input (1-based) */
-	char	   *raw;			/* the raw line, for edp.rejects */
-	int			nfields;
-	char	  **fields;			/* NULL entries are SQL NULL */
+	int			raw;			/* offset of the raw line in raw_lines */
 	Datum	   *values;			/* converted, by attribute */
 	bool	   *isnull;
 	bool		bad;			/* rejected */
@@ -125,7 +123,12 @@ struct EdpIngest
 	/* the current batch */
 	EdpRow	   *rows;
 	int			nrows;
-	int			conv_pos;		/* next row to convert */
+	StringInfoData raw_lines;	/* the batch's raw lines, NUL-separated */
+	char	  **fields;			/* fields of the row being converted */
+	int			row_nfields;
+	bool		in_read;		/* inside COPY's parser: errors end the job */
+	bool		check_fields;	/* the line is not valid text: check each field */
+	List	   *deferred;		/* rejects found while reading (DeferredReject) */
 
 	/* the target, open while rows are written */
 	Relation	rel;
@@ -600,6 +603,7 @@ edp_ingest_begin(int64 job_id, Oid relid, const EdpIngestInput *input,
 	EdpIngest  *ing;
 	Relation	rel;
 	ResourceOwner save_owner = CurrentResourceOwner;
+	int			i;
 
 	cxt = AllocSetContextCreate(mode == EDP_INGEST_BACKGROUND ? TopMemoryContext : CurrentMemoryContext,
 								"edp ingest", ALLOCSET_DEFAULT_SIZES);
@@ -616,6 +620,7 @@ edp_ingest_begin(int64 job_id, Oid relid, const EdpIngestInput *input,
 	ing->opts = *opts;
 	ing->batch_size = opts->batch_size > 0 ? opts->batch_size : edp_ingest_batch_size;
 	ing->rows = palloc(sizeof(EdpRow) * ing->batch_size);
+	initStringInfo(&ing->raw_lines);
 	ing->skip_lines = skip_lines;
 	if (counts)
 		ing->counts = *counts;
@@ -652,6 +657,11 @@ edp_ingest_begin(int64 job_id, Oid relid, const EdpIngestInput *input,
 	rel = table_open(relid, RowExclusiveLock);
 	ing->relname = pstrdup(RelationGetRelationName(rel));
 	setup_columns(ing, rel);
+	for (i = 0; i < ing->batch_size; i++)
+	{
+		ing->rows[i].values = palloc(sizeof(Datum) * ing->natts);
+		ing->rows[i].isnull = palloc(sizeof(bool) * ing->natts);
+	}
 
 	reading = ing;
 	ing->cstate = BeginCopyFrom(NULL, rel, NULL, NULL, false, read_input_cb, NIL, copy_options(ing));
@@ -755,7 +765,7 @@ static void
 reject(EdpIngest *ing, EdpRow *row, const char *column, int sqlerrcode, const char *message)
 {
 	ing->counts.rejected++;
-	edp_job_add_reject(ing->job_id, row->line, printable_line(row->raw), column,
+	edp_job_add_reject(ing->job_id, row->line, printable_line(ing->raw_lines.data + row->raw), column,
 					   unpack_sql_state(sqlerrcode), message);
 }
 
@@ -765,7 +775,7 @@ static Datum
 convert_field(EdpIngest *ing, int att, char *value, bool *isnull)
 {
 	ing->cur_column = ing->colnames[att];
-	if (value && !pg_verifymbstr(value, strlen(value), true))
+	if (value && ing->check_fields && !pg_verifymbstr(value, strlen(value), true))
 		ereport(ERROR,
 				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
 				 errmsg("invalid byte sequence for encoding \"%s\"", GetDatabaseEncodingName())));
@@ -820,7 +830,7 @@ convert_csv_row(EdpIngest *ing, EdpRow *row)
 	{
 		int			att = ing->field_att[i];
 
-		row->values[att] = convert_field(ing, att, row->fields[i], &row->isnull[att]);
+		row->values[att] = convert_field(ing, att, ing->fields[i], &row->isnull[att]);
 	}
 	fill_defaults(ing, row, ing->provided);
 }
@@ -836,11 +846,11 @@ convert_json_row(EdpIngest *ing, EdpRow *row)
 	ListCell   *v;
 	Jsonb	   *jb;
 
-	if (!pg_verifymbstr(row->fields[0], strlen(row->fields[0]), true))
+	if (ing->check_fields)
 		ereport(ERROR,
 				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
 				 errmsg("invalid byte sequence for encoding \"%s\"", GetDatabaseEncodingName())));
-	jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(row->fields[0])));
+	jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(ing->fields[0])));
 	if (!JB_ROOT_IS_OBJECT(jb) || JB_ROOT_IS_SCALAR(jb))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
@@ -871,36 +881,80 @@ convert_json_row(EdpIngest *ing, EdpRow *row)
 
 /* ------------------------------------------------------------- batches */
 
-/* read up to one batch of rows; empty rows and wrong field counts settled here */
-static void
-read_batch(EdpIngest *ing)
+/* a row refused while reading, to be recorded by record_deferred_rejects */
+typedef struct DeferredReject
 {
-	char	  **fields;
+	uint64		line;
+	int			raw;
+	int			sqlerrcode;
+	char	   *message;
+} DeferredReject;
+
+static void
+reject_later(EdpIngest *ing, EdpRow *row, int sqlerrcode, const char *message)
+{
+	MemoryContext old = MemoryContextSwitchTo(ing->batch_cxt);
+	DeferredReject *d = palloc(sizeof(DeferredReject));
+
+	d->line = row->line;
+	d->raw = row->raw;
+	d->sqlerrcode = sqlerrcode;
+	d->message = pstrdup(message);
+	ing->deferred = lappend(ing->deferred, d);
+	MemoryContextSwitchTo(old);
+}
+
+static void
+record_deferred_rejects(EdpIngest *ing)
+{
+	ListCell   *lc;
+
+	foreach(lc, ing->deferred)
+	{
+		DeferredReject *d = lfirst(lc);
+		EdpRow		row = {0};
+
+		row.line = d->line;
+		row.raw = d->raw;
+		reject(ing, &row, NULL, d->sqlerrcode, d->message);
+	}
+	ing->deferred = NIL;
+}
+
+/*
+ * Read the next input row into ing->fields.  Empty rows, rows of a resumed
+ * job's committed lines and rows with a wrong number of fields are settled
+ * here; returns false at the end of the input.  Its row, if any, is the
+ * batch's next EdpRow (not yet counted in nrows).
+ */
+static bool
+read_row(EdpIngest *ing)
+{
+	CopyFromState cstate = ing->cstate;
 	int			nfields;
 
-	MemoryContextReset(ing->batch_cxt);
-	ing->nrows = 0;
-	reading = ing;
-	while (ing->nrows < ing->batch_size)
+	for (;;)
 	{
 		EdpRow	   *row;
 		bool		empty = true;
 		int			i;
-		MemoryContext old;
 
-		if (!NextCopyFromRawFields(ing->cstate, &fields, &nfields))
+		ing->in_read = true;
+		if (!NextCopyFromRawFields(cstate, &ing->fields, &nfields))
 		{
+			ing->in_read = false;
 			ing->eof = true;
-			break;
+			return false;
 		}
-		if ((int64) ing->cstate->cur_lineno <= ing->skip_lines)
+		ing->in_read = false;
+		if ((int64) cstate->cur_lineno <= ing->skip_lines)
 			continue;			/* committed by an earlier run of this job */
 
 		ing->counts.rows_in++;
-		ing->counts.lines_done = ing->cstate->cur_lineno;
+		ing->counts.lines_done = cstate->cur_lineno;
 		for (i = 0; i < nfields && empty; i++)
 		{
-			const char *f = fields[i];
+			const char *f = ing->fields[i];
 
 			if (f != NULL)
 				for (; *f && empty; f++)
@@ -912,48 +966,49 @@ read_batch(EdpIngest *ing)
 			continue;
 		}
 
-		old = MemoryContextSwitchTo(ing->batch_cxt);
 		row = &ing->rows[ing->nrows];
-		row->line = ing->cstate->cur_lineno;
-		row->raw = pnstrdup(ing->cstate->line_buf.data, ing->cstate->line_buf.len);
-		row->nfields = nfields;
-		row->fields = palloc(sizeof(char *) * nfields);
-		for (i = 0; i < nfields; i++)
-			row->fields[i] = fields[i] ? pstrdup(fields[i]) : NULL;
-		row->values = palloc(sizeof(Datum) * ing->natts);
-		row->isnull = palloc(sizeof(bool) * ing->natts);
+		row->line = cstate->cur_lineno;
+		row->raw = ing->raw_lines.len;
+		appendBinaryStringInfo(&ing->raw_lines, cstate->line_buf.data, cstate->line_buf.len);
+		appendStringInfoChar(&ing->raw_lines, '\0');
 		row->bad = false;
-		MemoryContextSwitchTo(old);
+		ing->row_nfields = nfields;
+		/* fields are substrings split at ASCII bytes: a valid line has valid fields */
+		ing->check_fields = !pg_verifymbstr(cstate->line_buf.data, cstate->line_buf.len, true);
 
+		/* recorded after the subtransaction, which may yet roll back */
 		if (!ing->jsonl && nfields != ing->nfields)
-		{
-			reject(ing, row, NULL, ERRCODE_BAD_COPY_FILE_FORMAT,
-				   psprintf(nfields > ing->nfields ? "extra data after last expected column: %d fields, %d expected"
-							: "missing data for a column: %d fields, %d expected",
-							nfields, ing->nfields));
-			continue;
-		}
-		if (ing->jsonl && nfields != 1)
-		{
-			reject(ing, row, NULL, ERRCODE_INVALID_TEXT_REPRESENTATION,
-				   "invalid JSON line: it contains control characters 0x1e or 0x1f");
-			continue;
-		}
-		ing->nrows++;
+			reject_later(ing, row, ERRCODE_BAD_COPY_FILE_FORMAT,
+						 psprintf(nfields > ing->nfields ? "extra data after last expected column: %d fields, %d expected"
+								  : "missing data for a column: %d fields, %d expected",
+								  nfields, ing->nfields));
+		else if (ing->jsonl && nfields != 1)
+			reject_later(ing, row, ERRCODE_INVALID_TEXT_REPRESENTATION,
+						 "invalid JSON line: it contains control characters 0x1e or 0x1f");
+		else
+			return true;
 	}
 }
 
 /*
- * Phase 1: convert every row of the batch with the column types' input
- * functions.  The converted values live in a context of ours, which a
- * subtransaction rollback leaves alone, so a bad row costs one rollback:
- * it is rejected and conversion goes on after it in a new subtransaction.
+ * Phase 1: read a batch and convert every row with the column types'
+ * input functions, straight from COPY's field buffers.  The converted
+ * values live in a context of ours, which a subtransaction rollback leaves
+ * alone, so a bad row costs one rollback: it is rejected and the batch
+ * goes on after it in a new subtransaction.  An error inside COPY's parser
+ * (unterminated quotes, NUL bytes) is not about one row: it ends the job.
  */
 static void
-convert_batch(EdpIngest *ing)
+read_batch(EdpIngest *ing)
 {
-	ing->conv_pos = 0;
-	while (ing->conv_pos < ing->nrows)
+	volatile bool pending = false;	/* a row read but not converted */
+
+	MemoryContextReset(ing->batch_cxt);
+	ing->deferred = NIL;
+	resetStringInfo(&ing->raw_lines);
+	ing->nrows = 0;
+	reading = ing;
+	while (ing->nrows < ing->batch_size && !ing->eof)
 	{
 		MemoryContext oldcxt = CurrentMemoryContext;
 		ResourceOwner oldowner = CurrentResourceOwner;
@@ -962,10 +1017,14 @@ convert_batch(EdpIngest *ing)
 		MemoryContextSwitchTo(ing->values_cxt);
 		PG_TRY();
 		{
-			for (; ing->conv_pos < ing->nrows; ing->conv_pos++)
+			while (ing->nrows < ing->batch_size)
 			{
-				EdpRow	   *row = &ing->rows[ing->conv_pos];
+				EdpRow	   *row;
 
+				if (!pending && !read_row(ing))
+					break;
+				pending = true;
+				row = &ing->rows[ing->nrows];
 				ing->cur_line = row->line;
 				memset(row->isnull, true, sizeof(bool) * ing->natts);
 				if (ing->jsonl)
@@ -973,6 +1032,8 @@ convert_batch(EdpIngest *ing)
 				else
 					convert_csv_row(ing, row);
 				ing->cur_column = NULL;
+				pending = false;
+				ing->nrows++;
 			}
 			ReleaseCurrentSubTransaction();
 			MemoryContextSwitchTo(oldcxt);
@@ -981,7 +1042,6 @@ convert_batch(EdpIngest *ing)
 		PG_CATCH();
 		{
 			ErrorData  *edata;
-			EdpRow	   *row = &ing->rows[ing->conv_pos];
 
 			MemoryContextSwitchTo(oldcxt);
 			edata = CopyErrorData();
@@ -989,17 +1049,17 @@ convert_batch(EdpIngest *ing)
 			RollbackAndReleaseCurrentSubTransaction();
 			MemoryContextSwitchTo(oldcxt);
 			CurrentResourceOwner = oldowner;
-			if (is_fatal_for_job(edata))
+			if (ing->in_read || !pending || is_fatal_for_job(edata))
 				ReThrowError(edata);
-			reject(ing, row, edata->column_name ? edata->column_name : ing->cur_column,
+			reject(ing, &ing->rows[ing->nrows], edata->column_name ? edata->column_name : ing->cur_column,
 				   edata->sqlerrcode, edata->message);
-			row->bad = true;
 			ing->cur_column = NULL;
-			ing->conv_pos++;
+			pending = false;
 			FreeErrorData(edata);
 		}
 		PG_END_TRY();
 	}
+	record_deferred_rejects(ing);
 }
 
 /* the loader tells which buffered row it is writing: errors name that line */
@@ -1116,7 +1176,6 @@ edp_ingest_next_batch(EdpIngest *ing)
 	if (ing->rel == NULL)
 		ing->rel = table_open(ing->relid, RowExclusiveLock);
 	read_batch(ing);
-	convert_batch(ing);
 	write_rows(ing, 0, ing->nrows);
 	MemoryContextReset(ing->values_cxt);
 	ResetExprContext(ing->econtext);
