@@ -14,6 +14,7 @@ OBJS = \
 	src/flatten_trigger.o \
 	src/guc.o \
 	src/ingest.o \
+	src/ingest_input.o \
 	src/ingest_json.o \
 	src/ingest_sql.o \
 	src/job.o \

@@ -100,11 +100,25 @@ SELECT event_id, "timestamp", event_type, data_id, data_from, data_amount, data_
 SELECT r.line, r.sqlstate, r.column_name, r.message FROM edp.rejects r JOIN edp.jobs j ON j.id = r.job_id
  WHERE j.target = 'ing_accounts'::regclass ORDER BY r.line;
 
+-- edp's features stay in force: a flattening event table, and partition routing
+CREATE TABLE ing_flat (id int, metric_one int, metric_two int, event_metrics jsonb);
+SELECT edp.enable_flattening('ing_flat', source => 'event_metrics', path => '{metrics}', exclude => '{id}');
+SELECT status, loaded, rejected
+  FROM edp.ingest_data('ing_flat', E'id\tevent_metrics\n1\t"{""metrics"": {""metric_one"": 5, ""other"": 1}}"\n2\t\n3\tnot json\n');
+SELECT * FROM ing_flat ORDER BY id;
+CREATE TABLE ing_part (day date NOT NULL, v int) PARTITION BY RANGE (day);
+CREATE TABLE ing_part_jan PARTITION OF ing_part FOR VALUES FROM ('2024-01-01') TO ('2024-02-01');
+CREATE TABLE ing_part_feb PARTITION OF ing_part FOR VALUES FROM ('2024-02-01') TO ('2024-03-01');
+SELECT status, loaded, rejected FROM edp.ingest_data('ing_part', E'day,v\n2024-01-05,1\n2024-02-05,2\n2024-03-05,3\n2024-01-06,4\n');
+SELECT tableoid::regclass AS partition, * FROM ing_part ORDER BY day;
+SELECT r.line, r.sqlstate, r.message FROM edp.rejects r JOIN edp.jobs j ON j.id = r.job_id
+ WHERE j.target IN ('ing_flat'::regclass, 'ing_part'::regclass) ORDER BY j.id, r.line;
+
 -- the ledger: one event per status change, payloads carry ids, status and counts only
 SELECT e.event, e.payload - 'event_id' - 'job_id' AS payload
   FROM edp.job_events e JOIN edp.jobs j ON j.id = e.job_id
  WHERE j.target = 'ing_events'::regclass ORDER BY e.id;
 SELECT count(*) > 0 AS catch_up_works FROM edp.job_events_since(0);
 
-DROP TABLE ing_students, ing_events, ing_small, ing_required, ing_batches, ing_accounts;
+DROP TABLE ing_students, ing_events, ing_small, ing_required, ing_batches, ing_accounts, ing_flat, ing_part;
 DELETE FROM edp.jobs;

@@ -7,22 +7,18 @@
  *		partitions in force), and set aside the rows that fail.
  *
  * PostgreSQL 15 has no soft errors, so failures are isolated with
- * subtransactions: a whole batch is tried at once, and only a batch that
- * fails is replayed row by row, each row in its own subtransaction; a row
- * that fails again goes to edp.rejects with its line number, raw line,
- * column, SQLSTATE and message.  Clean input thus pays one subtransaction
- * per batch.
- *
- * The input is read by COPY (BeginCopyFrom with a data source callback and
- * NextCopyFromRawFields, as contrib/file_fdw reads files), in CSV mode and
- * declared SQL_ASCII so that COPY hands over raw bytes: each field is then
- * checked against the database encoding here, and a bad byte sequence
- * rejects only its own row instead of ending the load.  JSON lines are
- * read the same way with a delimiter and quote that valid JSON text never
- * contains unescaped (0x1f, 0x1e), so each line is one field.
- *
- * The callback also computes the input's SHA-256 as it streams, for the
- * ledger's re-ingest detection.
+ * subtransactions, in two phases per batch:
+ *   1. reading and conversion run in a subtransaction; converted values are
+ *      kept in a memory context of ours, which a rollback leaves alone, so a
+ *      bad value costs one rollback: its row is rejected and the batch goes
+ *      on with the next row in a new subtransaction;
+ *   2. the converted rows are written through a loader (loader.h) in one
+ *      subtransaction; when that fails (constraint, unique index, trigger),
+ *      the rows are halved until the failing ones stand alone.
+ * Clean input thus pays two subtransactions per batch.  A row that fails
+ * goes to edp.rejects with its line number, raw line, column, SQLSTATE and
+ * message.  Reading itself (COPY's parser, the checksum, format and
+ * delimiter detection) is in ingest_input.c.
  *
  *-------------------------------------------------------------------------
  */
@@ -56,95 +52,10 @@
 
 #include "guc.h"
 #include "ingest.h"
+#include "ingest_internal.h"
 #include "job.h"
 #include "loader.h"
 
-/* bytes looked at to detect the format and the delimiter */
-#define PEEK_BYTES 65536
-
-/* delimiters tried, in order of preference on a tie */
-static const char delimiter_candidates[] = {',', ';', '\t', '|'};
-
-/* one input row kept until its batch is written */
-typedef struct EdpRow
-{
-	uint64		line;			/* line number in the input (1-based) */
-	int			raw;			/* offset of the raw line in raw_lines */
-	Datum	   *values;			/* converted, by attribute */
-	bool	   *isnull;
-	bool		bad;			/* rejected */
-} EdpRow;
-
-struct EdpIngest
-{
-	MemoryContext cxt;			/* lives as long as the job */
-	MemoryContext batch_cxt;	/* raw rows of the current batch */
-	MemoryContext values_cxt;	/* converted values of the current batch */
-	int64		job_id;
-	Oid			relid;
-	char	   *relname;
-	EdpIngestMode mode;
-	EdpIngestOptions opts;
-	bool		jsonl;
-	char		delimiter;
-	int			batch_size;
-
-	/* input: a server file read through a virtual file descriptor, or memory */
-	File		file;
-	off_t		offset;
-	const char *data;
-	Size		datalen;
-	Size		datapos;
-	int64		size;
-	pg_cryptohash_ctx *sha;		/* NULL once the checksum is known */
-	ResourceOwner hash_owner;	/* background jobs: outlives transactions */
-	char		checksum[PG_SHA256_DIGEST_LENGTH * 2 + 1];
-	CopyFromState cstate;
-	bool		eof;
-	int64		skip_lines;		/* resumed job: lines already committed */
-
-	/* target columns, by attribute index */
-	int			natts;
-	char	  **colnames;		/* as in the table */
-	char	  **normnames;		/* normalised, for matching */
-	bool	   *usable;			/* not dropped, not generated */
-	bool	   *notnull;
-	FmgrInfo   *in_funcs;
-	Oid		   *ioparams;
-	int32	   *typmods;
-	ExprState **defaults;		/* NULL: no default */
-	ExprContext *econtext;		/* evaluates defaults */
-
-	/* CSV: input field i goes to attribute field_att[i] */
-	int			nfields;
-	int		   *field_att;
-	bool	   *provided;		/* attribute filled from the input */
-
-	/* the current batch */
-	EdpRow	   *rows;
-	int			nrows;
-	StringInfoData raw_lines;	/* the batch's raw lines, NUL-separated */
-	char	  **fields;			/* fields of the row being converted */
-	int			row_nfields;
-	bool		in_read;		/* inside COPY's parser: errors end the job */
-	bool		check_fields;	/* the line is not valid text: check each field */
-	List	   *deferred;		/* rejects found while reading (DeferredReject) */
-
-	/* the target, open while rows are written */
-	Relation	rel;
-	MemoryContext loader_cxt;	/* a loader per write attempt */
-
-	EdpJobCounts counts;
-
-	/* for the error context and for rejects */
-	uint64		cur_line;
-	const char *cur_column;
-};
-
-/* the job whose input the COPY callback reads (one at a time per backend) */
-static EdpIngest *reading = NULL;
-
-static int	read_input_cb(void *outbuf, int minread, int maxread);
 static void ingest_error_callback(void *arg);
 
 /*
@@ -278,185 +189,6 @@ edp_ingest_options_from_jsonb(Jsonb *jb, EdpIngestOptions *opts)
 		opts->batch_size = atoi(s);
 }
 
-/* ---------------------------------------------------------------- input */
-
-/* read from the file or the client's bytes at the current position */
-static int
-read_raw(EdpIngest *ing, char *buf, int len)
-{
-	int			n;
-
-	if (ing->file >= 0)
-	{
-		n = FileRead(ing->file, buf, len, ing->offset, WAIT_EVENT_COPY_FILE_READ);
-		if (n < 0)
-			ereport(ERROR,
-					(errcode_for_file_access(),
-					 errmsg("could not read the input of ingest job " INT64_FORMAT ": %m", ing->job_id)));
-		ing->offset += n;
-	}
-	else
-	{
-		n = Min((Size) len, ing->datalen - ing->datapos);
-		memcpy(buf, ing->data + ing->datapos, n);
-		ing->datapos += n;
-	}
-	return n;
-}
-
-static void
-hash_update(EdpIngest *ing, const char *buf, int len)
-{
-	if (ing->sha && len > 0 && pg_cryptohash_update(ing->sha, (const uint8 *) buf, len) < 0)
-		elog(ERROR, "could not compute SHA-256: %s", pg_cryptohash_error(ing->sha));	/* internal error */
-}
-
-static void
-hash_finish(EdpIngest *ing)
-{
-	uint8		digest[PG_SHA256_DIGEST_LENGTH];
-
-	if (ing->sha == NULL)
-		return;
-	if (pg_cryptohash_final(ing->sha, digest, sizeof(digest)) < 0)
-		elog(ERROR, "could not compute SHA-256: %s", pg_cryptohash_error(ing->sha));	/* internal error */
-	hex_encode((const char *) digest, sizeof(digest), ing->checksum);
-	ing->checksum[PG_SHA256_DIGEST_LENGTH * 2] = '\0';
-	pg_cryptohash_free(ing->sha);
-	ing->sha = NULL;
-}
-
-/* COPY's data source: fill outbuf with at least minread bytes unless at EOF */
-static int
-read_input_cb(void *outbuf, int minread, int maxread)
-{
-	EdpIngest  *ing = reading;
-	int			total = 0;
-
-	while (total < minread)
-	{
-		int			n = read_raw(ing, (char *) outbuf + total, maxread - total);
-
-		if (n == 0)
-			break;
-		hash_update(ing, (char *) outbuf + total, n);
-		total += n;
-	}
-	return total;
-}
-
-/*
- * Compute the checksum in a pass of its own (only when an earlier job
- * loaded an input of the same size into the same table); the input is then
- * read again from its start.
- */
-static void
-hash_whole_input(EdpIngest *ing)
-{
-	char	   *buf = palloc(PEEK_BYTES);
-	int			n;
-
-	while ((n = read_raw(ing, buf, PEEK_BYTES)) > 0)
-		hash_update(ing, buf, n);
-	hash_finish(ing);
-	ing->offset = 0;
-	ing->datapos = 0;
-	pfree(buf);
-}
-
-/*
- * Is this input identical (SHA-256 and size) to one already loaded into
- * the same table by a succeeded job?
- */
-bool
-edp_ingest_is_duplicate_input(EdpIngest *ing, int64 *earlier_job)
-{
-	if (edp_job_find_loaded(ing->relid, NULL, ing->size, true) == 0)
-		return false;			/* checksum computed while loading */
-	hash_whole_input(ing);
-	*earlier_job = edp_job_find_loaded(ing->relid, ing->checksum, ing->size, false);
-	return *earlier_job != 0;
-}
-
-/* first line of the input: the delimiter is the candidate it has most of */
-static char
-detect_delimiter(const char *buf, int len)
-{
-	int			counts[lengthof(delimiter_candidates)] = {0};
-	bool		quoted = false;
-	int			best = 0;
-	int			i;
-	int			j;
-
-	for (i = 0; i < len && (quoted || (buf[i] != '\n' && buf[i] != '\r')); i++)
-	{
-		if (buf[i] == '"')
-			quoted = !quoted;
-		else if (!quoted)
-			for (j = 0; j < (int) lengthof(delimiter_candidates); j++)
-				if (buf[i] == delimiter_candidates[j])
-					counts[j]++;
-	}
-	for (j = 1; j < (int) lengthof(delimiter_candidates); j++)
-		if (counts[j] > counts[best])
-			best = j;
-	return delimiter_candidates[best];
-}
-
-static bool
-path_has_json_suffix(const char *path)
-{
-	size_t		len = path ? strlen(path) : 0;
-
-	return (len > 6 && pg_strcasecmp(path + len - 6, ".jsonl") == 0) ||
-		(len > 7 && pg_strcasecmp(path + len - 7, ".ndjson") == 0);
-}
-
-/* settle format and delimiter from the options, the name and the first bytes */
-static void
-detect_format(EdpIngest *ing, const char *path)
-{
-	char	   *peek = palloc(PEEK_BYTES);
-	int			len = read_raw(ing, peek, PEEK_BYTES);
-	int			i = 0;
-
-	ing->offset = 0;
-	ing->datapos = 0;
-
-	if (ing->opts.format)
-	{
-		if (strcmp(ing->opts.format, "csv") == 0)
-			ing->jsonl = false;
-		else if (strcmp(ing->opts.format, "jsonl") == 0)
-			ing->jsonl = true;
-		else
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("unknown ingest format \"%s\"", ing->opts.format),
-					 errhint("Use \"csv\" or \"jsonl\", or leave the format out to detect it.")));
-	}
-	else
-	{
-		while (i < len && isspace((unsigned char) peek[i]))
-			i++;
-		ing->jsonl = path_has_json_suffix(path) || (i < len && peek[i] == '{');
-	}
-
-	if (ing->jsonl)
-		ing->delimiter = '\x1f';
-	else if (ing->opts.delimiter)
-	{
-		if (strlen(ing->opts.delimiter) != 1)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("ingest delimiter must be a single one-byte character")));
-		ing->delimiter = ing->opts.delimiter[0];
-	}
-	else
-		ing->delimiter = detect_delimiter(peek, len);
-	pfree(peek);
-}
-
 /* ------------------------------------------------------------- columns */
 
 static int
@@ -575,24 +307,6 @@ check_required_columns(EdpIngest *ing, Relation rel)
 
 /* --------------------------------------------------------------- begin */
 
-static List *
-copy_options(EdpIngest *ing)
-{
-	char		delim[2] = {ing->delimiter, '\0'};
-	List	   *options = NIL;
-
-	options = lappend(options, makeDefElem("format", (Node *) makeString("csv"), -1));
-	options = lappend(options, makeDefElem("delimiter", (Node *) makeString(pstrdup(delim)), -1));
-	/* raw bytes: fields are checked against the database encoding one by one */
-	options = lappend(options, makeDefElem("encoding", (Node *) makeString("SQL_ASCII"), -1));
-	if (ing->jsonl)
-	{
-		options = lappend(options, makeDefElem("quote", (Node *) makeString("\x1e"), -1));
-		options = lappend(options, makeDefElem("escape", (Node *) makeString("\x1e"), -1));
-	}
-	return options;
-}
-
 EdpIngest *
 edp_ingest_begin(int64 job_id, Oid relid, const EdpIngestInput *input,
 				 const EdpIngestOptions *opts, EdpIngestMode mode,
@@ -652,7 +366,7 @@ edp_ingest_begin(int64 job_id, Oid relid, const EdpIngestInput *input,
 	if (ing->sha == NULL || pg_cryptohash_init(ing->sha) < 0)
 		elog(ERROR, "could not start SHA-256");	/* internal error */
 
-	detect_format(ing, input->path);
+	edp_ingest_detect_format(ing, input->path);
 
 	rel = table_open(relid, RowExclusiveLock);
 	ing->relname = pstrdup(RelationGetRelationName(rel));
@@ -663,8 +377,8 @@ edp_ingest_begin(int64 job_id, Oid relid, const EdpIngestInput *input,
 		ing->rows[i].isnull = palloc(sizeof(bool) * ing->natts);
 	}
 
-	reading = ing;
-	ing->cstate = BeginCopyFrom(NULL, rel, NULL, NULL, false, read_input_cb, NIL, copy_options(ing));
+	edp_ingest_input_attach(ing);
+	ing->cstate = BeginCopyFrom(NULL, rel, NULL, NULL, false, edp_ingest_read_cb, NIL, edp_ingest_copy_options(ing));
 
 	if (!ing->jsonl)
 	{
@@ -698,7 +412,7 @@ edp_ingest_begin(int64 job_id, Oid relid, const EdpIngestInput *input,
 void
 edp_ingest_release(EdpIngest *ing)
 {
-	reading = NULL;
+	edp_ingest_input_attach(NULL);
 	if (ing->file >= 0)
 		FileClose(ing->file);
 	ing->file = -1;
@@ -1007,7 +721,7 @@ read_batch(EdpIngest *ing)
 	ing->deferred = NIL;
 	resetStringInfo(&ing->raw_lines);
 	ing->nrows = 0;
-	reading = ing;
+	edp_ingest_input_attach(ing);
 	while (ing->nrows < ing->batch_size && !ing->eof)
 	{
 		MemoryContext oldcxt = CurrentMemoryContext;
@@ -1227,10 +941,10 @@ edp_ingest_end(EdpIngest *ing)
 	if (ing->rel)
 		table_close(ing->rel, NoLock);
 	ing->rel = NULL;
-	reading = ing;
+	edp_ingest_input_attach(ing);
 	EndCopyFrom(ing->cstate);
 	edp_ingest_release(ing);
-	hash_finish(ing);
+	edp_ingest_hash_finish(ing);
 	if (ing->hash_owner)
 		ResourceOwnerDelete(ing->hash_owner);
 	edp_job_set_input(ing->job_id, edp_ingest_format(ing), ing->checksum, ing->size);
