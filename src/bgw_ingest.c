@@ -50,9 +50,9 @@ typedef struct EdpWorkerArgs
 static List *pending_jobs = NIL;
 static bool xact_callback_registered = false;
 
-/* start the worker for a committed (or committing) job */
-void
-edp_bgw_launch_job(int64 job_id, TransactionId wait_xid)
+/* start the worker for a committed (or committing) job; false if no slot */
+bool
+edp_bgw_try_launch_job(int64 job_id, TransactionId wait_xid)
 {
 	BackgroundWorker worker;
 	EdpWorkerArgs args;
@@ -71,7 +71,13 @@ edp_bgw_launch_job(int64 job_id, TransactionId wait_xid)
 	args.wait_xid = wait_xid;
 	memcpy(worker.bgw_extra, &args, sizeof(args));
 
-	if (!RegisterDynamicBackgroundWorker(&worker, NULL))
+	return RegisterDynamicBackgroundWorker(&worker, NULL);
+}
+
+void
+edp_bgw_launch_job(int64 job_id, TransactionId wait_xid)
+{
+	if (!edp_bgw_try_launch_job(job_id, wait_xid))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
 				 errmsg("could not start a background worker for ingest job " INT64_FORMAT, job_id),

@@ -181,7 +181,10 @@ claim_file(const char *inbox, const char *name, Oid owner, Oid target, const cha
 
 	job_id = edp_job_create(owner, to, target, format, options, "queued");
 	/* the worker starts once this transaction has committed */
-	edp_bgw_launch_job(job_id, GetTopTransactionId());
+	if (!edp_bgw_try_launch_job(job_id, GetTopTransactionId()))
+		ereport(LOG,
+				(errmsg("edp launcher could not start a worker for ingest job " INT64_FORMAT " (file \"%s\")", job_id, to),
+				 errhint("Increase max_worker_processes. The job stays queued; edp.cancel_job() cancels it.")));
 }
 
 static void
@@ -303,9 +306,45 @@ forget_vanished_files(void)
 			hash_search(seen_files, seen->path, HASH_REMOVE, NULL);
 }
 
+/*
+ * Jobs still queued when the launcher starts lost their worker to a crash or
+ * restart (dynamic workers are not restarted): start one for each.  A job
+ * that already has a worker is skipped by the new one's claim.
+ */
+static void
+relaunch_queued_jobs(void)
+{
+	static const char *sql =
+	"SELECT id FROM edp.jobs WHERE status OPERATOR(pg_catalog.=) 'queued' ORDER BY id";
+	int64	   *ids;
+	int			n;
+	int			i;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");	/* internal error */
+	if (SPI_execute(sql, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute failed: %s", sql);	/* internal error */
+	n = (int) SPI_processed;
+	ids = palloc(sizeof(int64) * (n + 1));
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	SPI_finish();
+	for (i = 0; i < n; i++)
+		if (!edp_bgw_try_launch_job(ids[i], InvalidTransactionId))
+			ereport(LOG,
+					(errmsg("edp launcher could not start a worker for queued ingest job " INT64_FORMAT, ids[i]),
+					 errhint("Increase max_worker_processes. The job stays queued; edp.cancel_job() cancels it.")));
+}
+
 static void
 launcher_iteration(void)
 {
+	static bool first = true;
+
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
@@ -315,6 +354,9 @@ launcher_iteration(void)
 		pgstat_report_activity(STATE_RUNNING, "edp launcher: recover jobs and scan inboxes");
 		if (edp_job_fail_stale() > 0)
 			settle_orphaned_files();
+		if (first)
+			relaunch_queued_jobs();
+		first = false;
 		scan_number++;
 		scan_inboxes();
 		forget_vanished_files();
