@@ -60,6 +60,8 @@ SELECT status FROM edp.ingest('ing_small', :'unknown'); -- ERROR
 SELECT status FROM edp.ingest('ing_required', :'missing'); -- ERROR
 SELECT status FROM edp.ingest_data('ing_small', E'id,ID\n1,2\n'); -- ERROR
 SELECT count(*) FROM ing_required;
+-- an error of the CSV parser itself ends the load (the file cannot be read past it)
+SELECT status FROM edp.ingest_data('ing_small', E'id,name,score\n1,a,1\n2,"unterminated,2\n'); -- ERROR
 
 -- bad options
 SELECT status FROM edp.ingest('ing_small', :'plain', format => 'xml'); -- ERROR
