@@ -654,6 +654,8 @@ read_row(EdpIngest *ing)
 		int			i;
 
 		ing->in_read = true;
+		ing->cur_line = cstate->cur_lineno + 1;	/* for errors of the parser */
+		ing->cur_column = NULL;
 		if (!NextCopyFromRawFields(cstate, &ing->fields, &nfields))
 		{
 			ing->in_read = false;
