@@ -169,6 +169,7 @@ edp_resume_job(PG_FUNCTION_ARGS)
 
 	edp_require_preload("edp.resume_job()");
 	edp_ingest_check_file_privilege();
+	edp_job_fail_stale();		/* a job of a crashed worker can be resumed at once */
 	if (!edp_job_requeue(job_id))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -186,6 +187,7 @@ PG_FUNCTION_INFO_V1(edp_cancel_job);
 Datum
 edp_cancel_job(PG_FUNCTION_ARGS)
 {
+	edp_job_fail_stale();		/* a dead worker's job is failed, not cancellable */
 	PG_RETURN_BOOL(edp_job_request_cancel(PG_GETARG_INT64(0)));
 }
 

@@ -25,6 +25,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
@@ -365,6 +366,8 @@ edp_job_fail_stale(void)
 	int			n;
 	int			i;
 
+	/* read the workers now, after the statement's snapshot (not a cached list) */
+	pgstat_clear_snapshot();
 	ledger_enter(&lu);
 	execute(sql, 0, NULL, NULL, NULL, SPI_OK_UPDATE_RETURNING);
 	n = (int) SPI_processed;
