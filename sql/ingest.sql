@@ -53,6 +53,9 @@ SELECT * FROM ing_small ORDER BY id, name;
 -- without a header, fields map to the table's columns in order
 SELECT status, loaded FROM edp.ingest_data('ing_small', E'7,g,70\n8,h,80\n', header => false);
 SELECT * FROM ing_small WHERE id > 6 ORDER BY id;
+-- a UTF-8 byte order mark before the header (spreadsheet exports) is ignored
+SELECT status, loaded FROM edp.ingest_data('ing_small', '\xefbbbf49642c53636f72650a392c39300a'::bytea);
+SELECT * FROM ing_small WHERE id = 9;
 
 -- header and NOT NULL problems are errors before any row loads
 CREATE TABLE ing_required (id integer NOT NULL, name text);

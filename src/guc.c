@@ -26,7 +26,7 @@ edp_guc_init(void)
 {
 	DefineCustomIntVariable("edp.ingest_batch_size",
 							"Rows per ingest batch (one subtransaction, one commit in background jobs).",
-							"A failed batch is replayed row by row; background jobs commit and notify progress after each batch.",
+							"A bad row costs one subtransaction rollback; background jobs commit and notify progress after each batch.",
 							&edp_ingest_batch_size,
 							10000, 1, 1000000,
 							PGC_USERSET, 0,

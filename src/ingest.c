@@ -263,6 +263,9 @@ map_csv_columns(EdpIngest *ing, char **names, int nnames)
 	else
 	{
 		ing->field_att = palloc(sizeof(int) * nnames);
+		/* a UTF-8 byte order mark (spreadsheet exports) is not part of the name */
+		if (nnames > 0 && names[0] && strncmp(names[0], "\xEF\xBB\xBF", 3) == 0)
+			names[0] += 3;
 		for (i = 0; i < nnames; i++)
 		{
 			char	   *norm = edp_normalise_name(names[i] ? names[i] : "");
