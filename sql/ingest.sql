@@ -119,11 +119,25 @@ SELECT tableoid::regclass AS partition, * FROM ing_part ORDER BY day;
 SELECT r.line, r.sqlstate, r.message FROM edp.rejects r JOIN edp.jobs j ON j.id = r.job_id
  WHERE j.target IN ('ing_flat'::regclass, 'ing_part'::regclass) ORDER BY j.id, r.line;
 
+-- rows a BEFORE trigger drops (as edp's dedupe does) count as duplicates, not rejects
+CREATE TABLE ing_dedupe (id int, v text);
+CREATE FUNCTION ing_dedupe_drop() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM ing_dedupe WHERE id = NEW.id) THEN RETURN NULL; END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER ing_dedupe_drop BEFORE INSERT ON ing_dedupe FOR EACH ROW EXECUTE FUNCTION ing_dedupe_drop();
+SELECT status, rows_in, loaded, rejected, duplicates, skipped_empty,
+       rows_in = loaded + rejected + duplicates + skipped_empty AS counts_add_up
+  FROM edp.ingest_data('ing_dedupe', E'id,v\n1,a\n2,b\n1,a again\n\nx,bad\n2,b again\n3,c\n');
+SELECT * FROM ing_dedupe ORDER BY id;
+
 -- the ledger: one event per status change, payloads carry ids, status and counts only
 SELECT e.event, e.payload - 'event_id' - 'job_id' AS payload
   FROM edp.job_events e JOIN edp.jobs j ON j.id = e.job_id
  WHERE j.target = 'ing_events'::regclass ORDER BY e.id;
 SELECT count(*) > 0 AS catch_up_works FROM edp.job_events_since(0);
 
-DROP TABLE ing_students, ing_events, ing_small, ing_required, ing_batches, ing_accounts, ing_flat, ing_part;
+DROP TABLE ing_students, ing_events, ing_small, ing_required, ing_batches, ing_accounts, ing_flat, ing_part, ing_dedupe;
+DROP FUNCTION ing_dedupe_drop();
 DELETE FROM edp.jobs;
