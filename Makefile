@@ -5,6 +5,7 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).co
 
 MODULE_big = edp
 OBJS = \
+	src/agg_weekly_trips.o \
 	src/bgw_ingest.o \
 	src/bgw_launcher.o \
 	src/edp.o \
@@ -20,13 +21,17 @@ OBJS = \
 	src/job.o \
 	src/loader.o \
 	src/notify.o \
-	src/srf_generate_events.o
+	src/srf_generate_events.o \
+	src/srf_generate_trips.o \
+	src/srf_trip_assignments.o \
+	src/trips_dbscan.o \
+	src/trips_geo.o
 
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 
 # pg_regress: tests live in sql/ + expected/ beside the install scripts
 # (every sql/edp--*.sql is an extension script; test names never contain --)
-REGRESS = setup catalog generator flatten flatten_invariant ingest ingest_privileges
+REGRESS = setup catalog generator flatten flatten_invariant ingest ingest_privileges trips trips_cluster trips_rollup trips_aggregate trips_bi
 REGRESS_OPTS = --inputdir=. --temp-instance=./tmp_check --temp-config=test/edp.conf
 
 TAP_TESTS = 1
