@@ -781,61 +781,62 @@ read_batch(EdpIngest *ing)
 	record_deferred_rejects(ing);
 }
 
-/* the loader tells which buffered row it is writing: errors name that line */
+/*
+ * The loader tells which buffered row it is writing (0 when done with
+ * them): errors name that line, and a failed write knows its row.
+ */
 static void
 loader_line(void *arg, uint64 lineno)
 {
 	EdpIngest  *ing = (EdpIngest *) arg;
 
+	ing->write_line = lineno;
 	if (lineno != 0)
 		ing->cur_line = lineno;
 }
 
 /*
- * Phase 2: write rows [from, to) through a loader of their own, in one
+ * Write rows [from, to) through a loader of their own, in one
  * subtransaction (the loader lives and dies inside it, as loader.h
- * requires).  A failure there (constraint, unique index, trigger) is
- * narrowed down by halving until the failing rows stand alone.  Rows that
- * a BEFORE trigger dropped (edp's dedupe) count as duplicates.
+ * requires).  Returns NULL, or the error after rolling back; then
+ * ing->write_line is the line of the row being written when it happened
+ * (0 if not known: a statement trigger, say).
  */
-static void
-write_rows(EdpIngest *ing, int from, int to)
+static ErrorData *
+try_write(EdpIngest *ing, int from, int to)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
 	ErrorData  *volatile edata = NULL;
-	volatile int good = 0;
-	int			i;
 
-	for (i = from; i < to; i++)
-		if (!ing->rows[i].bad)
-			good++;
-	if (good == 0)
-		return;
-
+	ing->write_line = 0;
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(ing->loader_cxt);
 	PG_TRY();
 	{
 		EdpLoader  *loader = edp_loader_begin(ing->rel, 0);
 		uint64		written;
+		int			good = 0;
+		int			r;
 
 		edp_loader_set_line_callback(loader, loader_line, ing);
-		for (i = from; i < to; i++)
+		for (r = from; r < to; r++)
 		{
-			EdpRow	   *row = &ing->rows[i];
+			EdpRow	   *row = &ing->rows[r];
 			TupleTableSlot *slot;
 
 			if (row->bad)
 				continue;
-			ing->cur_line = row->line;
+			ing->cur_line = ing->write_line = row->line;
 			slot = edp_loader_slot(loader);
 			ExecClearTuple(slot);
 			memcpy(slot->tts_values, row->values, sizeof(Datum) * ing->natts);
 			memcpy(slot->tts_isnull, row->isnull, sizeof(bool) * ing->natts);
 			ExecStoreVirtualTuple(slot);
 			edp_loader_add(loader, slot, row->line);
+			good++;
 		}
+		ing->write_line = 0;
 		written = edp_loader_end(loader);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
@@ -857,24 +858,67 @@ write_rows(EdpIngest *ing, int from, int to)
 	}
 	PG_END_TRY();
 	MemoryContextReset(ing->loader_cxt);
+	return edata;
+}
 
-	if (edata == NULL)
-		return;
-	if (good == 1)
-	{
-		for (i = from; ing->rows[i].bad; i++)
-			;
-		reject(ing, &ing->rows[i], edata->column_name, edata->sqlerrcode, edata->message);
-		ing->rows[i].bad = true;
-	}
-	else
-	{
-		int			mid = from + (to - from) / 2;
+/*
+ * Phase 2: write the converted rows [from, to).  When a write fails
+ * (constraint, unique index, trigger) and the loader named the row, that
+ * row is rejected, the rows before it are written again, and the rest is
+ * tried in chunks of about twice the distance between the last failures
+ * (doubling after each success), so that a failure wastes little work where
+ * bad rows are dense.  When the row is not known, the rows are halved until
+ * the failing ones stand alone.  Rows that a BEFORE trigger dropped (edp's
+ * dedupe) count as duplicates.
+ */
+static void
+write_rows(EdpIngest *ing, int from, int to)
+{
+	int			chunk = to - from;
 
-		write_rows(ing, from, mid);
-		write_rows(ing, mid, to);
+	while (from < to)
+	{
+		int			end = Min(to, from + chunk);
+		ErrorData  *edata;
+		int			failed = -1;
+		int			good = 0;
+		int			i;
+
+		for (i = from; i < end; i++)
+			if (!ing->rows[i].bad)
+				good++;
+		edata = good > 0 ? try_write(ing, from, end) : NULL;
+		if (edata == NULL)
+		{
+			from = end;
+			chunk = Max(chunk, 1) * 2;
+			continue;
+		}
+
+		for (i = from; i < end && ing->write_line != 0; i++)
+			if (!ing->rows[i].bad && ing->rows[i].line == ing->write_line)
+				failed = i;
+		if (good == 1)
+			for (failed = from; ing->rows[failed].bad; failed++)
+				;
+		if (failed < 0)
+		{
+			int			mid = from + (end - from) / 2;
+
+			FreeErrorData(edata);
+			write_rows(ing, from, mid);
+			write_rows(ing, mid, end);
+			from = end;
+			continue;
+		}
+		reject(ing, &ing->rows[failed], edata->column_name, edata->sqlerrcode, edata->message);
+		ing->rows[failed].bad = true;
+		FreeErrorData(edata);
+		if (failed > from)
+			write_rows(ing, from, failed);
+		chunk = Max(2 * (failed - from + 1), 8);
+		from = failed + 1;
 	}
-	FreeErrorData(edata);
 }
 
 /*

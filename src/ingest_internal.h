@@ -91,6 +91,7 @@ struct EdpIngest
 	/* the target, open while rows are written */
 	Relation	rel;
 	MemoryContext loader_cxt;	/* a loader per write attempt */
+	uint64		write_line;		/* line of the row the loader is writing */
 
 	EdpJobCounts counts;
 
