@@ -17,6 +17,7 @@
 #include "edp.h"
 #include "flatten.h"
 #include "guc.h"
+#include "trips.h"
 
 PG_MODULE_MAGIC;
 
@@ -30,6 +31,7 @@ _PG_init(void)
 
 	edp_flatten_init();
 	edp_flatten_copy_init();
+	edp_trips_copy_init();
 	edp_guc_init();
 
 	if (!process_shared_preload_libraries_in_progress)
