@@ -36,6 +36,7 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -101,6 +102,53 @@ skip_wkt_space(const char *p)
 }
 
 /*
+ * w * 10^e10 as a double, when that is cheap to get exactly right; false
+ * leaves the conversion to strtod().
+ *
+ * strtod() is correctly rounded, but for the 15 to 17 digits of typical
+ * coordinates glibc takes its multi-precision path, which costs more than
+ * all the rest of a point's input.  With the x87 extended type (64-bit
+ * significand) w < 2^64 and 10^|e10| <= 10^27 are exact, so one
+ * multiplication or division gives the quotient correctly rounded to 64
+ * bits.  Rounding that to double's 53 bits gives the correctly rounded
+ * double unless the 11 dropped bits are within one unit of the halfway
+ * point, where the 64-bit rounding could have crossed it: those rare
+ * values go to strtod(), so every result is strtod()'s, bit for bit.
+ */
+static bool
+exact_decimal_to_double(uint64 w, int e10, bool negative, double *result)
+{
+#if defined(__x86_64__) && LDBL_MANT_DIG == 64
+	static const long double powers[28] = {
+		1e0L, 1e1L, 1e2L, 1e3L, 1e4L, 1e5L, 1e6L, 1e7L, 1e8L, 1e9L,
+		1e10L, 1e11L, 1e12L, 1e13L, 1e14L, 1e15L, 1e16L, 1e17L, 1e18L, 1e19L,
+		1e20L, 1e21L, 1e22L, 1e23L, 1e24L, 1e25L, 1e26L, 1e27L
+	};
+	long double r;
+	int			exp2;
+	uint64		significand;
+	uint64		dropped;
+
+	if (w == 0)
+	{
+		*result = negative ? -0.0 : 0.0;
+		return true;
+	}
+	if (e10 < -27 || e10 > 27)
+		return false;
+	r = e10 < 0 ? (long double) w / powers[-e10] : (long double) w * powers[e10];
+	significand = (uint64) ldexpl(frexpl(r, &exp2), 64);
+	dropped = significand & 0x7FF;
+	if (dropped >= 0x3FF && dropped <= 0x401)
+		return false;
+	*result = (double) (negative ? -r : r);
+	return true;
+#else
+	return false;
+#endif
+}
+
+/*
  * Read one number at p if it has the syntax of PostGIS's WKT lexer,
  * -?(([0-9]+\.?)|([0-9]*\.?[0-9]+)([eE][-+]?[0-9]+)?), and is followed by
  * whitespace or ')'.  The value is strtod()'s, as the lexer's atof() gives.
@@ -111,40 +159,67 @@ read_wkt_number(const char *p, double *value)
 {
 	const char *s = p;
 	const char *end;
+	bool		negative = false;
 	int			int_digits = 0;
 	int			frac_digits = 0;
 	bool		point = false;
+	uint64		w = 0;			/* the significant digits, if they fit */
+	int			significant = 0;
+	int			e10 = 0;		/* value = w * 10^e10 */
+	int			exponent = 0;
 
 	if (*s == '-')
-		s++;
-	while (*s >= '0' && *s <= '9')
-		s++, int_digits++;
+		negative = true, s++;
+	for (; *s >= '0' && *s <= '9'; s++, int_digits++)
+	{
+		if (significant > 0 || *s != '0')
+		{
+			if (significant++ < 19)
+				w = w * 10 + (*s - '0');
+			else
+				e10++;			/* too many digits: strtod() decides below */
+		}
+	}
 	if (*s == '.')
 	{
 		point = true;
-		s++;
-		while (*s >= '0' && *s <= '9')
-			s++, frac_digits++;
+		for (s++; *s >= '0' && *s <= '9'; s++, frac_digits++)
+		{
+			if (significant > 0 || *s != '0')
+			{
+				if (significant++ < 19)
+					w = w * 10 + (*s - '0');
+				else
+					continue;
+			}
+			e10--;
+		}
 	}
 	if (int_digits == 0 && frac_digits == 0)
 		return NULL;
 	if (*s == 'e' || *s == 'E')
 	{
 		const char *e = s + 1;
+		bool		exponent_negative = false;
 
 		/* the lexer takes an exponent only after a digit ("1.e5" is not a number) */
 		if (point && frac_digits == 0)
 			return NULL;
 		if (*e == '+' || *e == '-')
-			e++;
+			exponent_negative = (*e++ == '-');
 		if (!(*e >= '0' && *e <= '9'))
 			return NULL;
-		while (*e >= '0' && *e <= '9')
-			e++;
+		for (; *e >= '0' && *e <= '9'; e++)
+			if (exponent < 100000)
+				exponent = exponent * 10 + (*e - '0');
+		e10 += exponent_negative ? -exponent : exponent;
 		s = e;
 	}
 	if (!(wkt_space(*s) || *s == ')'))
 		return NULL;
+
+	if (significant <= 19 && exact_decimal_to_double(w, e10, negative, value))
+		return s;
 
 	errno = 0;
 	*value = strtod(p, (char **) &end);
