@@ -56,6 +56,23 @@ SELECT t.id, ST_AsEWKB(c.origin) = ST_AsEWKB(t.o::geometry(Point, 4326)) AS orig
        ST_SRID(c.origin) AS srid, ST_AsEWKT(c.origin) AS origin, ST_AsEWKT(c.destination) AS destination
   FROM trips_txt t JOIN trips_c c USING (id) JOIN trips_ref r USING (id) ORDER BY t.id;
 
+-- random point texts (0 to 19 decimals, 17-digit exponent forms, spacing), through a server file
+\getenv abs_builddir PG_ABS_BUILDDIR
+\set f :abs_builddir '/results/trips_copy_points.csv'
+SELECT setseed(0.4);
+CREATE TABLE trips_rnd AS
+  SELECT i AS id, format('POINT(%s %s)', round((random() * 360 - 180)::numeric, (random() * 19)::int),
+                         to_char(random() * 90, '0.9999999999999999EEEE')) AS o,
+                  format('point (  %s %s )', (random() * 180 - 90)::float8, round((random() * -90)::numeric, 14)) AS d
+    FROM generate_series(1, 5000) i;
+COPY (SELECT id + 1000, 'rnd', o, d, '2024-01-01', 's' FROM trips_rnd ORDER BY id) TO :'f' CSV;
+COPY trips_c (id, region, origin, destination, datetime, datasource) FROM :'f' CSV;
+SELECT count(*) AS points,
+       count(*) FILTER (WHERE ST_AsEWKB(c.origin) = ST_AsEWKB(r.o::geometry(Point, 4326))
+                          AND ST_AsEWKB(c.destination) = ST_AsEWKB(r.d::geometry(Point, 4326))) AS identical
+  FROM trips_rnd r JOIN trips_c c ON c.id = r.id + 1000;
+DELETE FROM trips_c WHERE region = 'rnd';
+
 -- malformed texts: the same error and line context as PostgreSQL's own COPY
 \set VERBOSITY default
 COPY trips_c (region, origin, destination, datetime, datasource) FROM stdin CSV;  -- ERROR
@@ -165,5 +182,5 @@ r,POINT(1 2),POINT(3 4),2024-01-01,s
 \.
 ROLLBACK;
 
-DROP TABLE trips_c, trips_ref, trips_txt;
+DROP TABLE trips_c, trips_ref, trips_txt, trips_rnd;
 DROP ROLE trips_copy_user;
