@@ -125,7 +125,6 @@ exact_decimal_to_double(uint64 w, int e10, bool negative, double *result)
 		1e20L, 1e21L, 1e22L, 1e23L, 1e24L, 1e25L, 1e26L, 1e27L
 	};
 	long double r;
-	int			exp2;
 	uint64		significand;
 	uint64		dropped;
 
@@ -137,7 +136,8 @@ exact_decimal_to_double(uint64 w, int e10, bool negative, double *result)
 	if (e10 < -27 || e10 > 27)
 		return false;
 	r = e10 < 0 ? (long double) w / powers[-e10] : (long double) w * powers[e10];
-	significand = (uint64) ldexpl(frexpl(r, &exp2), 64);
+	/* the x87 format stores the explicit 64-bit significand first */
+	memcpy(&significand, &r, sizeof(significand));
 	dropped = significand & 0x7FF;
 	if (dropped >= 0x3FF && dropped <= 0x401)
 		return false;
