@@ -398,15 +398,13 @@ geometry_columns(Relation rel, List *attnums, Oid geometry)
 	return result;
 }
 
-/* COPY FROM's privilege checks (DoCopy), for the columns COPY fills. */
+/*
+ * COPY FROM's check for a server file (DoCopy makes it before it opens the
+ * table; so does this, for any table: the error is PostgreSQL's).
+ */
 static void
-check_copy_privileges(ParseState *pstate, CopyStmt *stmt, Relation rel,
-					  List *attnums)
+check_file_privilege(CopyStmt *stmt)
 {
-	ParseNamespaceItem *nsitem;
-	RangeTblEntry *rte;
-	ListCell   *lc;
-
 	if (stmt->filename != NULL &&
 		!has_privs_of_role(GetUserId(), ROLE_PG_READ_SERVER_FILES))
 		ereport(ERROR,
@@ -414,6 +412,16 @@ check_copy_privileges(ParseState *pstate, CopyStmt *stmt, Relation rel,
 				 errmsg("must be superuser or have privileges of the pg_read_server_files role to COPY from a file"),
 				 errhint("Anyone can COPY to stdout or from stdin. "
 						 "psql's \\copy command also works for anyone.")));
+}
+
+/* COPY FROM's table privilege checks (DoCopy), for the columns COPY fills. */
+static void
+check_copy_privileges(ParseState *pstate, CopyStmt *stmt, Relation rel,
+					  List *attnums)
+{
+	ParseNamespaceItem *nsitem;
+	RangeTblEntry *rte;
+	ListCell   *lc;
 
 	nsitem = addRangeTableEntryForRelation(pstate, rel, RowExclusiveLock,
 										   NULL, false, false);
@@ -497,6 +505,7 @@ try_wkt_point_copy(CopyStmt *stmt, const char *queryString,
 	if (!OidIsValid(geometry))
 		return false;
 
+	check_file_privilege(stmt);
 	rel = table_openrv(stmt->relation, RowExclusiveLock);
 	if (rel->rd_rel->relkind != RELKIND_RELATION ||
 		check_enable_rls(RelationGetRelid(rel), InvalidOid, false) == RLS_ENABLED)
