@@ -14,10 +14,10 @@
  * with one difference: the input function of the geometry columns.
  *
  * That input function recognises the one shape the trips format uses,
- * `[SRID=n;]POINT(x y)` (any case, any spacing), reads the two numbers
- * with strtod() after checking them against the number syntax of PostGIS's
- * WKT lexer (which converts its tokens with atof(), i.e. strtod(): the
- * doubles are bit-identical), writes them as EWKB and hands that to
+ * `[SRID=n;]POINT(x y)` (any case, any spacing), checks the two numbers
+ * against the number syntax of PostGIS's WKT lexer and converts them to
+ * the doubles the lexer's atof() (i.e. strtod()) gives, bit for bit
+ * (exact_decimal_to_double, else strtod()), writes them as EWKB and hands that to
  * PostGIS's binary receive function for geometry with the column's typmod,
  * so PostGIS still builds the value and applies its SRID and type checks
  * (SRID 0 becomes the column's 4326, as for WKT).  Any other text -- EMPTY,
