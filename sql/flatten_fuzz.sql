@@ -275,6 +275,19 @@ BEGIN
     END IF;
 END $$;
 
+-- FORCE_NULL and FORCE_NOT_NULL on the document column act as in
+-- PostgreSQL's COPY (the flattening COPY used to ignore them)
+CREATE TABLE fuzz_force (id int, metric_one int, doc jsonb);
+SELECT edp.enable_flattening('fuzz_force', 'doc', '{}', '{id}') IS NOT NULL AS enabled;
+COPY fuzz_force (id, doc) FROM STDIN (FORMAT csv, NULL 'NA', FORCE_NULL (doc));
+1,"NA"
+2,"{""metric_one"": 2}"
+\.
+COPY fuzz_force (id, doc) FROM STDIN (FORMAT csv, NULL 'NA', FORCE_NOT_NULL (doc));
+3,NA
+\.
+SELECT * FROM fuzz_force ORDER BY id;
+
 -- rows inserted straight into a partition: the row trigger is cloned to
 -- the partition, the statement trigger that reports is not; the counts it
 -- left behind must not outlive its statement (this crashed the server)
@@ -293,4 +306,4 @@ SELECT 'part1' AS t, * FROM fuzz_part1 UNION ALL SELECT 'other', * FROM fuzz_oth
 DROP FUNCTION fuzz_jsonb_state(text), fuzz_copy_state(regclass, int, bool);
 DROP TABLE fuzz_values, fuzz_keys, fuzz_dup_values, fuzz_docs, fuzz_expected, fuzz_invalid,
            fuzz_top, fuzz_top_slow, fuzz_top_csv, fuzz_top_ins,
-           fuzz_ab, fuzz_ab_slow, fuzz_ab_csv, fuzz_ab_ins, fuzz_parted, fuzz_other;
+           fuzz_ab, fuzz_ab_slow, fuzz_ab_csv, fuzz_ab_ins, fuzz_parted, fuzz_other, fuzz_force;
