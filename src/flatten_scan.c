@@ -103,6 +103,7 @@ typedef struct FlattenScan
 
 static int	find_metric(EdpFlattener *f, const char *key, int keylen);
 static bool parse_integer(const char *s, const char *end, Oid typid, Datum *result);
+static bool could_be_integer(const char *s, const char *end);
 static bool metric_value(const char *s, const char *end, Oid typid, Datum *result);
 static void count_unknown(EdpFlattener *f, const char *key, int keylen);
 static void scan_reset(FlattenScan *scan);
@@ -209,6 +210,56 @@ parse_integer(const char *s, const char *end, Oid typid, Datum *result)
 }
 
 /*
+ * Can jsonb hold the JSON number [s, end) as an integer with at most 19
+ * digits?  Only then is it worth asking numeric_in.  jsonb prints a number
+ * without fraction digits when its exponent is at least the number of
+ * fraction digits written (1.5e1 is 15, 1.50e1 is 15.0, 1e-1 is 0.1).
+ * This also keeps numeric_in's errors (an exponent or value beyond
+ * numeric's range) from firing before the rest of the document is read:
+ * such a number stays in the overflow, and jsonb_in judges the document.
+ */
+static bool
+could_be_integer(const char *s, const char *end)
+{
+	const char *p = s;
+	bool		in_fraction = false;
+	int64		fraction_digits = 0;
+	int64		significant_digits = 0;
+	int64		exponent = 0;
+	bool		exponent_negative = false;
+
+	if (p < end && *p == '-')
+		p++;
+	for (; p < end && *p != 'e' && *p != 'E'; p++)
+	{
+		if (*p == '.')
+		{
+			in_fraction = true;
+			continue;
+		}
+		if (in_fraction)
+			fraction_digits++;
+		if (significant_digits > 0 || *p != '0')
+			significant_digits++;
+	}
+	if (p < end)
+	{
+		p++;
+		if (p < end && (*p == '+' || *p == '-'))
+			exponent_negative = (*p++ == '-');
+		for (; p < end; p++)
+			if (exponent < PG_INT32_MAX)
+				exponent = exponent * 10 + (*p - '0');
+		if (exponent_negative)
+			exponent = -exponent;
+	}
+	if (exponent < fraction_digits || exponent >= PG_INT32_MAX / 2)
+		return false;			/* fraction digits remain, or numeric_in fails */
+	return significant_digits == 0 ||	/* zero: 0e5 is 0 */
+		significant_digits - fraction_digits + exponent <= 19;
+}
+
+/*
  * The value of a JSON number token for an integer column, judged as jsonb
  * judges it: 1e3 is stored and printed by jsonb as 1000, so it moves, while
  * 1.0 keeps its fraction digit and stays.  Plain integer literals, the
@@ -225,6 +276,8 @@ metric_value(const char *s, const char *end, Oid typid, Datum *result)
 	if (memchr(s, '.', end - s) == NULL && memchr(s, 'e', end - s) == NULL &&
 		memchr(s, 'E', end - s) == NULL)
 		return false;			/* an integer out of range */
+	if (!could_be_integer(s, end))
+		return false;
 	number = DirectFunctionCall3(numeric_in, CStringGetDatum(pnstrdup(s, end - s)),
 								 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
 	canonical = DatumGetCString(DirectFunctionCall1(numeric_out, number));
