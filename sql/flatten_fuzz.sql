@@ -295,6 +295,22 @@ COPY fuzz_force (id, doc) FROM STDIN (FORMAT csv, NULL 'NA', FORCE_NOT_NULL (doc
 \.
 SELECT * FROM fuzz_force ORDER BY id;
 
+-- edp.original_metrics() on rows that gave a metric column its value
+-- themselves (here a DEFAULT) while the document has no object at the path:
+-- the document is returned as it is (jsonb_set used to fail on it)
+CREATE TABLE fuzz_default (id int, metric_one int DEFAULT 0, doc jsonb);
+SELECT edp.enable_flattening('fuzz_default', 'doc', '{a,b}', '{id}') IS NOT NULL AS enabled;
+SET client_min_messages = error;
+COPY fuzz_default (id, doc) FROM STDIN;
+1	{"a": [1]}
+2	{"a": 5}
+3	{"a": {"b": [2]}}
+4	[1]
+5	"x"
+\.
+RESET client_min_messages;
+SELECT id, metric_one, doc, edp.original_metrics(d) FROM fuzz_default d ORDER BY id;
+
 -- rows inserted straight into a partition: the row trigger is cloned to
 -- the partition, the statement trigger that reports is not; the counts it
 -- left behind must not outlive its statement (this crashed the server)
@@ -313,4 +329,4 @@ SELECT 'part1' AS t, * FROM fuzz_part1 UNION ALL SELECT 'other', * FROM fuzz_oth
 DROP FUNCTION fuzz_jsonb_state(text), fuzz_copy_state(regclass, int, bool);
 DROP TABLE fuzz_values, fuzz_keys, fuzz_dup_values, fuzz_docs, fuzz_expected, fuzz_invalid,
            fuzz_top, fuzz_top_slow, fuzz_top_csv, fuzz_top_ins,
-           fuzz_ab, fuzz_ab_slow, fuzz_ab_csv, fuzz_ab_ins, fuzz_parted, fuzz_other, fuzz_force;
+           fuzz_ab, fuzz_ab_slow, fuzz_ab_csv, fuzz_ab_ins, fuzz_parted, fuzz_other, fuzz_force, fuzz_default;
