@@ -5,19 +5,33 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).co
 
 MODULE_big = edp
 OBJS = \
+	src/agg_weekly_trips.o \
+	src/bgw_ingest.o \
+	src/bgw_launcher.o \
 	src/edp.o \
 	src/flatten.o \
 	src/flatten_copy.o \
 	src/flatten_scan.o \
 	src/flatten_trigger.o \
+	src/guc.o \
+	src/ingest.o \
+	src/ingest_input.o \
+	src/ingest_json.o \
+	src/ingest_sql.o \
+	src/job.o \
 	src/loader.o \
-	src/srf_generate_events.o
+	src/notify.o \
+	src/srf_generate_events.o \
+	src/srf_generate_trips.o \
+	src/srf_trip_assignments.o \
+	src/trips_dbscan.o \
+	src/trips_geo.o
 
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 
 # pg_regress: tests live in sql/ + expected/ beside the install scripts
 # (every sql/edp--*.sql is an extension script; test names never contain --)
-REGRESS = setup catalog generator flatten flatten_invariant flatten_fuzz
+REGRESS = setup catalog generator flatten flatten_invariant flatten_fuzz ingest ingest_privileges trips trips_cluster trips_rollup trips_aggregate trips_bi
 REGRESS_OPTS = --inputdir=. --temp-instance=./tmp_check --temp-config=test/edp.conf
 
 TAP_TESTS = 1

@@ -12,9 +12,11 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 
+#include "bgw.h"
 #include "compat.h"
 #include "edp.h"
 #include "flatten.h"
+#include "guc.h"
 
 PG_MODULE_MAGIC;
 
@@ -28,4 +30,10 @@ _PG_init(void)
 
 	edp_flatten_init();
 	edp_flatten_copy_init();
+	edp_guc_init();
+
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	edp_guc_init_postmaster();
+	edp_bgw_register();
 }

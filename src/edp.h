@@ -14,4 +14,7 @@
 /* catalog of event tables: one row per table edp knows about */
 #define EDP_EVENT_TABLES "event_tables"
 
+/* NOTIFY channel of ingest jobs (payload: see notify.c) */
+#define EDP_INGEST_CHANNEL "edp_ingest"
+
 #endif							/* EDP_H */

@@ -1,0 +1,30 @@
+/*-------------------------------------------------------------------------
+ *
+ * notify.c
+ *		Send an ingest job event on channel edp_ingest.
+ *
+ * The payload is the small JSON object job.c stores in edp.job_events
+ * (event id, job id, event, status and counts; never row data), so a
+ * listener that reconnects can catch up with edp.job_events_since().
+ * Async_Notify queues it in the current transaction: it is delivered at
+ * commit and dropped on rollback, which is why background jobs commit
+ * after each batch before their progress becomes visible.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "commands/async.h"
+
+#include "edp.h"
+#include "notify.h"
+
+void
+edp_notify_ingest(const char *payload)
+{
+	/* internal error: payloads hold ids and counts only */
+	if (strlen(payload) >= NAMEDATALEN * 64)
+		elog(ERROR, "edp ingest notification payload too long");
+
+	Async_Notify(EDP_INGEST_CHANNEL, payload);
+}
