@@ -31,7 +31,7 @@ DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 
 # pg_regress: tests live in sql/ + expected/ beside the install scripts
 # (every sql/edp--*.sql is an extension script; test names never contain --)
-REGRESS = setup catalog generator flatten flatten_invariant ingest ingest_privileges trips trips_cluster trips_rollup trips_aggregate trips_bi
+REGRESS = setup catalog generator flatten flatten_invariant flatten_fuzz ingest ingest_privileges trips trips_cluster trips_rollup trips_aggregate trips_bi
 REGRESS_OPTS = --inputdir=. --temp-instance=./tmp_check --temp-config=test/edp.conf
 
 TAP_TESTS = 1

@@ -159,6 +159,8 @@ edp_flattener_create(Relation rel, MemoryContext mcxt)
 	f->saved_isnull = palloc(sizeof(bool) * tupdesc->natts);
 	f->on_path = palloc0(sizeof(bool) * (f->npath + 1));
 	f->level_members = palloc0(sizeof(int) * (f->npath + 1));
+	f->path_key_seen = palloc0(sizeof(bool) * (f->npath + 1));
+	f->metric_member = palloc(sizeof(int) * Max(f->nmetrics, 1));
 	f->lex = palloc0(sizeof(JsonLexContext));
 	f->encoding = GetDatabaseEncoding();
 	MemoryContextSwitchTo(old);
@@ -228,6 +230,20 @@ edp_flattener_report(EdpFlattener *f)
  */
 static List *pending_reports = NIL;
 
+/*
+ * A flattener lives in its trigger's per-query memory.  When no statement
+ * trigger of ours follows its row trigger within the transaction (rows
+ * inserted straight into a partition, whose statement triggers are not
+ * cloned from the parent; edp_flatten_report disabled), that memory is gone
+ * before anyone reports: take the flattener off the list then.  Its
+ * warnings are lost, its rows are not.
+ */
+static void
+forget_pending_report(void *arg)
+{
+	pending_reports = list_delete_ptr(pending_reports, arg);
+}
+
 void
 edp_flatten_defer_report(EdpFlattener *f)
 {
@@ -235,6 +251,16 @@ edp_flatten_defer_report(EdpFlattener *f)
 
 	if (f->registered)
 		return;
+	if (!f->forget_on_reset)
+	{
+		MemoryContextCallback *callback = MemoryContextAlloc(f->mcxt,
+															 sizeof(MemoryContextCallback));
+
+		callback->func = forget_pending_report;
+		callback->arg = f;
+		MemoryContextRegisterResetCallback(f->mcxt, callback);
+		f->forget_on_reset = true;
+	}
 	old = MemoryContextSwitchTo(TopMemoryContext);
 	pending_reports = lappend(pending_reports, f);
 	MemoryContextSwitchTo(old);

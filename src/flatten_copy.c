@@ -214,6 +214,17 @@ flattening_copy(ParseState *pstate, CopyStmt *stmt, Relation rel,
 		}
 
 		document = cstate->raw_fields[source_field];
+		if (cstate->opts.csv_mode)
+		{
+			/* NextCopyFrom applies these only to the columns it converts */
+			int			m = f->source_attnum - 1;
+
+			if (document == NULL && cstate->opts.force_notnull_flags[m])
+				document = cstate->opts.null_print;
+			else if (document != NULL && cstate->opts.force_null_flags[m] &&
+					 strcmp(document, cstate->opts.null_print) == 0)
+				document = NULL;
+		}
 		if (document != NULL)
 		{
 			cstate->cur_attname = f->source_name;

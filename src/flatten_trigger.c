@@ -187,6 +187,30 @@ edp_reflatten(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64((int64) updated);
 }
 
+/*
+ * Does the document hold an object at the flattening path?  Only there can
+ * metric columns be set back; elsewhere jsonb_set would fail (a scalar, an
+ * array on the way) or do nothing (a key missing).
+ */
+static bool
+object_at_path(Jsonb *doc, EdpFlattener *f)
+{
+	JsonbContainer *container = &doc->root;
+	JsonbValue	value;
+	int			i;
+
+	for (i = 0; i < f->npath; i++)
+	{
+		if (!JsonContainerIsObject(container) ||
+			getKeyJsonValueFromContainer(container, f->path[i],
+										 strlen(f->path[i]), &value) == NULL ||
+			value.type != jbvBinary)
+			return false;
+		container = value.val.binary.data;
+	}
+	return JsonContainerIsObject(container);
+}
+
 /* per-call cache of edp.original_metrics() */
 typedef struct OriginalCache
 {
@@ -214,6 +238,7 @@ edp_original_metrics(PG_FUNCTION_ARGS)
 	Datum		doc;
 	bool		isnull;
 	bool		any_metric = false;
+	bool		settable;
 	int			i;
 
 	if (!OidIsValid(relid))
@@ -268,6 +293,9 @@ edp_original_metrics(PG_FUNCTION_ARGS)
 	doc = heap_getattr(&tuple, f->source_attnum, tupdesc, &isnull);
 	if (isnull)
 		doc = PointerGetDatum(cache->skeleton);
+	else
+		doc = PointerGetDatum(DatumGetJsonbP(doc));	/* detoasted once */
+	settable = object_at_path(DatumGetJsonbP(doc), f);
 
 	for (i = 0; i < f->nmetrics; i++)
 	{
@@ -280,6 +308,8 @@ edp_original_metrics(PG_FUNCTION_ARGS)
 		if (isnull)
 			continue;
 		any_metric = true;
+		if (!settable)
+			continue;			/* a row that gave the column its value itself */
 		v = metric->typid == INT2OID ? DatumGetInt16(value) :
 			metric->typid == INT4OID ? DatumGetInt32(value) : DatumGetInt64(value);
 
