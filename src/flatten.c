@@ -194,7 +194,7 @@ edp_flattener_report(EdpFlattener *f)
 		ereport(WARNING,
 				(errmsg("further unknown metrics in " INT64_FORMAT " places of \"%s\"",
 						f->unknown_other_rows, f->relname),
-				 errdetail("The values are kept in column \"%s\"; only the first %d unknown metric names are reported.",
+				 errdetail("The values are kept in column \"%s\"; the first %d unknown metric names are reported by name, names longer than a column name never.",
 						   f->source_name, MAX_REPORTED_UNKNOWN_KEYS)));
 	for (i = 0; i < f->nmetrics; i++)
 	{

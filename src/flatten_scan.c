@@ -291,6 +291,12 @@ count_unknown(EdpFlattener *f, const char *key, int keylen)
 	EdpUnknownKey *entry;
 	MemoryContext old;
 
+	/* a key too long to name a column is counted, not named */
+	if (keylen >= NAMEDATALEN)
+	{
+		f->unknown_other_rows++;
+		return;
+	}
 	foreach(lc, f->unknown_keys)
 	{
 		entry = (EdpUnknownKey *) lfirst(lc);

@@ -188,11 +188,11 @@ edp_reflatten(PG_FUNCTION_ARGS)
 }
 
 /*
- * Does the document hold an object at the flattening path?  Only there can
- * metric columns be set back; elsewhere jsonb_set would fail (a scalar, an
- * array on the way) or do nothing (a key missing).
+ * The object at the flattening path of the document, or NULL.  Only there
+ * can metric columns be set back; elsewhere jsonb_set would fail (a scalar,
+ * an array on the way) or do nothing (a key missing).
  */
-static bool
+static JsonbContainer *
 object_at_path(Jsonb *doc, EdpFlattener *f)
 {
 	JsonbContainer *container = &doc->root;
@@ -205,10 +205,10 @@ object_at_path(Jsonb *doc, EdpFlattener *f)
 			getKeyJsonValueFromContainer(container, f->path[i],
 										 strlen(f->path[i]), &value) == NULL ||
 			value.type != jbvBinary)
-			return false;
+			return NULL;
 		container = value.val.binary.data;
 	}
-	return JsonContainerIsObject(container);
+	return JsonContainerIsObject(container) ? container : NULL;
 }
 
 /* per-call cache of edp.original_metrics() */
@@ -222,7 +222,9 @@ typedef struct OriginalCache
 /*
  * edp.original_metrics(row): the metrics document as it was loaded,
  * rebuilt from the row's metric columns and its overflow.  This is the
- * inverse of the split, and what "nothing is lost" means in practice.
+ * inverse of the split, and what "nothing is lost" means in practice: a
+ * column's value goes back under its key unless the overflow kept that key
+ * (the row gave the column a value of its own, so the document's stayed).
  */
 PG_FUNCTION_INFO_V1(edp_original_metrics);
 Datum
@@ -238,7 +240,8 @@ edp_original_metrics(PG_FUNCTION_ARGS)
 	Datum		doc;
 	bool		isnull;
 	bool		any_metric = false;
-	bool		settable;
+	JsonbContainer *metrics_object;
+	JsonbValue	kept;
 	int			i;
 
 	if (!OidIsValid(relid))
@@ -295,7 +298,7 @@ edp_original_metrics(PG_FUNCTION_ARGS)
 		doc = PointerGetDatum(cache->skeleton);
 	else
 		doc = PointerGetDatum(DatumGetJsonbP(doc));	/* detoasted once */
-	settable = object_at_path(DatumGetJsonbP(doc), f);
+	metrics_object = object_at_path(DatumGetJsonbP(doc), f);
 
 	for (i = 0; i < f->nmetrics; i++)
 	{
@@ -308,8 +311,12 @@ edp_original_metrics(PG_FUNCTION_ARGS)
 		if (isnull)
 			continue;
 		any_metric = true;
-		if (!settable)
+		if (metrics_object == NULL)
 			continue;			/* a row that gave the column its value itself */
+		if (getKeyJsonValueFromContainer(metrics_object, metric->name,
+										 metric->namelen, &kept) != NULL)
+			continue;			/* the document's own value stayed: the row gave
+								 * the column its value itself */
 		v = metric->typid == INT2OID ? DatumGetInt16(value) :
 			metric->typid == INT4OID ? DatumGetInt32(value) : DatumGetInt64(value);
 
