@@ -5,13 +5,18 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).co
 
 MODULE_big = edp
 OBJS = \
-	src/edp.o
+	src/bucket_funcs.o \
+	src/bucket_math.o \
+	src/buckets_guc.o \
+	src/buckets_trigger.o \
+	src/edp.o \
+	src/srf_bucket_counts.o
 
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 
 # pg_regress: tests live in sql/ + expected/ beside the install scripts
 # (every sql/edp--*.sql is an extension script; test names never contain --)
-REGRESS = setup
+REGRESS = setup buckets rollup dedupe
 REGRESS_OPTS = --inputdir=. --temp-instance=./tmp_check --temp-config=test/edp.conf
 
 TAP_TESTS = 1

@@ -9,9 +9,403 @@ CREATE TABLE edp.event_tables (
     source_column   pg_catalog.name,                   -- flattening: jsonb input + overflow column (NULL: off)
     metrics_path    pg_catalog.text[] NOT NULL DEFAULT '{}',
     exclude_columns pg_catalog.name[] NOT NULL DEFAULT '{}',
-    created_at      pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.now()
+    created_at      pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    -- buckets (issue 3): key and time columns, rollup, dedupe, partitioning
+    key_column      pg_catalog.name,                   -- bucket key (customer); NULL: buckets off
+    ts_column       pg_catalog.name,                   -- event instant (timestamptz)
+    rollup_relid    pg_catalog.regclass,               -- (key, bucket_start, events) table; NULL: no rollup
+    rollup_width    pg_catalog.interval,               -- rollup bucket width (UTC grid)
+    rollup_stale    pg_catalog.bool NOT NULL DEFAULT false, -- true: queries read raw rows
+    dedupe_mode     pg_catalog.text NOT NULL DEFAULT 'none'
+                    CHECK (dedupe_mode IN ('none', 'first', 'latest')),
+    dedupe_columns  pg_catalog.name[],                 -- dedupe key (first) / event id (latest)
+    dedupe_order_column pg_catalog.name,               -- latest: the version that wins has the largest value
+    partition_period pg_catalog.text CHECK (partition_period IN ('day', 'month')),
+    partition_type_column pg_catalog.name              -- second level: one partition per value
 );
 COMMENT ON TABLE edp.event_tables IS
     'edp catalog: one row per event table, with the settings of each edp capability enabled on it';
 SELECT pg_catalog.pg_extension_config_dump('edp.event_tables', '');
 GRANT SELECT ON edp.event_tables TO PUBLIC;
+
+-- buckets: fixed time buckets, rollup, dedupe (issue 3) --------------------
+
+CREATE FUNCTION edp.bucket_start(ts pg_catalog.timestamptz, width pg_catalog.interval,
+                                 tz pg_catalog.text DEFAULT 'UTC')
+RETURNS pg_catalog.timestamptz
+AS 'MODULE_PATHNAME', 'edp_bucket_start_sql'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION edp.bucket_start(pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.text) IS
+    'start of the bucket of the given width holding ts; boundaries on the local clock of tz (offsets east of UTC, e.g. +05:30, or a zone name)';
+
+CREATE FUNCTION edp.bucket_series(from_ts pg_catalog.timestamptz, to_ts pg_catalog.timestamptz,
+                                  width pg_catalog.interval DEFAULT '1 hour',
+                                  tz pg_catalog.text DEFAULT 'UTC')
+RETURNS SETOF pg_catalog.timestamptz
+AS 'MODULE_PATHNAME', 'edp_bucket_series'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION edp.bucket_series(pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.text) IS
+    'start of every bucket overlapping [from_ts, to_ts), in order';
+
+CREATE FUNCTION edp.parse_timestamp(pg_catalog.text)
+RETURNS pg_catalog.timestamptz
+AS 'MODULE_PATHNAME', 'edp_parse_timestamp'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION edp.parse_timestamp(pg_catalog.text) IS
+    'timestamptz from text with any UTC offset; text without an offset is read in edp.naive_timezone (UTC by default)';
+
+CREATE FUNCTION edp.xact_is_current(pg_catalog.xid)
+RETURNS pg_catalog.bool
+AS 'MODULE_PATHNAME', 'edp_xact_is_current'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION edp.xact_is_current(pg_catalog.xid) IS
+    'true when a row version with this xmin was written by the current transaction (used by dedupe)';
+
+CREATE FUNCTION edp.buckets_trigger()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'edp_buckets_trigger'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION edp.buckets_trigger() IS
+    'statement trigger of event tables: keeps the rollup exact and removes duplicate events';
+
+CREATE FUNCTION edp.bucket_counts(tbl pg_catalog.regclass, key anyelement,
+                                  from_ts pg_catalog.timestamptz, to_ts pg_catalog.timestamptz,
+                                  width pg_catalog.interval DEFAULT '1 hour',
+                                  tz pg_catalog.text DEFAULT 'UTC',
+                                  fill pg_catalog.bool DEFAULT true)
+RETURNS TABLE (bucket_start pg_catalog.timestamptz, events pg_catalog.int8)
+AS 'MODULE_PATHNAME', 'edp_bucket_counts'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp.bucket_counts(pg_catalog.regclass, anyelement, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.text, pg_catalog.bool) IS
+    'events of one key per bucket in [from_ts, to_ts), in bucket order, empty buckets as 0 when fill; served from the rollup where it can';
+
+CREATE FUNCTION edp.bucket_counts_by(tbl pg_catalog.regclass, group_by pg_catalog.text,
+                                     from_ts pg_catalog.timestamptz, to_ts pg_catalog.timestamptz,
+                                     width pg_catalog.interval DEFAULT '1 hour',
+                                     tz pg_catalog.text DEFAULT 'UTC',
+                                     fill pg_catalog.bool DEFAULT false,
+                                     key pg_catalog.text DEFAULT NULL)
+RETURNS TABLE (group_value pg_catalog.text, bucket_start pg_catalog.timestamptz, events pg_catalog.int8)
+AS 'MODULE_PATHNAME', 'edp_bucket_counts_by'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp.bucket_counts_by(pg_catalog.regclass, pg_catalog.text, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.text, pg_catalog.bool, pg_catalog.text) IS
+    'events per value of any column per bucket in [from_ts, to_ts), optionally for one key';
+
+-- admin helpers: the caller must own the table (checked for session_user,
+-- since these run as the extension owner to write edp.event_tables)
+CREATE FUNCTION edp._check_owner(tbl pg_catalog.regclass)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    k "char";
+BEGIN
+    SELECT relkind INTO k FROM pg_class WHERE oid = tbl;
+    IF k IS NULL OR k NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION 'relation "%" is not a table', tbl USING ERRCODE = 'wrong_object_type';
+    END IF;
+    IF NOT pg_has_role(session_user, (SELECT relowner FROM pg_class WHERE oid = tbl), 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', tbl USING ERRCODE = 'insufficient_privilege';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION edp._check_owner(pg_catalog.regclass) IS
+    'internal: raises 42809 unless tbl is a table and 42501 unless the session user owns it';
+
+CREATE FUNCTION edp._check_column(tbl pg_catalog.regclass, col pg_catalog.name, want pg_catalog.regtype DEFAULT NULL)
+RETURNS pg_catalog.regtype
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t regtype;
+BEGIN
+    SELECT atttypid INTO t FROM pg_attribute
+     WHERE attrelid = tbl AND attname = col AND attnum > 0 AND NOT attisdropped;
+    IF t IS NULL THEN
+        RAISE EXCEPTION 'column "%" of table % does not exist', col, tbl USING ERRCODE = 'undefined_column';
+    END IF;
+    IF want IS NOT NULL AND t <> want THEN
+        RAISE EXCEPTION 'column "%" of table % has type %, not %', col, tbl, t, want
+            USING ERRCODE = 'datatype_mismatch';
+    END IF;
+    RETURN t;
+END
+$$;
+COMMENT ON FUNCTION edp._check_column(pg_catalog.regclass, pg_catalog.name, pg_catalog.regtype) IS
+    'internal: type of column col of tbl; raises 42703 if missing, 42804 if not of type want';
+
+CREATE FUNCTION edp._ensure_bucket_triggers(tbl pg_catalog.regclass)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'edp_buckets_insert') THEN
+        EXECUTE format('CREATE TRIGGER edp_buckets_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS edp_new '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION edp.buckets_trigger()', tbl);
+        EXECUTE format('CREATE TRIGGER edp_buckets_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS edp_old '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION edp.buckets_trigger()', tbl);
+        EXECUTE format('CREATE TRIGGER edp_buckets_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS edp_old NEW TABLE AS edp_new '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION edp.buckets_trigger()', tbl);
+        EXECUTE format('CREATE TRIGGER edp_buckets_truncate AFTER TRUNCATE ON %s '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION edp.buckets_trigger()', tbl);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION edp._ensure_bucket_triggers(pg_catalog.regclass) IS
+    'internal: creates the statement triggers (edp_buckets_*) that maintain rollup and dedupe';
+
+CREATE FUNCTION edp.refresh_rollup(tbl pg_catalog.regclass)
+RETURNS pg_catalog.int8
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    e edp.event_tables;
+    n bigint;
+BEGIN
+    PERFORM edp._check_owner(tbl);
+    SELECT * INTO e FROM edp.event_tables WHERE relid = tbl;
+    IF e.rollup_relid IS NULL THEN
+        RAISE EXCEPTION 'table % has no rollup', tbl USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = 'Call edp.enable_rollup() first.';
+    END IF;
+    -- writers wait while the rollup is rebuilt; readers go on
+    EXECUTE format('LOCK TABLE %s IN SHARE MODE', tbl);
+    EXECUTE format('TRUNCATE %s', e.rollup_relid);
+    EXECUTE format('INSERT INTO %s (key, bucket_start, events) '
+                   'SELECT %I, date_bin(%L::interval, %I, ''2000-01-01 00:00:00+00''::timestamptz), count(*) '
+                   'FROM %s WHERE %I IS NOT NULL AND %I IS NOT NULL GROUP BY 1, 2',
+                   e.rollup_relid, e.key_column, e.rollup_width, e.ts_column, tbl, e.key_column, e.ts_column);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    UPDATE edp.event_tables SET rollup_stale = false WHERE relid = tbl;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION edp.refresh_rollup(pg_catalog.regclass) IS
+    'rebuilds the rollup of tbl from its rows and clears the stale mark; returns the number of rollup rows';
+
+CREATE FUNCTION edp.enable_rollup(tbl pg_catalog.regclass, key pg_catalog.name, ts pg_catalog.name,
+                                  width pg_catalog.interval DEFAULT '1 hour',
+                                  create_index pg_catalog.bool DEFAULT true)
+RETURNS pg_catalog.regclass
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    keytype regtype;
+    nsp name;
+    rel name;
+    owner regrole;
+    rname text;
+    r regclass;
+BEGIN
+    PERFORM edp._check_owner(tbl);
+    keytype := edp._check_column(tbl, key);
+    PERFORM edp._check_column(tbl, ts, 'timestamptz');
+    IF width IS NULL THEN
+        RAISE EXCEPTION 'rollup width must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM edp.bucket_start('2000-01-01 00:00+00', width);   -- 22023 for unsupported widths
+    IF width > interval '1 hour' THEN
+        RAISE EXCEPTION 'rollup width % is wider than 1 hour', width USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = 'Hourly queries must be answerable from the rollup.';
+    END IF;
+    SELECT n.nspname, c.relname, c.relowner::regrole INTO nsp, rel, owner
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = tbl;
+
+    SELECT rollup_relid INTO r FROM edp.event_tables WHERE relid = tbl;
+    IF r IS NOT NULL THEN
+        EXECUTE format('DROP TABLE %s', r);
+    END IF;
+    rname := left(rel, 52) || '_edp_rollup';
+    EXECUTE format('CREATE TABLE %I.%I (key %s NOT NULL, bucket_start timestamptz NOT NULL, '
+                   'events bigint NOT NULL, PRIMARY KEY (key, bucket_start))', nsp, rname, keytype);
+    r := format('%I.%I', nsp, rname)::regclass;
+    EXECUTE format('ALTER TABLE %s OWNER TO %I', r, owner);
+    EXECUTE format('COMMENT ON TABLE %s IS %L', r,
+                   format('edp rollup of %s: events per (%s, %s bucket), kept by trigger edp_buckets_*', tbl, key, width));
+    IF create_index THEN
+        EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s (%I, %I)', left(rel, 48) || '_edp_key_ts', tbl, key, ts);
+    END IF;
+
+    INSERT INTO edp.event_tables AS e (relid, key_column, ts_column, rollup_relid, rollup_width, rollup_stale)
+    VALUES (tbl, key, ts, r, width, true)
+    ON CONFLICT (relid) DO UPDATE
+       SET key_column = excluded.key_column, ts_column = excluded.ts_column,
+           rollup_relid = excluded.rollup_relid, rollup_width = excluded.rollup_width,
+           rollup_stale = true;
+    PERFORM edp._ensure_bucket_triggers(tbl);
+    PERFORM edp.refresh_rollup(tbl);
+    RETURN r;
+END
+$$;
+COMMENT ON FUNCTION edp.enable_rollup(pg_catalog.regclass, pg_catalog.name, pg_catalog.name, pg_catalog.interval, pg_catalog.bool) IS
+    'keeps per (key, bucket) event counts of tbl in a rollup table, maintained by statement triggers at ingest; returns the rollup table';
+
+CREATE FUNCTION edp.disable_rollup(tbl pg_catalog.regclass)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r regclass;
+BEGIN
+    PERFORM edp._check_owner(tbl);
+    SELECT rollup_relid INTO r FROM edp.event_tables WHERE relid = tbl;
+    UPDATE edp.event_tables SET rollup_relid = NULL, rollup_width = NULL, rollup_stale = false WHERE relid = tbl;
+    IF r IS NOT NULL THEN
+        EXECUTE format('DROP TABLE %s', r);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION edp.disable_rollup(pg_catalog.regclass) IS
+    'drops the rollup of tbl; bucket queries then read raw rows';
+
+CREATE FUNCTION edp.verify_rollup(tbl pg_catalog.regclass)
+RETURNS TABLE (key pg_catalog.text, bucket_start pg_catalog.timestamptz,
+               rollup_events pg_catalog.int8, raw_events pg_catalog.int8)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    e edp.event_tables;
+    bad bigint;
+BEGIN
+    PERFORM edp._check_owner(tbl);
+    SELECT * INTO e FROM edp.event_tables WHERE relid = tbl;
+    IF e.rollup_relid IS NULL THEN
+        RAISE EXCEPTION 'table % has no rollup', tbl USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = 'Call edp.enable_rollup() first.';
+    END IF;
+    RETURN QUERY EXECUTE format(
+        'SELECT coalesce(r.key, b.key)::text, coalesce(r.bucket_start, b.bucket_start), '
+        '       coalesce(r.events, 0)::bigint, coalesce(b.n, 0)::bigint '
+        '  FROM (SELECT key, bucket_start, events FROM %s WHERE events <> 0) r '
+        '  FULL JOIN (SELECT %I AS key, date_bin(%L::interval, %I, ''2000-01-01 00:00:00+00''::timestamptz) AS bucket_start, count(*) AS n '
+        '               FROM %s WHERE %I IS NOT NULL AND %I IS NOT NULL GROUP BY 1, 2) b '
+        '    ON r.key = b.key AND r.bucket_start = b.bucket_start '
+        ' WHERE coalesce(r.events, 0) <> coalesce(b.n, 0) ORDER BY 1, 2',
+        e.rollup_relid, e.key_column, e.rollup_width, e.ts_column, tbl, e.key_column, e.ts_column);
+    GET DIAGNOSTICS bad = ROW_COUNT;
+    IF bad > 0 THEN
+        UPDATE edp.event_tables SET rollup_stale = true WHERE relid = tbl;
+        RAISE WARNING 'rollup of % differs from its rows in % buckets; marked stale', tbl, bad
+            USING HINT = 'Bucket queries read raw rows until edp.refresh_rollup() is run.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION edp.verify_rollup(pg_catalog.regclass) IS
+    'compares the rollup of tbl with a brute-force count; returns the differing buckets (none when exact) and marks a differing rollup stale';
+
+CREATE FUNCTION edp.enable_dedupe(tbl pg_catalog.regclass, columns pg_catalog.name[],
+                                  keep pg_catalog.text DEFAULT 'first',
+                                  order_by pg_catalog.name DEFAULT NULL,
+                                  create_index pg_catalog.bool DEFAULT true)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c name;
+    e edp.event_tables;
+    rel name;
+BEGIN
+    PERFORM edp._check_owner(tbl);
+    IF columns IS NULL OR cardinality(columns) = 0 THEN
+        RAISE EXCEPTION 'dedupe needs at least one column' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOREACH c IN ARRAY columns LOOP
+        PERFORM edp._check_column(tbl, c);
+    END LOOP;
+    IF keep IS NULL OR keep NOT IN ('first', 'latest') THEN
+        RAISE EXCEPTION 'unknown dedupe mode "%"', keep USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Use keep => ''first'' (drop later copies) or keep => ''latest'' (latest order_by wins).';
+    END IF;
+    SELECT * INTO e FROM edp.event_tables WHERE relid = tbl;
+    IF keep = 'latest' THEN
+        order_by := coalesce(order_by, e.ts_column);
+        IF order_by IS NULL THEN
+            RAISE EXCEPTION 'keep => ''latest'' needs order_by' USING ERRCODE = 'invalid_parameter_value',
+                HINT = 'Name the column whose largest value wins, e.g. order_by => ''ts''.';
+        END IF;
+        PERFORM edp._check_column(tbl, order_by);
+    ELSIF order_by IS NOT NULL THEN
+        RAISE EXCEPTION 'order_by applies only to keep => ''latest''' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT relname INTO rel FROM pg_class WHERE oid = tbl;
+    -- the dedupe probe reads rows by key; (key, ts) index serves keys starting with those
+    IF create_index AND NOT (e.key_column IS NOT NULL AND columns[1] = e.key_column AND columns[2] = e.ts_column) THEN
+        EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s (%s)', left(rel, 47) || '_edp_dedupe', tbl,
+                       (SELECT string_agg(quote_ident(x), ', ') FROM unnest(columns) x));
+    END IF;
+    INSERT INTO edp.event_tables (relid, dedupe_mode, dedupe_columns, dedupe_order_column)
+    VALUES (tbl, keep, columns, order_by)
+    ON CONFLICT (relid) DO UPDATE
+       SET dedupe_mode = excluded.dedupe_mode, dedupe_columns = excluded.dedupe_columns,
+           dedupe_order_column = excluded.dedupe_order_column;
+    PERFORM edp._ensure_bucket_triggers(tbl);
+END
+$$;
+COMMENT ON FUNCTION edp.enable_dedupe(pg_catalog.regclass, pg_catalog.name[], pg_catalog.text, pg_catalog.name, pg_catalog.bool) IS
+    'drops duplicate events at ingest: keep first (rows equal on columns) or keep latest (same event id, largest order_by wins)';
+
+CREATE FUNCTION edp.disable_dedupe(tbl pg_catalog.regclass)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM edp._check_owner(tbl);
+    UPDATE edp.event_tables SET dedupe_mode = 'none', dedupe_columns = NULL, dedupe_order_column = NULL
+     WHERE relid = tbl;
+END
+$$;
+COMMENT ON FUNCTION edp.disable_dedupe(pg_catalog.regclass) IS
+    'stops removing duplicate events of tbl at ingest';
+
+CREATE FUNCTION edp.buckets_on_drop()
+RETURNS event_trigger
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN SELECT d.objid FROM pg_event_trigger_dropped_objects() d
+              WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0 LOOP
+        -- an event table went: its rollup goes with it
+        PERFORM edp._drop_rollup_of(r.objid);
+        -- a rollup went: bucket queries read raw rows
+        UPDATE edp.event_tables SET rollup_relid = NULL, rollup_width = NULL, rollup_stale = false
+         WHERE rollup_relid::oid = r.objid;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION edp.buckets_on_drop() IS
+    'event trigger: dropping an event table drops its rollup and its edp.event_tables row';
+
+CREATE FUNCTION edp._drop_rollup_of(tbl pg_catalog.oid)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r oid;
+BEGIN
+    SELECT rollup_relid INTO r FROM edp.event_tables WHERE relid::oid = tbl;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    DELETE FROM edp.event_tables WHERE relid::oid = tbl;
+    IF r IS NOT NULL AND EXISTS (SELECT FROM pg_class WHERE oid = r) THEN
+        EXECUTE format('DROP TABLE %s', r::regclass);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION edp._drop_rollup_of(pg_catalog.oid) IS
+    'internal: forgets a dropped event table and drops its rollup';
+
+CREATE EVENT TRIGGER edp_buckets_drop ON sql_drop EXECUTE FUNCTION edp.buckets_on_drop();

@@ -12,6 +12,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 
+#include "buckets.h"
 #include "compat.h"
 #include "edp.h"
 
@@ -24,4 +25,5 @@ _PG_init(void)
 {
 	if (IsBinaryUpgrade)
 		return;
+	edp_buckets_guc_init();
 }

@@ -1,0 +1,318 @@
+/*-------------------------------------------------------------------------
+ *
+ * buckets_trigger.c
+ *		The statement-level AFTER trigger that keeps an event table's rollup
+ *		exact and removes duplicate events, in the same transaction as the
+ *		rows, for COPY, INSERT, INSERT ... SELECT, UPDATE, DELETE, TRUNCATE.
+ *
+ * Statement-level triggers with transition tables (REFERENCING NEW TABLE
+ * AS edp_new / OLD TABLE AS edp_old) see every row of the statement at
+ * once, so COPY keeps its multi-insert path (a BEFORE ROW trigger would
+ * force row-at-a-time inserts) and the rollup is updated with one
+ * aggregate + upsert per statement instead of one per row.
+ *
+ *   INSERT    rollup += counts of edp_new per (key, bucket); then dedupe
+ *   DELETE    rollup -= counts of edp_old
+ *   UPDATE    rollup -= edp_old, += edp_new
+ *   TRUNCATE  rollup emptied (plain table) / -= the partition's rows
+ *             (BEFORE TRUNCATE on a partition)
+ *
+ * Dedupe deletes the extra copies with an ordinary DELETE, whose own
+ * DELETE trigger then takes them out of the rollup again.  Work runs as
+ * the table's owner (like PostgreSQL's RI triggers), so a user allowed
+ * to INSERT into the event table needs no rights on the rollup table.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/partition.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
+/* advisory lock class serializing dedupe per event table */
+#define EDP_DEDUPE_LOCK_CLASS 0x45445031	/* 'EDP1' */
+
+/* what the trigger needs from edp.event_tables */
+typedef struct TriggerSettings
+{
+	char	   *table;			/* quoted qualified name of the event table */
+	char	   *keycol;			/* quoted, or NULL */
+	char	   *tscol;			/* quoted, or NULL */
+	char	   *rollup;			/* quoted qualified rollup table, or NULL */
+	char	   *width;			/* rollup width literal */
+	bool		stale;
+	char	   *mode;			/* none | first | latest */
+	char	   *cols;			/* "a, b" */
+	char	   *t2cols;			/* "t2.a, t2.b" */
+	char	   *notnull;		/* "a IS NOT NULL AND ..." */
+	char	   *gjoin;			/* "g.a = t2.a AND ..." */
+	bool		covers_bucket;	/* dedupe key holds key and ts columns */
+	char	   *ordercol;		/* keep-latest: quoted ordering column */
+} TriggerSettings;
+
+static char *
+get_text(HeapTuple tup, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+static bool
+load_trigger_settings(Oid root, TriggerSettings *s)
+{
+	Datum		arg = ObjectIdGetDatum(root);
+	Oid			argtype = REGCLASSOID;
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	Datum		d;
+	const char *sql =
+		"SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname),"
+		" pg_catalog.quote_ident(e.key_column), pg_catalog.quote_ident(e.ts_column),"
+		" (SELECT pg_catalog.quote_ident(rn.nspname) || '.' || pg_catalog.quote_ident(rc.relname)"
+		"    FROM pg_catalog.pg_class rc JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace"
+		"   WHERE rc.oid = e.rollup_relid),"
+		" pg_catalog.quote_literal(e.rollup_width::text), e.rollup_stale, e.dedupe_mode,"
+		" pg_catalog.array_to_string(ARRAY(SELECT pg_catalog.quote_ident(x) FROM pg_catalog.unnest(e.dedupe_columns) x), ', '),"
+		" pg_catalog.array_to_string(ARRAY(SELECT 't2.' || pg_catalog.quote_ident(x) FROM pg_catalog.unnest(e.dedupe_columns) x), ', '),"
+		" pg_catalog.array_to_string(ARRAY(SELECT pg_catalog.quote_ident(x) || ' IS NOT NULL' FROM pg_catalog.unnest(e.dedupe_columns) x), ' AND '),"
+		" pg_catalog.array_to_string(ARRAY(SELECT 'g.' || pg_catalog.quote_ident(x) || ' = t2.' || pg_catalog.quote_ident(x) FROM pg_catalog.unnest(e.dedupe_columns) x), ' AND '),"
+		" coalesce(e.key_column = ANY (e.dedupe_columns) AND e.ts_column = ANY (e.dedupe_columns), false),"
+		" pg_catalog.quote_ident(coalesce(e.dedupe_order_column, e.ts_column))"
+		" FROM edp.event_tables e JOIN pg_catalog.pg_class c ON c.oid = e.relid"
+		" JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+		" WHERE e.relid OPERATOR(pg_catalog.=) $1";
+
+	if (SPI_execute_with_args(sql, 1, &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "edp.event_tables lookup failed");	/* internal error */
+	if (SPI_processed == 0)
+		return false;
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	s->table = get_text(tup, desc, 1);
+	s->keycol = get_text(tup, desc, 2);
+	s->tscol = get_text(tup, desc, 3);
+	s->rollup = get_text(tup, desc, 4);
+	s->width = get_text(tup, desc, 5);
+	d = SPI_getbinval(tup, desc, 6, &isnull);
+	s->stale = !isnull && DatumGetBool(d);
+	s->mode = get_text(tup, desc, 7);
+	s->cols = get_text(tup, desc, 8);
+	s->t2cols = get_text(tup, desc, 9);
+	s->notnull = get_text(tup, desc, 10);
+	s->gjoin = get_text(tup, desc, 11);
+	d = SPI_getbinval(tup, desc, 12, &isnull);
+	s->covers_bucket = !isnull && DatumGetBool(d);
+	s->ordercol = get_text(tup, desc, 13);
+	if (s->keycol == NULL || s->tscol == NULL || s->width == NULL)
+		s->rollup = NULL;
+	return true;
+}
+
+static void
+run(const char *sql, int expected)
+{
+	int			rc = SPI_execute(sql, false, 0);
+
+	if (rc != expected)
+		elog(ERROR, "edp bucket trigger statement failed (%d): %s", rc, sql);	/* internal error */
+}
+
+/* rollup += sign * counts of the transition table per (key, bucket) */
+static void
+rollup_add(const TriggerSettings *s, const char *transition, int sign)
+{
+	char	   *sql;
+
+	sql = psprintf("INSERT INTO %s AS r (key, bucket_start, events) "
+				   "SELECT %s, pg_catalog.date_bin(%s::pg_catalog.interval, %s, '2000-01-01 00:00:00+00'::pg_catalog.timestamptz), "
+				   "%s pg_catalog.count(*) FROM %s "
+				   "WHERE %s IS NOT NULL AND %s IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2 "
+				   "ON CONFLICT (key, bucket_start) DO UPDATE SET events = r.events + excluded.events",
+				   s->rollup, s->keycol, s->width, s->tscol,
+				   sign < 0 ? "-" : "", transition, s->keycol, s->tscol);
+	run(sql, SPI_OK_INSERT);
+}
+
+/*
+ * Delete the extra copies among rows sharing a dedupe key with a row of
+ * edp_new.  Mode "first": the copy that was there first survives (rows of
+ * earlier transactions before ours, then the lowest ctid).  Mode "latest":
+ * the copy with the latest ordering column survives, ties as in "first".
+ */
+static void
+dedupe(const TriggerSettings *s, Oid root)
+{
+	char	   *cand;
+	char	   *order;
+	char	   *partition;
+	char	   *sql;
+
+	/* concurrent loads of one table dedupe one after the other */
+	sql = psprintf("SELECT pg_catalog.pg_advisory_xact_lock(%d, %d)",
+				   EDP_DEDUPE_LOCK_CLASS, (int32) root);
+	run(sql, SPI_OK_SELECT);
+
+	if (strcmp(s->mode, "latest") == 0)
+	{
+		partition = s->cols;
+		order = psprintf("t2.%s DESC NULLS LAST, ", s->ordercol);
+		cand = psprintf("SELECT %s FROM edp_new WHERE %s", s->cols, s->notnull);
+	}
+	else
+	{
+		partition = s->cols;
+		order = "";
+
+		/*
+		 * Candidates: keys repeated inside the batch, and keys of the batch
+		 * that may already exist.  With a live rollup and a key holding the
+		 * bucket columns, "may exist" narrows to buckets whose rollup count
+		 * exceeds what this batch brought (a fresh bucket has no old rows).
+		 */
+		if (s->rollup != NULL && !s->stale && s->covers_bucket)
+			cand = psprintf("WITH g AS MATERIALIZED (SELECT %s, pg_catalog.count(*) AS n FROM edp_new WHERE %s GROUP BY %s), "
+							"bb AS (SELECT %s AS k, pg_catalog.date_bin(%s::pg_catalog.interval, %s, '2000-01-01 00:00:00+00'::pg_catalog.timestamptz) AS b, "
+							"       pg_catalog.sum(n) AS n FROM g GROUP BY 1, 2), "
+							"ov AS (SELECT bb.k, bb.b FROM bb JOIN %s r ON r.key = bb.k AND r.bucket_start = bb.b WHERE r.events > bb.n) "
+							"SELECT %s FROM g WHERE n > 1 "
+							"UNION ALL SELECT %s FROM g WHERE n = 1 AND (%s, pg_catalog.date_bin(%s::pg_catalog.interval, %s, '2000-01-01 00:00:00+00'::pg_catalog.timestamptz)) IN (SELECT k, b FROM ov)",
+							s->cols, s->notnull, s->cols,
+							s->keycol, s->width, s->tscol,
+							s->rollup,
+							s->cols,
+							s->cols, s->keycol, s->width, s->tscol);
+		else
+			cand = psprintf("SELECT %s FROM edp_new WHERE %s", s->cols, s->notnull);
+	}
+
+	sql = psprintf("DELETE FROM %s t USING ("
+				   " SELECT s.toid, s.tid FROM ("
+				   "  SELECT t2.tableoid AS toid, t2.ctid AS tid, edp.xact_is_current(t2.xmin) AS mine,"
+				   "   pg_catalog.row_number() OVER (PARTITION BY %s ORDER BY %sedp.xact_is_current(t2.xmin), t2.tableoid, t2.ctid) AS rn"
+				   "  FROM %s t2 WHERE (%s) IN (%s)"
+				   " ) s WHERE s.rn > 1%s"
+				   ") d WHERE t.tableoid = d.toid AND t.ctid = d.tid",
+				   s->table, s->t2cols, order, s->table, s->t2cols, cand,
+				   strcmp(s->mode, "latest") == 0 ? "" : " AND s.mine");
+	(void) partition;
+	run(sql, SPI_OK_DELETE);
+}
+
+/* root of a partition tree (the table itself when it is not a partition) */
+static Oid
+root_of(Relation rel)
+{
+	Oid			relid = RelationGetRelid(rel);
+
+	if (rel->rd_rel->relispartition)
+	{
+		List	   *ancestors = get_partition_ancestors(relid);
+
+		if (ancestors != NIL)
+			return llast_oid(ancestors);
+	}
+	return relid;
+}
+
+/*
+ * edp.buckets_trigger(): AFTER ... FOR EACH STATEMENT on an event table
+ * (and BEFORE TRUNCATE on its partitions).
+ */
+PG_FUNCTION_INFO_V1(edp_buckets_trigger);
+Datum
+edp_buckets_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	TriggerEvent ev;
+	Relation	rel;
+	Oid			root;
+	Oid			save_userid;
+	int			save_sec_context;
+	TriggerSettings s;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("edp.buckets_trigger() must be called as a trigger")));
+	ev = trigdata->tg_event;
+	if (!TRIGGER_FIRED_FOR_STATEMENT(ev))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("edp.buckets_trigger() must be fired FOR EACH STATEMENT")));
+	rel = trigdata->tg_relation;
+	root = root_of(rel);
+
+	/* act as the table's owner: the rollup belongs to it */
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(rel->rd_rel->relowner,
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");	/* internal error */
+	if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)
+		elog(ERROR, "SPI_register_trigger_data failed");	/* internal error */
+
+	if (load_trigger_settings(root, &s))
+	{
+		bool		live = s.rollup != NULL && !s.stale;
+
+		if (TRIGGER_FIRED_BY_INSERT(ev) && TRIGGER_FIRED_AFTER(ev))
+		{
+			if (live)
+				rollup_add(&s, "edp_new", 1);
+			if (s.mode != NULL && strcmp(s.mode, "none") != 0 && s.cols != NULL && s.cols[0] != '\0')
+				dedupe(&s, root);
+		}
+		else if (TRIGGER_FIRED_BY_DELETE(ev) && TRIGGER_FIRED_AFTER(ev))
+		{
+			if (live)
+				rollup_add(&s, "edp_old", -1);
+		}
+		else if (TRIGGER_FIRED_BY_UPDATE(ev) && TRIGGER_FIRED_AFTER(ev))
+		{
+			if (live)
+			{
+				rollup_add(&s, "edp_old", -1);
+				rollup_add(&s, "edp_new", 1);
+			}
+		}
+		else if (TRIGGER_FIRED_BY_TRUNCATE(ev) && s.rollup != NULL)
+		{
+			if (TRIGGER_FIRED_AFTER(ev) && root == RelationGetRelid(rel))
+				run(psprintf("TRUNCATE %s", s.rollup), SPI_OK_UTILITY);
+			else if (TRIGGER_FIRED_BEFORE(ev) && live)
+			{
+				/* a partition about to be emptied: take its rows out */
+				char	   *part = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+															  RelationGetRelationName(rel));
+
+				rollup_add(&s, part, -1);
+			}
+		}
+	}
+	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * edp.xact_is_current(xid): true when the row version with this xmin was
+ * written by the current transaction (or one of its subtransactions).
+ */
+PG_FUNCTION_INFO_V1(edp_xact_is_current);
+Datum
+edp_xact_is_current(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(TransactionIdIsCurrentTransactionId(DatumGetTransactionId(PG_GETARG_DATUM(0))));
+}
