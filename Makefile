@@ -5,6 +5,7 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).co
 
 MODULE_big = edp
 OBJS = \
+	src/agg_bucket_counts.o \
 	src/bucket_funcs.o \
 	src/bucket_math.o \
 	src/buckets_guc.o \
@@ -16,7 +17,7 @@ DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 
 # pg_regress: tests live in sql/ + expected/ beside the install scripts
 # (every sql/edp--*.sql is an extension script; test names never contain --)
-REGRESS = setup buckets rollup dedupe
+REGRESS = setup buckets rollup dedupe aggregate_parallel
 REGRESS_OPTS = --inputdir=. --temp-instance=./tmp_check --temp-config=test/edp.conf
 
 TAP_TESTS = 1

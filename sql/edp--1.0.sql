@@ -409,3 +409,73 @@ COMMENT ON FUNCTION edp._drop_rollup_of(pg_catalog.oid) IS
     'internal: forgets a dropped event table and drops its rollup';
 
 CREATE EVENT TRIGGER edp_buckets_drop ON sql_drop EXECUTE FUNCTION edp.buckets_on_drop();
+
+-- buckets: parallel aggregate ----------------------------------------------
+
+CREATE FUNCTION edp.bucket_counts_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'edp_bucket_counts_agg_trans'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp.bucket_counts_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz) IS
+    'transition function of edp.bucket_counts_agg (hourly, UTC)';
+
+CREATE FUNCTION edp.bucket_counts_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz,
+                                            pg_catalog.interval, pg_catalog.text)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'edp_bucket_counts_agg_trans'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp.bucket_counts_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.text) IS
+    'transition function of edp.bucket_counts_agg (any width and zone)';
+
+CREATE FUNCTION edp.bucket_counts_agg_combine(internal, internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'edp_bucket_counts_agg_combine'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp.bucket_counts_agg_combine(internal, internal) IS
+    'combine function of edp.bucket_counts_agg: adds per-bucket counters';
+
+CREATE FUNCTION edp.bucket_counts_agg_serialize(internal)
+RETURNS pg_catalog.bytea
+AS 'MODULE_PATHNAME', 'edp_bucket_counts_agg_serialize'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION edp.bucket_counts_agg_serialize(internal) IS
+    'serialize function of edp.bucket_counts_agg';
+
+CREATE FUNCTION edp.bucket_counts_agg_deserialize(pg_catalog.bytea, internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'edp_bucket_counts_agg_deserialize'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION edp.bucket_counts_agg_deserialize(pg_catalog.bytea, internal) IS
+    'deserialize function of edp.bucket_counts_agg';
+
+CREATE FUNCTION edp.bucket_counts_agg_final(internal)
+RETURNS pg_catalog.int8[]
+AS 'MODULE_PATHNAME', 'edp_bucket_counts_agg_final'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp.bucket_counts_agg_final(internal) IS
+    'final function of edp.bucket_counts_agg: the per-bucket counters as bigint[]';
+
+CREATE AGGREGATE edp.bucket_counts_agg(pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz) (
+    SFUNC = edp.bucket_counts_agg_trans,
+    STYPE = internal,
+    FINALFUNC = edp.bucket_counts_agg_final,
+    COMBINEFUNC = edp.bucket_counts_agg_combine,
+    SERIALFUNC = edp.bucket_counts_agg_serialize,
+    DESERIALFUNC = edp.bucket_counts_agg_deserialize,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE edp.bucket_counts_agg(pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz) IS
+    'events per hourly UTC bucket of [from, to) as bigint[] (element i = bucket i of edp.bucket_series), zero-filled';
+
+CREATE AGGREGATE edp.bucket_counts_agg(pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz,
+                                       pg_catalog.interval, pg_catalog.text) (
+    SFUNC = edp.bucket_counts_agg_trans,
+    STYPE = internal,
+    FINALFUNC = edp.bucket_counts_agg_final,
+    COMBINEFUNC = edp.bucket_counts_agg_combine,
+    SERIALFUNC = edp.bucket_counts_agg_serialize,
+    DESERIALFUNC = edp.bucket_counts_agg_deserialize,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE edp.bucket_counts_agg(pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.text) IS
+    'events per bucket (width, zone) of [from, to) as bigint[] (element i = bucket i of edp.bucket_series), zero-filled';
