@@ -479,3 +479,243 @@ CREATE AGGREGATE edp.bucket_counts_agg(pg_catalog.timestamptz, pg_catalog.timest
 );
 COMMENT ON AGGREGATE edp.bucket_counts_agg(pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.text) IS
     'events per bucket (width, zone) of [from, to) as bigint[] (element i = bucket i of edp.bucket_series), zero-filled';
+
+-- buckets: partitions by event date and type, created on demand -----------
+
+CREATE FUNCTION edp.route_default_trigger()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'edp_route_default_trigger'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION edp.route_default_trigger() IS
+    'deferred row trigger of DEFAULT partitions: at commit, creates missing partitions and moves the rows there';
+
+CREATE FUNCTION edp._route_default(dflt pg_catalog.regclass)
+RETURNS pg_catalog.int8
+AS 'MODULE_PATHNAME', 'edp_route_default'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION edp._route_default(pg_catalog.regclass) IS
+    'internal: moves the rows of a DEFAULT partition into partitions created for them, without counting them twice';
+
+CREATE FUNCTION edp._partition_name(base pg_catalog.text, suffix pg_catalog.text, nsp pg_catalog.name)
+RETURNS pg_catalog.name
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    candidate text := left(base, 62 - length(suffix)) || '_' || suffix;
+    n int := 1;
+BEGIN
+    WHILE EXISTS (SELECT FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
+                   WHERE s.nspname = nsp AND c.relname = candidate) LOOP
+        n := n + 1;
+        candidate := left(base, 60 - length(suffix) - length(n::text)) || '_' || suffix || '_' || n;
+    END LOOP;
+    RETURN candidate;
+END
+$$;
+COMMENT ON FUNCTION edp._partition_name(pg_catalog.text, pg_catalog.text, pg_catalog.name) IS
+    'internal: a free relation name base_suffix in schema nsp';
+
+-- triggers every leaf partition carries, so DML and TRUNCATE addressed to a
+-- partition directly keep the rollup exact too
+CREATE FUNCTION edp._add_leaf_triggers(leaf pg_catalog.regclass)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    EXECUTE format('CREATE TRIGGER edp_buckets_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS edp_new '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION edp.buckets_trigger()', leaf);
+    EXECUTE format('CREATE TRIGGER edp_buckets_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS edp_old '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION edp.buckets_trigger()', leaf);
+    EXECUTE format('CREATE TRIGGER edp_buckets_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS edp_old NEW TABLE AS edp_new '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION edp.buckets_trigger()', leaf);
+    EXECUTE format('CREATE TRIGGER edp_buckets_truncate BEFORE TRUNCATE ON %s '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION edp.buckets_trigger()', leaf);
+END
+$$;
+COMMENT ON FUNCTION edp._add_leaf_triggers(pg_catalog.regclass) IS
+    'internal: statement triggers of a leaf partition (direct DML and TRUNCATE keep the rollup exact)';
+
+CREATE FUNCTION edp._add_default_partition(parent pg_catalog.regclass)
+RETURNS pg_catalog.regclass
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    nsp name;
+    rel name;
+    d regclass;
+BEGIN
+    SELECT i.inhrelid INTO d FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+     WHERE i.inhparent = parent AND pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT';
+    IF d IS NOT NULL THEN
+        RETURN d;
+    END IF;
+    SELECT s.nspname, c.relname INTO nsp, rel FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
+     WHERE c.oid = parent;
+    EXECUTE format('CREATE TABLE %I.%I PARTITION OF %s DEFAULT', nsp, edp._partition_name(rel, 'default', nsp), parent);
+    SELECT i.inhrelid INTO d FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+     WHERE i.inhparent = parent AND pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT';
+    EXECUTE format('CREATE CONSTRAINT TRIGGER edp_route_default AFTER INSERT ON %s '
+                   'DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION edp.route_default_trigger()', d);
+    PERFORM edp._add_leaf_triggers(d);
+    RETURN d;
+END
+$$;
+COMMENT ON FUNCTION edp._add_default_partition(pg_catalog.regclass) IS
+    'internal: the DEFAULT partition of parent (created with its routing trigger when missing)';
+
+-- move the rows of a DEFAULT partition into partitions created for them
+CREATE FUNCTION edp._route_default_rows(dflt pg_catalog.regclass)
+RETURNS pg_catalog.int8
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    parent regclass;
+    root regclass;
+    e edp.event_tables;
+    nsp name;
+    base name;
+    step interval;
+    p timestamptz;
+    v text;
+    vnull boolean;
+    part regclass;
+    pname name;
+    moved bigint := 0;
+    n bigint;
+    left_over bigint;
+BEGIN
+    SELECT inhparent INTO parent FROM pg_inherits WHERE inhrelid = dflt;
+    root := pg_partition_root(dflt);
+    SELECT * INTO e FROM edp.event_tables WHERE relid = root;
+    IF e.partition_period IS NULL THEN
+        RETURN 0;
+    END IF;
+    SELECT s.nspname, c.relname INTO nsp, base FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
+     WHERE c.oid = parent;
+    step := CASE e.partition_period WHEN 'day' THEN interval '1 day' ELSE interval '1 month' END;
+    EXECUTE format('CREATE TEMP TABLE edp_moving (LIKE %s) ON COMMIT DROP', root);
+
+    IF parent = root THEN
+        -- period level: one partition per UTC day or month present
+        FOR p IN EXECUTE format('SELECT DISTINCT date_trunc(%L, %I AT TIME ZONE ''UTC'') AT TIME ZONE ''UTC'' '
+                                'FROM %s WHERE %I IS NOT NULL ORDER BY 1', e.partition_period, e.ts_column, dflt, e.ts_column) LOOP
+            EXECUTE format('WITH m AS (DELETE FROM %s WHERE %I >= $1 AND %I < $2 RETURNING *) INSERT INTO edp_moving SELECT * FROM m',
+                           dflt, e.ts_column, e.ts_column) USING p, p + step;
+            pname := edp._partition_name(base, to_char(p AT TIME ZONE 'UTC',
+                                         CASE e.partition_period WHEN 'day' THEN '"p"YYYYMMDD' ELSE '"p"YYYYMM' END), nsp);
+            EXECUTE format('CREATE TABLE %I.%I PARTITION OF %s FOR VALUES FROM (%L) TO (%L)%s', nsp, pname, root,
+                           p, p + step,
+                           CASE WHEN e.partition_type_column IS NOT NULL
+                                THEN format(' PARTITION BY LIST (%I)', e.partition_type_column) ELSE '' END);
+            part := format('%I.%I', nsp, pname)::regclass;
+            IF e.partition_type_column IS NOT NULL THEN
+                PERFORM edp._add_default_partition(part);
+                FOR v, vnull IN EXECUTE format('SELECT DISTINCT %I::text, %I IS NULL FROM edp_moving', e.partition_type_column, e.partition_type_column) LOOP
+                    PERFORM edp._add_type_partition(part, v, vnull, e.partition_type_column);
+                END LOOP;
+            ELSE
+                PERFORM edp._add_leaf_triggers(part);
+            END IF;
+            EXECUTE format('INSERT INTO %s SELECT * FROM edp_moving', part);
+            GET DIAGNOSTICS n = ROW_COUNT;
+            moved := moved + n;
+            TRUNCATE edp_moving;
+        END LOOP;
+    ELSE
+        -- type level: one partition per event type present
+        FOR v, vnull IN EXECUTE format('SELECT DISTINCT %I::text, %I IS NULL FROM %s', e.partition_type_column, e.partition_type_column, dflt) LOOP
+            EXECUTE format('WITH m AS (DELETE FROM %s WHERE %I::text IS NOT DISTINCT FROM $1 RETURNING *) INSERT INTO edp_moving SELECT * FROM m',
+                           dflt, e.partition_type_column) USING v;
+            part := edp._add_type_partition(parent, v, vnull, e.partition_type_column);
+            EXECUTE format('INSERT INTO %s SELECT * FROM edp_moving', part);
+            GET DIAGNOSTICS n = ROW_COUNT;
+            moved := moved + n;
+            TRUNCATE edp_moving;
+        END LOOP;
+    END IF;
+    DROP TABLE edp_moving;
+
+    EXECUTE format('SELECT count(*) FROM %s', dflt) INTO left_over;
+    IF left_over > 0 THEN
+        RAISE WARNING '% rows of % stay in its DEFAULT partition %', left_over, root, dflt
+            USING DETAIL = format('They have no %s to route by.',
+                                  CASE WHEN parent = root THEN quote_ident(e.ts_column) ELSE quote_ident(e.partition_type_column) END),
+                  HINT = 'Rows without an event time cannot be placed in a date partition; give the column a NOT NULL constraint.';
+    END IF;
+    RETURN moved;
+END
+$$;
+COMMENT ON FUNCTION edp._route_default_rows(pg_catalog.regclass) IS
+    'internal: creates the partitions missing for the rows of a DEFAULT partition and moves them there; warns about rows that cannot move';
+
+CREATE FUNCTION edp._add_type_partition(parent pg_catalog.regclass, v pg_catalog.text, vnull pg_catalog.bool, col pg_catalog.name)
+RETURNS pg_catalog.regclass
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    nsp name;
+    base name;
+    pname name;
+    coltype regtype;
+BEGIN
+    SELECT s.nspname, c.relname INTO nsp, base FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
+     WHERE c.oid = parent;
+    SELECT atttypid INTO coltype FROM pg_attribute WHERE attrelid = parent AND attname = col;
+    pname := edp._partition_name(base, CASE WHEN vnull THEN 'null'
+                                  ELSE left(coalesce(nullif(trim(both '_' from regexp_replace(lower(v), '[^a-z0-9]+', '_', 'g')), ''), 'x'), 24) END, nsp);
+    EXECUTE format('CREATE TABLE %I.%I PARTITION OF %s FOR VALUES IN (%s)', nsp, pname, parent,
+                   CASE WHEN vnull THEN 'NULL' ELSE format('%L::%s', v, coltype) END);
+    PERFORM edp._add_leaf_triggers(format('%I.%I', nsp, pname)::regclass);
+    RETURN format('%I.%I', nsp, pname)::regclass;
+END
+$$;
+COMMENT ON FUNCTION edp._add_type_partition(pg_catalog.regclass, pg_catalog.text, pg_catalog.bool, pg_catalog.name) IS
+    'internal: creates the list partition of parent for one event type value';
+
+CREATE FUNCTION edp.enable_partitioning(tbl pg_catalog.regclass, ts pg_catalog.name,
+                                        period pg_catalog.text DEFAULT 'day',
+                                        type_column pg_catalog.name DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    k "char";
+    strat "char";
+    keycols int2vector;
+    d regclass;
+BEGIN
+    PERFORM edp._check_owner(tbl);
+    PERFORM edp._check_column(tbl, ts, 'timestamptz');
+    IF type_column IS NOT NULL THEN
+        PERFORM edp._check_column(tbl, type_column);
+    END IF;
+    IF period IS NULL OR period NOT IN ('day', 'month') THEN
+        RAISE EXCEPTION 'unsupported partition period "%"', period USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Use period => ''day'' or period => ''month''.';
+    END IF;
+    SELECT c.relkind, p.partstrat, p.partattrs INTO k, strat, keycols
+      FROM pg_class c LEFT JOIN pg_partitioned_table p ON p.partrelid = c.oid WHERE c.oid = tbl;
+    IF k <> 'p' OR strat <> 'r' OR array_length(keycols::int2[], 1) <> 1
+       OR keycols[0] <> (SELECT attnum FROM pg_attribute WHERE attrelid = tbl AND attname = ts) THEN
+        RAISE EXCEPTION 'table % is not partitioned by range of %', tbl, ts
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = format('Create it with CREATE TABLE ... PARTITION BY RANGE (%I); edp adds the partitions.', ts);
+    END IF;
+    INSERT INTO edp.event_tables AS e (relid, ts_column, partition_period, partition_type_column)
+    VALUES (tbl, ts, period, type_column)
+    ON CONFLICT (relid) DO UPDATE
+       SET ts_column = coalesce(e.ts_column, excluded.ts_column),
+           partition_period = excluded.partition_period,
+           partition_type_column = excluded.partition_type_column;
+    d := edp._add_default_partition(tbl);
+    PERFORM edp._route_default(d);
+END
+$$;
+COMMENT ON FUNCTION edp.enable_partitioning(pg_catalog.regclass, pg_catalog.name, pg_catalog.text, pg_catalog.name) IS
+    'partitions tbl (declared PARTITION BY RANGE (ts)) by UTC day or month and optionally by event type, creating partitions on demand at commit of each load';

@@ -37,6 +37,13 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
+/*
+ * True while edp moves rows out of a DEFAULT partition: the moved rows are
+ * already counted and deduplicated, so the triggers of the partitions
+ * involved must not count them again.
+ */
+static bool routing_in_progress = false;
+
 /* advisory lock class serializing dedupe per event table */
 #define EDP_DEDUPE_LOCK_CLASS 0x45445031	/* 'EDP1' */
 
@@ -250,6 +257,8 @@ edp_buckets_trigger(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("edp.buckets_trigger() must be fired FOR EACH STATEMENT")));
+	if (routing_in_progress)
+		return PointerGetDatum(NULL);
 	rel = trigdata->tg_relation;
 	root = root_of(rel);
 
@@ -315,4 +324,96 @@ Datum
 edp_xact_is_current(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(TransactionIdIsCurrentTransactionId(DatumGetTransactionId(PG_GETARG_DATUM(0))));
+}
+
+/*
+ * edp.route_default_trigger(): deferred AFTER INSERT ROW constraint trigger
+ * on the DEFAULT partition of an edp-partitioned table.  At commit, once
+ * per transaction and partition, it calls edp.route_default(), which
+ * creates the missing partitions and moves the rows there.  An AFTER ROW
+ * trigger leaves COPY's multi-insert path intact; deferral lets the DDL
+ * run after the loading statement has closed the table.
+ */
+static TransactionId routed_xid = InvalidTransactionId;
+
+/* move the rows of DEFAULT partition dflt, with the bucket triggers quiet */
+static int64
+route_default(Oid dflt)
+{
+	Datum		arg = ObjectIdGetDatum(dflt);
+	Oid			argtype = REGCLASSOID;
+	int64		moved = 0;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");	/* internal error */
+	routing_in_progress = true;
+	PG_TRY();
+	{
+		bool		isnull;
+
+		if (SPI_execute_with_args("SELECT edp._route_default_rows($1)", 1, &argtype, &arg,
+								  NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "edp._route_default_rows failed");	/* internal error */
+		moved = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	PG_FINALLY();
+	{
+		routing_in_progress = false;
+	}
+	PG_END_TRY();
+	SPI_finish();
+	return moved;
+}
+
+/*
+ * edp.route_default(dflt): the same on demand (edp.enable_partitioning
+ * routes rows that were there before); returns the number of rows moved.
+ */
+PG_FUNCTION_INFO_V1(edp_route_default);
+Datum
+edp_route_default(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(route_default(PG_GETARG_OID(0)));
+}
+
+static Oid	routed_rels[16];
+static int	routed_count = 0;
+
+PG_FUNCTION_INFO_V1(edp_route_default_trigger);
+Datum
+edp_route_default_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	Oid			relid;
+	Oid			save_userid;
+	int			save_sec_context;
+	TransactionId xid = GetTopTransactionIdIfAny();
+	int			i;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("edp.route_default_trigger() must be called as a trigger")));
+	rel = trigdata->tg_relation;
+	relid = RelationGetRelid(rel);
+
+	/* one routing per transaction and default partition is enough */
+	if (xid != routed_xid)
+	{
+		routed_xid = xid;
+		routed_count = 0;
+	}
+	for (i = 0; i < routed_count; i++)
+		if (routed_rels[i] == relid)
+			return PointerGetDatum(NULL);
+	if (routed_count < (int) lengthof(routed_rels))
+		routed_rels[routed_count++] = relid;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(rel->rd_rel->relowner,
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	(void) route_default(relid);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	return PointerGetDatum(NULL);
 }
