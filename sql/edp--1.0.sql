@@ -201,6 +201,7 @@ DECLARE
     owner regrole;
     rname text;
     r regclass;
+    had_views boolean;
 BEGIN
     PERFORM edp._check_owner(tbl);
     keytype := edp._check_column(tbl, key);
@@ -217,8 +218,9 @@ BEGIN
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = tbl;
 
     SELECT rollup_relid INTO r FROM edp.event_tables WHERE relid = tbl;
+    had_views := to_regclass(format('%I.%I', nsp, left(rel, 48) || '_hourly_counts')) IS NOT NULL;
     IF r IS NOT NULL THEN
-        EXECUTE format('DROP TABLE %s', r);
+        EXECUTE format('DROP TABLE %s CASCADE', r);
     END IF;
     rname := left(rel, 52) || '_edp_rollup';
     EXECUTE format('CREATE TABLE %I.%I (key %s NOT NULL, bucket_start timestamptz NOT NULL, '
@@ -239,6 +241,9 @@ BEGIN
            rollup_stale = true;
     PERFORM edp._ensure_bucket_triggers(tbl);
     PERFORM edp.refresh_rollup(tbl);
+    IF had_views THEN
+        PERFORM edp.create_bucket_views(tbl);
+    END IF;
     RETURN r;
 END
 $$;
@@ -257,12 +262,12 @@ BEGIN
     SELECT rollup_relid INTO r FROM edp.event_tables WHERE relid = tbl;
     UPDATE edp.event_tables SET rollup_relid = NULL, rollup_width = NULL, rollup_stale = false WHERE relid = tbl;
     IF r IS NOT NULL THEN
-        EXECUTE format('DROP TABLE %s', r);
+        EXECUTE format('DROP TABLE %s CASCADE', r);   -- with the BI views reading it
     END IF;
 END
 $$;
 COMMENT ON FUNCTION edp.disable_rollup(pg_catalog.regclass) IS
-    'drops the rollup of tbl; bucket queries then read raw rows';
+    'drops the rollup of tbl (and the BI views of edp.create_bucket_views); bucket queries then read raw rows';
 
 CREATE FUNCTION edp.verify_rollup(tbl pg_catalog.regclass)
 RETURNS TABLE (key pg_catalog.text, bucket_start pg_catalog.timestamptz,
@@ -719,3 +724,60 @@ END
 $$;
 COMMENT ON FUNCTION edp.enable_partitioning(pg_catalog.regclass, pg_catalog.name, pg_catalog.text, pg_catalog.name) IS
     'partitions tbl (declared PARTITION BY RANGE (ts)) by UTC day or month and optionally by event type, creating partitions on demand at commit of each load';
+
+-- buckets: BI views --------------------------------------------------------
+
+CREATE FUNCTION edp.create_bucket_views(tbl pg_catalog.regclass, type_column pg_catalog.name DEFAULT 'event_type')
+RETURNS SETOF pg_catalog.regclass
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    e edp.event_tables;
+    nsp name;
+    rel name;
+    owner regrole;
+    v1 text;
+    v2 text;
+    stale text;
+BEGIN
+    PERFORM edp._check_owner(tbl);
+    SELECT * INTO e FROM edp.event_tables WHERE relid = tbl;
+    IF e.rollup_relid IS NULL THEN
+        RAISE EXCEPTION 'table % has no rollup', tbl USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = 'Call edp.enable_rollup() first.';
+    END IF;
+    IF type_column IS NOT NULL THEN
+        PERFORM edp._check_column(tbl, type_column);
+    END IF;
+    SELECT n.nspname, c.relname, c.relowner::regrole INTO nsp, rel, owner
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = tbl;
+    v1 := format('%I.%I', nsp, left(rel, 48) || '_hourly_counts');
+    v2 := format('%I.%I', nsp, left(rel, 48) || '_hourly_type_counts');
+    stale := format('(SELECT rollup_stale FROM edp.event_tables WHERE relid = %L::regclass)', tbl::oid::regclass::text);
+    -- hourly counts per key: from the rollup, or from raw rows while it is stale
+    EXECUTE format('CREATE OR REPLACE VIEW %s (key, bucket_start, events) AS '
+                   'SELECT key, date_bin(''1 hour'', bucket_start, ''2000-01-01 00:00:00+00''::timestamptz), sum(events)::bigint '
+                   '  FROM %s WHERE events <> 0 AND NOT %s GROUP BY 1, 2 '
+                   'UNION ALL '
+                   'SELECT %I, date_bin(''1 hour'', %I, ''2000-01-01 00:00:00+00''::timestamptz), count(*) '
+                   '  FROM %s WHERE %s AND %I IS NOT NULL AND %I IS NOT NULL GROUP BY 1, 2',
+                   v1, e.rollup_relid, stale, e.key_column, e.ts_column, tbl, stale, e.key_column, e.ts_column);
+    EXECUTE format('ALTER VIEW %s OWNER TO %I', v1, owner);
+    EXECUTE format('COMMENT ON VIEW %s IS %L', v1,
+                   format('edp: events of %s per (key, hour in UTC); columns key, bucket_start, events', tbl));
+    RETURN NEXT v1::regclass;
+    IF type_column IS NOT NULL THEN
+        EXECUTE format('CREATE OR REPLACE VIEW %s (key, event_type, bucket_start, events) AS '
+                       'SELECT %I, %I, date_bin(''1 hour'', %I, ''2000-01-01 00:00:00+00''::timestamptz), count(*) '
+                       '  FROM %s WHERE %I IS NOT NULL GROUP BY 1, 2, 3',
+                       v2, e.key_column, type_column, e.ts_column, tbl, e.ts_column);
+        EXECUTE format('ALTER VIEW %s OWNER TO %I', v2, owner);
+        EXECUTE format('COMMENT ON VIEW %s IS %L', v2,
+                       format('edp: events of %s per (key, event type, hour in UTC); columns key, event_type, bucket_start, events', tbl));
+        RETURN NEXT v2::regclass;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION edp.create_bucket_views(pg_catalog.regclass, pg_catalog.name) IS
+    'creates the BI views <table>_hourly_counts (key, bucket_start, events) and <table>_hourly_type_counts (key, event_type, bucket_start, events)';
