@@ -1,5 +1,6 @@
 -- aggregate_parallel: edp.bucket_counts_agg split by parallel query
 SET timezone = 'UTC';
+\set SHOW_CONTEXT never
 CREATE TABLE agg_events (customer_id int, ts timestamptz);
 INSERT INTO agg_events
 SELECT g % 50, '2024-01-01 00:00+00'::timestamptz + (g * 7919 % 2678400) * interval '1 second'

@@ -1,5 +1,6 @@
 -- bucket_views: BI views with stable column names
 SET timezone = 'UTC';
+\set SHOW_CONTEXT never
 CREATE TABLE bv (customer_id int, event_type text, ts timestamptz);
 INSERT INTO bv SELECT g % 3, CASE WHEN g % 2 = 0 THEN 'click' ELSE 'view' END,
                       '2024-05-01 00:00+00'::timestamptz + g * interval '17 minutes'

@@ -1,5 +1,6 @@
 -- buckets: events of one key per fixed bucket in [from, to)
 SET timezone = 'UTC';
+\set SHOW_CONTEXT never
 \getenv abs_srcdir PG_ABS_SRCDIR
 \set events_csv :abs_srcdir '/test/data/customer-events.csv'
 

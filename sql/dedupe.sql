@@ -1,5 +1,6 @@
 -- dedupe: the same file twice, duplicates inside one batch, keep-latest by event id
 SET timezone = 'UTC';
+\set SHOW_CONTEXT never
 \getenv abs_srcdir PG_ABS_SRCDIR
 \set events_csv :abs_srcdir '/test/data/customer-events.csv'
 \set malformed_csv :abs_srcdir '/test/data/customer-events-malformed.csv'

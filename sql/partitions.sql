@@ -1,5 +1,6 @@
 -- partitions: by UTC event date (day/month) and event type, created on demand at ingest
 SET timezone = 'UTC';
+\set SHOW_CONTEXT never
 \getenv abs_srcdir PG_ABS_SRCDIR
 \set events_csv :abs_srcdir '/test/data/customer-events.csv'
 

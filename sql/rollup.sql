@@ -1,5 +1,6 @@
 -- rollup: per (key, bucket) counts kept exact by COPY, INSERT, DELETE, UPDATE, TRUNCATE
 SET timezone = 'UTC';
+\set SHOW_CONTEXT never
 CREATE TABLE re (id bigint, customer_id bigint, event_type text, event_ts timestamptz);
 INSERT INTO re
 SELECT g, g % 7, 'type' || (g % 3), '2024-01-01 00:00+00'::timestamptz + g * interval '13 minutes'
