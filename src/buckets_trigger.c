@@ -60,7 +60,9 @@ typedef struct TriggerSettings
 	char	   *cols;			/* "a, b" */
 	char	   *t2cols;			/* "t2.a, t2.b" */
 	char	   *notnull;		/* "a IS NOT NULL AND ..." */
-	char	   *gjoin;			/* "g.a = t2.a AND ..." */
+	char	   *t3join;			/* "t3.a = g.a AND ..." */
+	char	   *aggs;			/* "pg_catalog.array_agg(c.a), ..." */
+	int			ncols;
 	bool		covers_bucket;	/* dedupe key holds key and ts columns */
 	char	   *ordercol;		/* keep-latest: quoted ordering column */
 } TriggerSettings;
@@ -93,7 +95,9 @@ load_trigger_settings(Oid root, TriggerSettings *s)
 		" pg_catalog.array_to_string(ARRAY(SELECT pg_catalog.quote_ident(x) FROM pg_catalog.unnest(e.dedupe_columns) x), ', '),"
 		" pg_catalog.array_to_string(ARRAY(SELECT 't2.' || pg_catalog.quote_ident(x) FROM pg_catalog.unnest(e.dedupe_columns) x), ', '),"
 		" pg_catalog.array_to_string(ARRAY(SELECT pg_catalog.quote_ident(x) || ' IS NOT NULL' FROM pg_catalog.unnest(e.dedupe_columns) x), ' AND '),"
-		" pg_catalog.array_to_string(ARRAY(SELECT 'g.' || pg_catalog.quote_ident(x) || ' = t2.' || pg_catalog.quote_ident(x) FROM pg_catalog.unnest(e.dedupe_columns) x), ' AND '),"
+		" pg_catalog.array_to_string(ARRAY(SELECT 't3.' || pg_catalog.quote_ident(x) || ' = g.' || pg_catalog.quote_ident(x) FROM pg_catalog.unnest(e.dedupe_columns) x), ' AND '),"
+		" pg_catalog.array_to_string(ARRAY(SELECT 'pg_catalog.array_agg(c.' || pg_catalog.quote_ident(x) || ')' FROM pg_catalog.unnest(e.dedupe_columns) x), ', '),"
+		" coalesce(pg_catalog.cardinality(e.dedupe_columns), 0),"
 		" coalesce(e.key_column = ANY (e.dedupe_columns) AND e.ts_column = ANY (e.dedupe_columns), false),"
 		" pg_catalog.quote_ident(coalesce(e.dedupe_order_column, e.ts_column))"
 		" FROM edp.event_tables e JOIN pg_catalog.pg_class c ON c.oid = e.relid"
@@ -117,10 +121,13 @@ load_trigger_settings(Oid root, TriggerSettings *s)
 	s->cols = get_text(tup, desc, 8);
 	s->t2cols = get_text(tup, desc, 9);
 	s->notnull = get_text(tup, desc, 10);
-	s->gjoin = get_text(tup, desc, 11);
-	d = SPI_getbinval(tup, desc, 12, &isnull);
+	s->t3join = get_text(tup, desc, 11);
+	s->aggs = get_text(tup, desc, 12);
+	d = SPI_getbinval(tup, desc, 13, &isnull);
+	s->ncols = isnull ? 0 : DatumGetInt32(d);
+	d = SPI_getbinval(tup, desc, 14, &isnull);
 	s->covers_bucket = !isnull && DatumGetBool(d);
-	s->ordercol = get_text(tup, desc, 13);
+	s->ordercol = get_text(tup, desc, 15);
 	if (s->keycol == NULL || s->tscol == NULL || s->width == NULL)
 		s->rollup = NULL;
 	return true;
@@ -156,64 +163,84 @@ rollup_add(const TriggerSettings *s, const char *transition, int sign)
  * edp_new.  Mode "first": the copy that was there first survives (rows of
  * earlier transactions before ours, then the lowest ctid).  Mode "latest":
  * the copy with the latest ordering column survives, ties as in "first".
+ *
+ * Two steps: a query over the batch finds the candidate keys (usually
+ * none on a fresh load), then only those keys are read back from the
+ * table, through its index, by a DELETE that gets them as arrays.
  */
 static void
 dedupe(const TriggerSettings *s, Oid root)
 {
+	bool		latest = strcmp(s->mode, "latest") == 0;
 	char	   *cand;
-	char	   *order;
-	char	   *partition;
 	char	   *sql;
+	Datum	   *args;
+	Oid		   *argtypes;
+	StringInfoData unnest;
+	int			i;
+	bool		isnull;
+	int64		ncand;
+	HeapTuple	tup;
+	TupleDesc	desc;
 
 	/* concurrent loads of one table dedupe one after the other */
 	sql = psprintf("SELECT pg_catalog.pg_advisory_xact_lock(%d, %d)",
 				   EDP_DEDUPE_LOCK_CLASS, (int32) root);
 	run(sql, SPI_OK_SELECT);
 
-	if (strcmp(s->mode, "latest") == 0)
+	if (latest)
+		cand = psprintf("SELECT DISTINCT %s FROM edp_new WHERE %s", s->cols, s->notnull);
+	else if (s->rollup != NULL && !s->stale && s->covers_bucket)
 	{
-		partition = s->cols;
-		order = psprintf("t2.%s DESC NULLS LAST, ", s->ordercol);
-		cand = psprintf("SELECT %s FROM edp_new WHERE %s", s->cols, s->notnull);
+		/*
+		 * Keys repeated inside the batch, and keys in buckets whose rollup
+		 * count (already including this batch) exceeds what the batch
+		 * brought: only there can older copies exist.
+		 */
+		cand = psprintf("SELECT %s FROM ("
+						" SELECT %s, edp_n_, edp_k_, edp_b_, pg_catalog.sum(edp_n_) OVER (PARTITION BY edp_k_, edp_b_) AS edp_bn_ FROM ("
+						"  SELECT %s, edp_n_, %s AS edp_k_, pg_catalog.date_bin(%s::pg_catalog.interval, %s, '2000-01-01 00:00:00+00'::pg_catalog.timestamptz) AS edp_b_ FROM ("
+						"   SELECT %s, pg_catalog.count(*) AS edp_n_ FROM edp_new WHERE %s GROUP BY %s) g0) g1) y"
+						" LEFT JOIN %s r ON r.key = y.edp_k_ AND r.bucket_start = y.edp_b_"
+						" WHERE y.edp_n_ > 1 OR r.events > y.edp_bn_",
+						s->cols, s->cols, s->cols, s->keycol, s->width, s->tscol,
+						s->cols, s->notnull, s->cols, s->rollup);
 	}
 	else
+		cand = psprintf("SELECT %s FROM (SELECT %s, pg_catalog.count(*) AS edp_n_ FROM edp_new WHERE %s GROUP BY %s) g"
+						" WHERE g.edp_n_ > 1 OR (SELECT pg_catalog.count(*) FROM %s t3 WHERE %s) > g.edp_n_",
+						s->cols, s->cols, s->notnull, s->cols, s->table, s->t3join);
+
+	sql = psprintf("SELECT pg_catalog.count(*), %s FROM (%s) c", s->aggs, cand);
+	run(sql, SPI_OK_SELECT);
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	ncand = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+	if (ncand == 0)
+		return;
+
+	args = palloc(sizeof(Datum) * s->ncols);
+	argtypes = palloc(sizeof(Oid) * s->ncols);
+	initStringInfo(&unnest);
+	for (i = 0; i < s->ncols; i++)
 	{
-		partition = s->cols;
-		order = "";
-
-		/*
-		 * Candidates: keys repeated inside the batch, and keys of the batch
-		 * that may already exist.  With a live rollup and a key holding the
-		 * bucket columns, "may exist" narrows to buckets whose rollup count
-		 * exceeds what this batch brought (a fresh bucket has no old rows).
-		 */
-		if (s->rollup != NULL && !s->stale && s->covers_bucket)
-			cand = psprintf("WITH g AS MATERIALIZED (SELECT %s, pg_catalog.count(*) AS n FROM edp_new WHERE %s GROUP BY %s), "
-							"bb AS (SELECT %s AS k, pg_catalog.date_bin(%s::pg_catalog.interval, %s, '2000-01-01 00:00:00+00'::pg_catalog.timestamptz) AS b, "
-							"       pg_catalog.sum(n) AS n FROM g GROUP BY 1, 2), "
-							"ov AS (SELECT bb.k, bb.b FROM bb JOIN %s r ON r.key = bb.k AND r.bucket_start = bb.b WHERE r.events > bb.n) "
-							"SELECT %s FROM g WHERE n > 1 "
-							"UNION ALL SELECT %s FROM g WHERE n = 1 AND (%s, pg_catalog.date_bin(%s::pg_catalog.interval, %s, '2000-01-01 00:00:00+00'::pg_catalog.timestamptz)) IN (SELECT k, b FROM ov)",
-							s->cols, s->notnull, s->cols,
-							s->keycol, s->width, s->tscol,
-							s->rollup,
-							s->cols,
-							s->cols, s->keycol, s->width, s->tscol);
-		else
-			cand = psprintf("SELECT %s FROM edp_new WHERE %s", s->cols, s->notnull);
+		args[i] = SPI_getbinval(tup, desc, i + 2, &isnull);
+		argtypes[i] = SPI_gettypeid(desc, i + 2);
+		appendStringInfo(&unnest, "%spg_catalog.unnest($%d)", i > 0 ? ", " : "", i + 1);
 	}
-
 	sql = psprintf("DELETE FROM %s t USING ("
 				   " SELECT s.toid, s.tid FROM ("
 				   "  SELECT t2.tableoid AS toid, t2.ctid AS tid, edp.xact_is_current(t2.xmin) AS mine,"
 				   "   pg_catalog.row_number() OVER (PARTITION BY %s ORDER BY %sedp.xact_is_current(t2.xmin), t2.tableoid, t2.ctid) AS rn"
-				   "  FROM %s t2 WHERE (%s) IN (%s)"
+				   "  FROM %s t2 WHERE (%s) IN (SELECT * FROM ROWS FROM (%s))"
 				   " ) s WHERE s.rn > 1%s"
 				   ") d WHERE t.tableoid = d.toid AND t.ctid = d.tid",
-				   s->table, s->t2cols, order, s->table, s->t2cols, cand,
-				   strcmp(s->mode, "latest") == 0 ? "" : " AND s.mine");
-	(void) partition;
-	run(sql, SPI_OK_DELETE);
+				   s->table, s->t2cols,
+				   latest ? psprintf("t2.%s DESC NULLS LAST, ", s->ordercol) : "",
+				   s->table, s->t2cols, unnest.data,
+				   latest ? "" : " AND s.mine");
+	if (SPI_execute_with_args(sql, s->ncols, argtypes, args, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "edp dedupe failed: %s", sql);	/* internal error */
 }
 
 /* root of a partition tree (the table itself when it is not a partition) */
