@@ -11,6 +11,7 @@ OBJS = \
 	src/buckets_guc.o \
 	src/buckets_trigger.o \
 	src/edp.o \
+	src/rollup_packed.o \
 	src/srf_bucket_counts.o
 
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)

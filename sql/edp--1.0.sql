@@ -157,6 +157,51 @@ $$;
 COMMENT ON FUNCTION edp._ensure_bucket_triggers(pg_catalog.regclass) IS
     'internal: creates the statement triggers (edp_buckets_*) that maintain rollup and dedupe';
 
+CREATE FUNCTION edp._rollup_pack(slots pg_catalog.int4[], counts pg_catalog.int8[])
+RETURNS pg_catalog.int8[]
+AS 'MODULE_PATHNAME', 'edp_rollup_pack'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION edp._rollup_pack(pg_catalog.int4[], pg_catalog.int8[]) IS
+    'internal: packs ascending (slot, count) pairs of one rollup row, dropping zeros';
+
+CREATE FUNCTION edp._rollup_merge(pg_catalog.int8[], pg_catalog.int8[])
+RETURNS pg_catalog.int8[]
+AS 'MODULE_PATHNAME', 'edp_rollup_merge'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION edp._rollup_merge(pg_catalog.int8[], pg_catalog.int8[]) IS
+    'internal: per-slot sum of two packed rollup arrays, dropping zeros';
+
+CREATE FUNCTION edp._rollup_count(pg_catalog.int8[], pg_catalog.int4)
+RETURNS pg_catalog.int8
+AS 'MODULE_PATHNAME', 'edp_rollup_count'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION edp._rollup_count(pg_catalog.int8[], pg_catalog.int4) IS
+    'internal: the count of one slot of a packed rollup array (0 when absent)';
+
+CREATE FUNCTION edp.rollup_buckets(chunk_start pg_catalog.timestamptz, width pg_catalog.interval, packed pg_catalog.int8[])
+RETURNS TABLE (bucket_start pg_catalog.timestamptz, events pg_catalog.int8)
+AS 'MODULE_PATHNAME', 'edp_rollup_buckets'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION edp.rollup_buckets(pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.int8[]) IS
+    'the non-empty buckets of one rollup row, in order';
+
+CREATE FUNCTION edp._rollup_query(tbl pg_catalog.regclass, key pg_catalog.name, ts pg_catalog.name, width pg_catalog.interval)
+RETURNS pg_catalog.text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$
+    SELECT pg_catalog.format(
+        'SELECT k, c, edp._rollup_pack(array_agg(slot ORDER BY slot), array_agg(n ORDER BY slot)) '
+        '  FROM (SELECT k, c, (date_part(''epoch'', b - c) / date_part(''epoch'', %L::interval))::int4 AS slot, count(*) AS n '
+        '          FROM (SELECT %I AS k, date_bin(%L::interval, %I, ''2000-01-01 00:00:00+00''::timestamptz) AS b, '
+        '                       date_bin(%L::interval * 768, %I, ''2000-01-01 00:00:00+00''::timestamptz) AS c '
+        '                  FROM %s WHERE %I IS NOT NULL AND %I IS NOT NULL) x '
+        '         GROUP BY k, c, b) y '
+        ' GROUP BY k, c',
+        width, key, width, ts, width, ts, tbl, key, ts)
+$$;
+COMMENT ON FUNCTION edp._rollup_query(pg_catalog.regclass, pg_catalog.name, pg_catalog.name, pg_catalog.interval) IS
+    'internal: the query computing the packed rollup rows (key, chunk_start, packed) of a table';
+
 CREATE FUNCTION edp.refresh_rollup(tbl pg_catalog.regclass)
 RETURNS pg_catalog.int8
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
@@ -175,10 +220,8 @@ BEGIN
     -- writers wait while the rollup is rebuilt; readers go on
     EXECUTE format('LOCK TABLE %s IN SHARE MODE', tbl);
     EXECUTE format('TRUNCATE %s', e.rollup_relid);
-    EXECUTE format('INSERT INTO %s (key, bucket_start, events) '
-                   'SELECT %I, date_bin(%L::interval, %I, ''2000-01-01 00:00:00+00''::timestamptz), count(*) '
-                   'FROM %s WHERE %I IS NOT NULL AND %I IS NOT NULL GROUP BY 1, 2',
-                   e.rollup_relid, e.key_column, e.rollup_width, e.ts_column, tbl, e.key_column, e.ts_column);
+    EXECUTE format('INSERT INTO %s (key, chunk_start, packed) %s',
+                   e.rollup_relid, edp._rollup_query(tbl, e.key_column, e.ts_column, e.rollup_width));
     GET DIAGNOSTICS n = ROW_COUNT;
     UPDATE edp.event_tables SET rollup_stale = false WHERE relid = tbl;
     RETURN n;
@@ -223,12 +266,12 @@ BEGIN
         EXECUTE format('DROP TABLE %s CASCADE', r);
     END IF;
     rname := left(rel, 52) || '_edp_rollup';
-    EXECUTE format('CREATE TABLE %I.%I (key %s NOT NULL, bucket_start timestamptz NOT NULL, '
-                   'events bigint NOT NULL, PRIMARY KEY (key, bucket_start))', nsp, rname, keytype);
+    EXECUTE format('CREATE TABLE %I.%I (key %s NOT NULL, chunk_start timestamptz NOT NULL, '
+                   'packed bigint[] NOT NULL, PRIMARY KEY (key, chunk_start))', nsp, rname, keytype);
     r := format('%I.%I', nsp, rname)::regclass;
     EXECUTE format('ALTER TABLE %s OWNER TO %I', r, owner);
     EXECUTE format('COMMENT ON TABLE %s IS %L', r,
-                   format('edp rollup of %s: events per (%s, %s bucket), kept by trigger edp_buckets_*', tbl, key, width));
+                   format('edp rollup of %s: events per (%s, %s bucket) packed per 768 buckets (edp.rollup_buckets() unpacks), kept by triggers edp_buckets_*', tbl, key, width));
     IF create_index THEN
         EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s (%I, %I)', left(rel, 48) || '_edp_key_ts', tbl, key, ts);
     END IF;
@@ -288,12 +331,13 @@ BEGIN
     RETURN QUERY EXECUTE format(
         'SELECT coalesce(r.key, b.key)::text, coalesce(r.bucket_start, b.bucket_start), '
         '       coalesce(r.events, 0)::bigint, coalesce(b.n, 0)::bigint '
-        '  FROM (SELECT key, bucket_start, events FROM %s WHERE events <> 0) r '
+        '  FROM (SELECT r.key, u.bucket_start, u.events FROM %s r '
+        '          CROSS JOIN LATERAL edp.rollup_buckets(r.chunk_start, %L::interval, r.packed) u) r '
         '  FULL JOIN (SELECT %I AS key, date_bin(%L::interval, %I, ''2000-01-01 00:00:00+00''::timestamptz) AS bucket_start, count(*) AS n '
         '               FROM %s WHERE %I IS NOT NULL AND %I IS NOT NULL GROUP BY 1, 2) b '
         '    ON r.key = b.key AND r.bucket_start = b.bucket_start '
         ' WHERE coalesce(r.events, 0) <> coalesce(b.n, 0) ORDER BY 1, 2',
-        e.rollup_relid, e.key_column, e.rollup_width, e.ts_column, tbl, e.key_column, e.ts_column);
+        e.rollup_relid, e.rollup_width, e.key_column, e.rollup_width, e.ts_column, tbl, e.key_column, e.ts_column);
     GET DIAGNOSTICS bad = ROW_COUNT;
     IF bad > 0 THEN
         UPDATE edp.event_tables SET rollup_stale = true WHERE relid = tbl;
@@ -757,12 +801,13 @@ BEGIN
     stale := format('(SELECT rollup_stale FROM edp.event_tables WHERE relid = %L::regclass)', tbl::oid::regclass::text);
     -- hourly counts per key: from the rollup, or from raw rows while it is stale
     EXECUTE format('CREATE OR REPLACE VIEW %s (key, bucket_start, events) AS '
-                   'SELECT key, date_bin(''1 hour'', bucket_start, ''2000-01-01 00:00:00+00''::timestamptz), sum(events)::bigint '
-                   '  FROM %s WHERE events <> 0 AND NOT %s GROUP BY 1, 2 '
+                   'SELECT r.key, date_bin(''1 hour'', u.bucket_start, ''2000-01-01 00:00:00+00''::timestamptz), sum(u.events)::bigint '
+                   '  FROM %s r CROSS JOIN LATERAL edp.rollup_buckets(r.chunk_start, %L::interval, r.packed) u '
+                   ' WHERE NOT %s GROUP BY 1, 2 '
                    'UNION ALL '
                    'SELECT %I, date_bin(''1 hour'', %I, ''2000-01-01 00:00:00+00''::timestamptz), count(*) '
                    '  FROM %s WHERE %s AND %I IS NOT NULL AND %I IS NOT NULL GROUP BY 1, 2',
-                   v1, e.rollup_relid, stale, e.key_column, e.ts_column, tbl, stale, e.key_column, e.ts_column);
+                   v1, e.rollup_relid, e.rollup_width, stale, e.key_column, e.ts_column, tbl, stale, e.key_column, e.ts_column);
     EXECUTE format('ALTER VIEW %s OWNER TO %I', v1, owner);
     EXECUTE format('COMMENT ON VIEW %s IS %L', v1,
                    format('edp: events of %s per (key, hour in UTC); columns key, bucket_start, events', tbl));

@@ -36,7 +36,7 @@ TRUNCATE pd_p20170616;
 SELECT count(*) AS differing_buckets FROM edp.verify_rollup('pd');
 SELECT * FROM edp.bucket_counts('pd', 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'::text, '2017-06-15 00:00+00', '2017-06-18 00:00+00', '1 day');
 TRUNCATE pd;
-SELECT count(*) AS rollup_rows FROM pd_edp_rollup;
+SELECT count(*) AS rollup_buckets FROM pd_edp_rollup, edp.rollup_buckets(chunk_start, '1 hour', packed);
 
 -- by month and event type (two levels), with keep-latest dedupe across partitions
 CREATE TABLE acct (event_id int, ts timestamptz, event_type text, note text) PARTITION BY RANGE (ts);

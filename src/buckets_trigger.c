@@ -37,6 +37,8 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
+#include "rollup_packed.h"
+
 /*
  * True while edp moves rows out of a DEFAULT partition: the moved rows are
  * already counted and deduplicated, so the triggers of the partitions
@@ -142,19 +144,29 @@ run(const char *sql, int expected)
 		elog(ERROR, "edp bucket trigger statement failed (%d): %s", rc, sql);	/* internal error */
 }
 
-/* rollup += sign * counts of the transition table per (key, bucket) */
+/*
+ * rollup += sign * counts of the rows of source per (key, bucket), packed
+ * per (key, chunk) (rollup_packed.c)
+ */
 static void
-rollup_add(const TriggerSettings *s, const char *transition, int sign)
+rollup_add(const TriggerSettings *s, const char *source, int sign)
 {
 	char	   *sql;
 
-	sql = psprintf("INSERT INTO %s AS r (key, bucket_start, events) "
-				   "SELECT %s, pg_catalog.date_bin(%s::pg_catalog.interval, %s, '2000-01-01 00:00:00+00'::pg_catalog.timestamptz), "
-				   "%s pg_catalog.count(*) FROM %s "
-				   "WHERE %s IS NOT NULL AND %s IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2 "
-				   "ON CONFLICT (key, bucket_start) DO UPDATE SET events = r.events + excluded.events",
-				   s->rollup, s->keycol, s->width, s->tscol,
-				   sign < 0 ? "-" : "", transition, s->keycol, s->tscol);
+	sql = psprintf("INSERT INTO %s AS r (key, chunk_start, packed) "
+				   "SELECT k, c, edp._rollup_pack(pg_catalog.array_agg(slot ORDER BY slot), pg_catalog.array_agg(n ORDER BY slot)) "
+				   "FROM (SELECT k, c, (pg_catalog.date_part('epoch', b - c) / pg_catalog.date_part('epoch', %s::pg_catalog.interval))::pg_catalog.int4 AS slot, "
+				   "             %s pg_catalog.count(*) AS n "
+				   "        FROM (SELECT %s AS k, "
+				   "                     pg_catalog.date_bin(%s::pg_catalog.interval, %s, '2000-01-01 00:00:00+00'::pg_catalog.timestamptz) AS b, "
+				   "                     pg_catalog.date_bin(%s::pg_catalog.interval * %d, %s, '2000-01-01 00:00:00+00'::pg_catalog.timestamptz) AS c "
+				   "                FROM %s WHERE %s IS NOT NULL AND %s IS NOT NULL) x "
+				   "       GROUP BY k, c, b) y "
+				   "GROUP BY k, c ORDER BY k, c "
+				   "ON CONFLICT (key, chunk_start) DO UPDATE SET packed = edp._rollup_merge(r.packed, excluded.packed)",
+				   s->rollup, s->width, sign < 0 ? "-" : "",
+				   s->keycol, s->width, s->tscol, s->width, EDP_ROLLUP_SLOTS, s->tscol,
+				   source, s->keycol, s->tscol);
 	run(sql, SPI_OK_INSERT);
 }
 
@@ -198,13 +210,17 @@ dedupe(const TriggerSettings *s, Oid root)
 		 * brought: only there can older copies exist.
 		 */
 		cand = psprintf("SELECT %s FROM ("
-						" SELECT %s, edp_n_, edp_k_, edp_b_, pg_catalog.sum(edp_n_) OVER (PARTITION BY edp_k_, edp_b_) AS edp_bn_ FROM ("
-						"  SELECT %s, edp_n_, %s AS edp_k_, pg_catalog.date_bin(%s::pg_catalog.interval, %s, '2000-01-01 00:00:00+00'::pg_catalog.timestamptz) AS edp_b_ FROM ("
+						" SELECT %s, edp_n_, edp_k_, edp_b_, edp_c_, pg_catalog.sum(edp_n_) OVER (PARTITION BY edp_k_, edp_b_) AS edp_bn_ FROM ("
+						"  SELECT %s, edp_n_, %s AS edp_k_,"
+						"   pg_catalog.date_bin(%s::pg_catalog.interval, %s, '2000-01-01 00:00:00+00'::pg_catalog.timestamptz) AS edp_b_,"
+						"   pg_catalog.date_bin(%s::pg_catalog.interval * %d, %s, '2000-01-01 00:00:00+00'::pg_catalog.timestamptz) AS edp_c_ FROM ("
 						"   SELECT %s, pg_catalog.count(*) AS edp_n_ FROM edp_new WHERE %s GROUP BY %s) g0) g1) y"
-						" LEFT JOIN %s r ON r.key = y.edp_k_ AND r.bucket_start = y.edp_b_"
-						" WHERE y.edp_n_ > 1 OR r.events > y.edp_bn_",
+						" LEFT JOIN %s r ON r.key = y.edp_k_ AND r.chunk_start = y.edp_c_"
+						" WHERE y.edp_n_ > 1 OR edp._rollup_count(r.packed,"
+						"   (pg_catalog.date_part('epoch', y.edp_b_ - y.edp_c_) / pg_catalog.date_part('epoch', %s::pg_catalog.interval))::pg_catalog.int4) > y.edp_bn_",
 						s->cols, s->cols, s->cols, s->keycol, s->width, s->tscol,
-						s->cols, s->notnull, s->cols, s->rollup);
+						s->width, EDP_ROLLUP_SLOTS, s->tscol,
+						s->cols, s->notnull, s->cols, s->rollup, s->width);
 	}
 	else
 		cand = psprintf("SELECT %s FROM (SELECT %s, pg_catalog.count(*) AS edp_n_ FROM edp_new WHERE %s GROUP BY %s) g"

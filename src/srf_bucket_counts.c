@@ -28,6 +28,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -35,6 +36,7 @@
 
 #include "buckets.h"
 #include "compat.h"
+#include "rollup_packed.h"
 
 /* what edp.event_tables says about the table */
 typedef struct BucketSettings
@@ -280,9 +282,9 @@ get_plans(Oid relid, Oid keytype, const BucketSettings *s)
 		char	   *rq = quote_qualified_identifier(get_namespace_name(get_rel_namespace(s->rollup)),
 													get_rel_name(s->rollup));
 
-		sql = psprintf("SELECT bucket_start, events FROM %s WHERE key OPERATOR(pg_catalog.=) %s "
-					   "AND bucket_start OPERATOR(pg_catalog.>=) $2 AND bucket_start OPERATOR(pg_catalog.<) $3 "
-					   "AND events OPERATOR(pg_catalog.<>) 0 ORDER BY bucket_start",
+		sql = psprintf("SELECT chunk_start, packed FROM %s WHERE key OPERATOR(pg_catalog.=) %s "
+					   "AND chunk_start OPERATOR(pg_catalog.>=) $2 AND chunk_start OPERATOR(pg_catalog.<) $3 "
+					   "ORDER BY chunk_start",
 					   rq, cast);
 		p->rollup_plan = SPI_prepare(sql, 3, argtypes);
 		if (p->rollup_plan == NULL)
@@ -445,7 +447,9 @@ edp_bucket_counts(PG_FUNCTION_ARGS)
 			add_raw(&e, p, key, from, to, PointerGetDatum(width), PointerGetDatum(tz));
 		else
 		{
-			Datum		args[3] = {key, TimestampTzGetDatum(from_al), TimestampTzGetDatum(to_al)};
+			int64		chunk_len = rw * EDP_ROLLUP_SLOTS;
+			Datum		args[3] = {key, TimestampTzGetDatum(grid_floor(from_al, chunk_len)),
+			TimestampTzGetDatum(to_al)};
 			SPITupleTable *tt;
 			uint64		i,
 						nrows;
@@ -458,15 +462,27 @@ edp_bucket_counts(PG_FUNCTION_ARGS)
 			for (i = 0; i < nrows; i++)
 			{
 				bool		isnull;
-				TimestampTz r = DatumGetTimestampTz(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull));
-				int64		n = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
-				TimestampTz bs = edp_bucket_start(&spec, r);
+				TimestampTz chunk = DatumGetTimestampTz(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull));
+				ArrayType  *packed = DatumGetArrayTypeP(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
+				int			npairs;
+				int64	   *pairs = edp_rollup_pairs(packed, &npairs);
+				int			j;
 
-				/* named zones: a rollup bucket cut by an output boundary reads raw */
-				if (!spec.fixed && edp_bucket_start(&spec, r + rw - 1) != bs)
-					add_raw(&e, p, key, r, r + rw, PointerGetDatum(width), PointerGetDatum(tz));
-				else
-					emitter_add(&e, bs, n);
+				for (j = 0; j < npairs; j++)
+				{
+					TimestampTz r = chunk + pairs[2 * j] * rw;
+					int64		n = pairs[2 * j + 1];
+					TimestampTz bs;
+
+					if (r < from_al || r >= to_al)
+						continue;
+					bs = edp_bucket_start(&spec, r);
+					/* named zones: a rollup bucket cut by an output boundary reads raw */
+					if (!spec.fixed && edp_bucket_start(&spec, r + rw - 1) != bs)
+						add_raw(&e, p, key, r, r + rw, PointerGetDatum(width), PointerGetDatum(tz));
+					else
+						emitter_add(&e, bs, n);
+				}
 			}
 			add_raw(&e, p, key, to_al, to, PointerGetDatum(width), PointerGetDatum(tz));
 		}
