@@ -116,8 +116,11 @@ echo "Counts equal and rollup exact after both loads: $same. Rollup rows: $rollu
 echo
 echo "### Queries (pgbench, 1 client, prepared; SELECT 1: $one_qps qps, median $one_med ms)"
 echo
-echo "| customer | range | peer date_trunc qps | peer date_bin qps | edp qps | edp / faster peer | edp median ms |"
-echo "|---|---|---:|---:|---:|---:|---:|"
+echo "edp runs edp.bucket_counts(tbl, key, from, to, fill => false) (the output of the peer: non-empty buckets only);"
+echo "the last two columns run the default zero-filled form (every bucket of the range, empty ones as 0)."
+echo
+echo "| customer | range | peer date_trunc qps | peer date_bin qps | edp qps | edp / faster peer | edp median ms | edp filled qps | filled median ms |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
 } | tee "$report"
 for who in typical hot; do
     k=$typical; [ "$who" = hot ] && k=$hot
@@ -125,10 +128,11 @@ for who in typical hot; do
         f=${from[$r]}; t=${to[$r]}
         read -r q1 m1 <<< "$(run_pgbench "trunc_${who}_$r" "SELECT date_trunc('hour', event_ts) AS b, count(*) FROM peer_events WHERE customer_id = $k AND event_ts >= '$f' AND event_ts < '$t' GROUP BY 1 ORDER BY 1;")"
         read -r q2 m2 <<< "$(run_pgbench "bin_${who}_$r" "SELECT date_bin('1 hour', event_ts, '2000-01-01 00:00+00') AS b, count(*) FROM peer_events WHERE customer_id = $k AND event_ts >= '$f' AND event_ts < '$t' GROUP BY 1 ORDER BY 1;")"
-        read -r q3 m3 <<< "$(run_pgbench "edp_${who}_$r" "SELECT * FROM edp.bucket_counts('edp_events', $k::bigint, '$f', '$t');")"
-        awk -v w="$who" -v r="$r" -v a="$q1" -v b="$q2" -v c="$q3" -v m="$m3" 'BEGIN {
+        read -r q3 m3 <<< "$(run_pgbench "edp_${who}_$r" "SELECT * FROM edp.bucket_counts('edp_events', $k::bigint, '$f', '$t', fill => false);")"
+        read -r q4 m4 <<< "$(run_pgbench "fill_${who}_$r" "SELECT * FROM edp.bucket_counts('edp_events', $k::bigint, '$f', '$t');")"
+        awk -v w="$who" -v r="$r" -v a="$q1" -v b="$q2" -v c="$q3" -v m="$m3" -v d="$q4" -v n="$m4" 'BEGIN {
             best = (a > b) ? a : b;
-            printf "| %s | %s | %.0f | %.0f | %.0f | %.1fx | %.3f |\n", w, r, a, b, c, c / best, m }' | tee -a "$report"
+            printf "| %s | %s | %.0f | %.0f | %.0f | %.1fx | %.3f | %.0f | %.3f |\n", w, r, a, b, c, c / best, m, d, n }' | tee -a "$report"
     done
 done
 echo | tee -a "$report"
