@@ -91,6 +91,13 @@ LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION edp.bucket_counts_by(pg_catalog.regclass, pg_catalog.text, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.text, pg_catalog.bool, pg_catalog.text) IS
     'events per value of any column per bucket in [from_ts, to_ts), optionally for one key';
 
+CREATE FUNCTION edp._invalidate_settings(tbl pg_catalog.regclass)
+RETURNS void
+AS 'MODULE_PATHNAME', 'edp_invalidate_settings'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION edp._invalidate_settings(pg_catalog.regclass) IS
+    'internal: tells all backends that the bucket settings of tbl changed (relcache invalidation)';
+
 -- admin helpers: the caller must own the table (checked for session_user,
 -- since these run as the extension owner to write edp.event_tables)
 CREATE FUNCTION edp._check_owner(tbl pg_catalog.regclass)
@@ -224,6 +231,7 @@ BEGIN
                    e.rollup_relid, edp._rollup_query(tbl, e.key_column, e.ts_column, e.rollup_width));
     GET DIAGNOSTICS n = ROW_COUNT;
     UPDATE edp.event_tables SET rollup_stale = false WHERE relid = tbl;
+    PERFORM edp._invalidate_settings(tbl);
     RETURN n;
 END
 $$;
@@ -282,6 +290,7 @@ BEGIN
        SET key_column = excluded.key_column, ts_column = excluded.ts_column,
            rollup_relid = excluded.rollup_relid, rollup_width = excluded.rollup_width,
            rollup_stale = true;
+    PERFORM edp._invalidate_settings(tbl);
     PERFORM edp._ensure_bucket_triggers(tbl);
     PERFORM edp.refresh_rollup(tbl);
     IF had_views THEN
@@ -304,6 +313,7 @@ BEGIN
     PERFORM edp._check_owner(tbl);
     SELECT rollup_relid INTO r FROM edp.event_tables WHERE relid = tbl;
     UPDATE edp.event_tables SET rollup_relid = NULL, rollup_width = NULL, rollup_stale = false WHERE relid = tbl;
+    PERFORM edp._invalidate_settings(tbl);
     IF r IS NOT NULL THEN
         EXECUTE format('DROP TABLE %s CASCADE', r);   -- with the BI views reading it
     END IF;
@@ -341,6 +351,7 @@ BEGIN
     GET DIAGNOSTICS bad = ROW_COUNT;
     IF bad > 0 THEN
         UPDATE edp.event_tables SET rollup_stale = true WHERE relid = tbl;
+        PERFORM edp._invalidate_settings(tbl);
         RAISE WARNING 'rollup of % differs from its rows in % buckets; marked stale', tbl, bad
             USING HINT = 'Bucket queries read raw rows until edp.refresh_rollup() is run.';
     END IF;
@@ -428,6 +439,7 @@ BEGIN
         -- an event table went: its rollup goes with it
         PERFORM edp._drop_rollup_of(r.objid);
         -- a rollup went: bucket queries read raw rows
+        PERFORM edp._invalidate_settings(relid) FROM edp.event_tables WHERE rollup_relid::oid = r.objid;
         UPDATE edp.event_tables SET rollup_relid = NULL, rollup_width = NULL, rollup_stale = false
          WHERE rollup_relid::oid = r.objid;
     END LOOP;
@@ -762,6 +774,7 @@ BEGIN
        SET ts_column = coalesce(e.ts_column, excluded.ts_column),
            partition_period = excluded.partition_period,
            partition_type_column = excluded.partition_type_column;
+    PERFORM edp._invalidate_settings(tbl);
     d := edp._add_default_partition(tbl);
     PERFORM edp._route_default(d);
 END

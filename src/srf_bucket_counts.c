@@ -30,6 +30,7 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -62,6 +63,33 @@ typedef struct BucketPlans
 
 #define PLAN_CACHE_SIZE 8
 static BucketPlans plan_cache[PLAN_CACHE_SIZE];
+
+/*
+ * Settings cached per table, dropped by a relcache invalidation of the
+ * table: every edp function that changes a table's row of edp.event_tables
+ * sends one (edp._invalidate_settings), so bucket queries skip the catalog
+ * lookup.
+ */
+typedef struct CachedSettings
+{
+	Oid			relid;
+	BucketSettings s;
+} CachedSettings;
+
+#define SETTINGS_CACHE_SIZE 16
+static CachedSettings settings_cache[SETTINGS_CACHE_SIZE];
+static int	settings_cache_next = 0;
+static bool settings_callback_registered = false;
+
+static void
+settings_invalidate(Datum arg, Oid relid)
+{
+	int			i;
+
+	for (i = 0; i < SETTINGS_CACHE_SIZE; i++)
+		if (!OidIsValid(relid) || settings_cache[i].relid == relid)
+			settings_cache[i].relid = InvalidOid;
+}
 static int	plan_cache_next = 0;
 static SPIPlanPtr settings_plan = NULL;
 
@@ -213,11 +241,41 @@ load_settings(Oid relid, BucketSettings *s)
 static void
 require_settings(Oid relid, BucketSettings *s)
 {
+	int			i;
+
+	if (!settings_callback_registered)
+	{
+		CacheRegisterRelcacheCallback(settings_invalidate, (Datum) 0);
+		settings_callback_registered = true;
+	}
+	for (i = 0; i < SETTINGS_CACHE_SIZE; i++)
+	{
+		if (settings_cache[i].relid == relid && OidIsValid(relid))
+		{
+			*s = settings_cache[i].s;
+			return;
+		}
+	}
 	if (!load_settings(relid, s))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("table \"%s\" has no bucket settings", get_rel_name(relid)),
 				 errhint("Call edp.enable_rollup() on the table first.")));
+	settings_cache[settings_cache_next].relid = relid;
+	settings_cache[settings_cache_next].s = *s;
+	settings_cache_next = (settings_cache_next + 1) % SETTINGS_CACHE_SIZE;
+}
+
+/*
+ * edp._invalidate_settings(tbl): tells every backend that the bucket
+ * settings of tbl changed (a relcache invalidation of tbl).
+ */
+PG_FUNCTION_INFO_V1(edp_invalidate_settings);
+Datum
+edp_invalidate_settings(PG_FUNCTION_ARGS)
+{
+	CacheInvalidateRelcacheByRelid(PG_GETARG_OID(0));
+	PG_RETURN_VOID();
 }
 
 /* "$1::keytype" unless the argument already has the column's type */
