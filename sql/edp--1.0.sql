@@ -169,7 +169,7 @@ RETURNS pg_catalog.int8[]
 AS 'MODULE_PATHNAME', 'edp_rollup_pack'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION edp._rollup_pack(pg_catalog.int4[], pg_catalog.int8[]) IS
-    'internal: packs ascending (slot, count) pairs of one rollup row, dropping zeros';
+    'internal: packs (slot, count) pairs of one rollup row, sorted by slot, summing repeats, dropping zeros';
 
 CREATE FUNCTION edp._rollup_merge(pg_catalog.int8[], pg_catalog.int8[])
 RETURNS pg_catalog.int8[]
@@ -197,7 +197,7 @@ RETURNS pg_catalog.text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 AS $$
     SELECT pg_catalog.format(
-        'SELECT k, c, edp._rollup_pack(array_agg(slot ORDER BY slot), array_agg(n ORDER BY slot)) '
+        'SELECT k, c, edp._rollup_pack(array_agg(slot), array_agg(n)) '
         '  FROM (SELECT k, c, (date_part(''epoch'', b - c) / date_part(''epoch'', %L::interval))::int4 AS slot, count(*) AS n '
         '          FROM (SELECT %I AS k, date_bin(%L::interval, %I, ''2000-01-01 00:00:00+00''::timestamptz) AS b, '
         '                       date_bin(%L::interval * 768, %I, ''2000-01-01 00:00:00+00''::timestamptz) AS c '

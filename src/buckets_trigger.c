@@ -154,7 +154,7 @@ rollup_add(const TriggerSettings *s, const char *source, int sign)
 	char	   *sql;
 
 	sql = psprintf("INSERT INTO %s AS r (key, chunk_start, packed) "
-				   "SELECT k, c, edp._rollup_pack(pg_catalog.array_agg(slot ORDER BY slot), pg_catalog.array_agg(n ORDER BY slot)) "
+				   "SELECT k, c, edp._rollup_pack(pg_catalog.array_agg(slot), pg_catalog.array_agg(n)) "
 				   "FROM (SELECT k, c, (pg_catalog.date_part('epoch', b - c) / pg_catalog.date_part('epoch', %s::pg_catalog.interval))::pg_catalog.int4 AS slot, "
 				   "             %s pg_catalog.count(*) AS n "
 				   "        FROM (SELECT %s AS k, "
@@ -180,18 +180,28 @@ rollup_add(const TriggerSettings *s, const char *source, int sign)
  * none on a fresh load), then only those keys are read back from the
  * table, through its index, by a DELETE that gets them as arrays.
  */
+typedef struct DedupeCandidates
+{
+	int64		n;				/* number of candidate keys */
+	Datum	   *arrays;			/* one array per key column */
+	Oid		   *types;
+} DedupeCandidates;
+
+/*
+ * Step 1, before the rollup counts the batch: the candidate keys.  Keys
+ * repeated inside the batch, and keys that may already exist: with a live
+ * rollup and a key holding the bucket columns, only keys in buckets that
+ * already hold events; otherwise keys whose count in the table exceeds
+ * the batch's (index probes).  Usually none on a fresh load.
+ */
 static void
-dedupe(const TriggerSettings *s, Oid root)
+dedupe_candidates(const TriggerSettings *s, Oid root, DedupeCandidates *dc)
 {
 	bool		latest = strcmp(s->mode, "latest") == 0;
 	char	   *cand;
 	char	   *sql;
-	Datum	   *args;
-	Oid		   *argtypes;
-	StringInfoData unnest;
 	int			i;
 	bool		isnull;
-	int64		ncand;
 	HeapTuple	tup;
 	TupleDesc	desc;
 
@@ -203,25 +213,15 @@ dedupe(const TriggerSettings *s, Oid root)
 	if (latest)
 		cand = psprintf("SELECT DISTINCT %s FROM edp_new WHERE %s", s->cols, s->notnull);
 	else if (s->rollup != NULL && !s->stale && s->covers_bucket)
-	{
-		/*
-		 * Keys repeated inside the batch, and keys in buckets whose rollup
-		 * count (already including this batch) exceeds what the batch
-		 * brought: only there can older copies exist.
-		 */
-		cand = psprintf("SELECT %s FROM ("
-						" SELECT %s, edp_n_, edp_k_, edp_b_, edp_c_, pg_catalog.sum(edp_n_) OVER (PARTITION BY edp_k_, edp_b_) AS edp_bn_ FROM ("
-						"  SELECT %s, edp_n_, %s AS edp_k_,"
-						"   pg_catalog.date_bin(%s::pg_catalog.interval, %s, '2000-01-01 00:00:00+00'::pg_catalog.timestamptz) AS edp_b_,"
-						"   pg_catalog.date_bin(%s::pg_catalog.interval * %d, %s, '2000-01-01 00:00:00+00'::pg_catalog.timestamptz) AS edp_c_ FROM ("
-						"   SELECT %s, pg_catalog.count(*) AS edp_n_ FROM edp_new WHERE %s GROUP BY %s) g0) g1) y"
-						" LEFT JOIN %s r ON r.key = y.edp_k_ AND r.chunk_start = y.edp_c_"
-						" WHERE y.edp_n_ > 1 OR edp._rollup_count(r.packed,"
-						"   (pg_catalog.date_part('epoch', y.edp_b_ - y.edp_c_) / pg_catalog.date_part('epoch', %s::pg_catalog.interval))::pg_catalog.int4) > y.edp_bn_",
-						s->cols, s->cols, s->cols, s->keycol, s->width, s->tscol,
-						s->width, EDP_ROLLUP_SLOTS, s->tscol,
-						s->cols, s->notnull, s->cols, s->rollup, s->width);
-	}
+		cand = psprintf("SELECT %s FROM (SELECT %s, pg_catalog.count(*) AS edp_n_ FROM edp_new WHERE %s GROUP BY %s) g"
+						" LEFT JOIN %s r ON r.key = g.%s"
+						"  AND r.chunk_start = pg_catalog.date_bin(%s::pg_catalog.interval * %d, g.%s, '2000-01-01 00:00:00+00'::pg_catalog.timestamptz)"
+						" WHERE g.edp_n_ > 1 OR edp._rollup_count(r.packed,"
+						"   (pg_catalog.date_part('epoch', pg_catalog.date_bin(%s::pg_catalog.interval, g.%s, '2000-01-01 00:00:00+00'::pg_catalog.timestamptz)"
+						"     - r.chunk_start) / pg_catalog.date_part('epoch', %s::pg_catalog.interval))::pg_catalog.int4) > 0",
+						s->cols, s->cols, s->notnull, s->cols,
+						s->rollup, s->keycol, s->width, EDP_ROLLUP_SLOTS, s->tscol,
+						s->width, s->tscol, s->width);
 	else
 		cand = psprintf("SELECT %s FROM (SELECT %s, pg_catalog.count(*) AS edp_n_ FROM edp_new WHERE %s GROUP BY %s) g"
 						" WHERE g.edp_n_ > 1 OR (SELECT pg_catalog.count(*) FROM %s t3 WHERE %s) > g.edp_n_",
@@ -231,19 +231,38 @@ dedupe(const TriggerSettings *s, Oid root)
 	run(sql, SPI_OK_SELECT);
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
-	ncand = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-	if (ncand == 0)
-		return;
-
-	args = palloc(sizeof(Datum) * s->ncols);
-	argtypes = palloc(sizeof(Oid) * s->ncols);
-	initStringInfo(&unnest);
+	dc->n = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+	dc->arrays = palloc(sizeof(Datum) * s->ncols);
+	dc->types = palloc(sizeof(Oid) * s->ncols);
 	for (i = 0; i < s->ncols; i++)
 	{
-		args[i] = SPI_getbinval(tup, desc, i + 2, &isnull);
-		argtypes[i] = SPI_gettypeid(desc, i + 2);
-		appendStringInfo(&unnest, "%spg_catalog.unnest($%d)", i > 0 ? ", " : "", i + 1);
+		/* stays valid: SPI keeps result tables until SPI_finish */
+		dc->arrays[i] = SPI_getbinval(tup, desc, i + 2, &isnull);
+		dc->types[i] = SPI_gettypeid(desc, i + 2);
 	}
+}
+
+/*
+ * Step 2: delete the extra copies among the rows with a candidate key.
+ * Mode "first": the copy that was there first survives (rows of earlier
+ * transactions before ours, then the lowest ctid).  Mode "latest": the
+ * copy with the latest ordering column survives, ties as in "first".
+ * The DELETE fires the DELETE trigger, which takes the rows out of the
+ * rollup again.
+ */
+static void
+dedupe_delete(const TriggerSettings *s, const DedupeCandidates *dc)
+{
+	bool		latest = strcmp(s->mode, "latest") == 0;
+	StringInfoData unnest;
+	char	   *sql;
+	int			i;
+
+	if (dc->n == 0)
+		return;
+	initStringInfo(&unnest);
+	for (i = 0; i < s->ncols; i++)
+		appendStringInfo(&unnest, "%spg_catalog.unnest($%d)", i > 0 ? ", " : "", i + 1);
 	sql = psprintf("DELETE FROM %s t USING ("
 				   " SELECT s.toid, s.tid FROM ("
 				   "  SELECT t2.tableoid AS toid, t2.ctid AS tid, edp.xact_is_current(t2.xmin) AS mine,"
@@ -255,7 +274,7 @@ dedupe(const TriggerSettings *s, Oid root)
 				   latest ? psprintf("t2.%s DESC NULLS LAST, ", s->ordercol) : "",
 				   s->table, s->t2cols, unnest.data,
 				   latest ? "" : " AND s.mine");
-	if (SPI_execute_with_args(sql, s->ncols, argtypes, args, NULL, false, 0) != SPI_OK_DELETE)
+	if (SPI_execute_with_args(sql, s->ncols, dc->types, dc->arrays, NULL, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "edp dedupe failed: %s", sql);	/* internal error */
 }
 
@@ -321,10 +340,16 @@ edp_buckets_trigger(PG_FUNCTION_ARGS)
 
 		if (TRIGGER_FIRED_BY_INSERT(ev) && TRIGGER_FIRED_AFTER(ev))
 		{
+			bool		dedupe = s.mode != NULL && strcmp(s.mode, "none") != 0 &&
+			s.cols != NULL && s.cols[0] != '\0';
+			DedupeCandidates dc;
+
+			if (dedupe)
+				dedupe_candidates(&s, root, &dc);
 			if (live)
 				rollup_add(&s, "edp_new", 1);
-			if (s.mode != NULL && strcmp(s.mode, "none") != 0 && s.cols != NULL && s.cols[0] != '\0')
-				dedupe(&s, root);
+			if (dedupe)
+				dedupe_delete(&s, &dc);
 		}
 		else if (TRIGGER_FIRED_BY_DELETE(ev) && TRIGGER_FIRED_AFTER(ev))
 		{

@@ -56,9 +56,19 @@ build_array(const int64 *v, int n)
 	return construct_array(d, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
 }
 
+/* sort helper: (slot, count) pairs by slot */
+static int
+pair_cmp(const void *a, const void *b)
+{
+	int64		x = ((const int64 *) a)[0];
+	int64		y = ((const int64 *) b)[0];
+
+	return (x > y) - (x < y);
+}
+
 /*
- * edp._rollup_pack(slots int4[], counts int8[]): packed pairs, slots
- * ascending (the caller aggregates with ORDER BY slot); zeros dropped.
+ * edp._rollup_pack(slots int4[], counts int8[]): packed pairs sorted by
+ * slot, counts of a repeated slot summed, zeros dropped.
  */
 PG_FUNCTION_INFO_V1(edp_rollup_pack);
 Datum
@@ -70,6 +80,7 @@ edp_rollup_pack(PG_FUNCTION_ARGS)
 	int			nc = ArrayGetNItems(ARR_NDIM(counts), ARR_DIMS(counts));
 	int32	   *s;
 	int64	   *c;
+	int64	   *pairs;
 	int64	   *out;
 	int			i,
 				k = 0;
@@ -81,18 +92,32 @@ edp_rollup_pack(PG_FUNCTION_ARGS)
 				 errmsg("slots and counts must be arrays of equal length without NULLs")));
 	s = (int32 *) ((char *) slots + ARR_OVERHEAD_NONULLS(ARR_NDIM(slots)));
 	c = (int64 *) ((char *) counts + ARR_OVERHEAD_NONULLS(ARR_NDIM(counts)));
+	pairs = palloc(sizeof(int64) * 2 * Max(ns, 1));
+	for (i = 0; i < ns; i++)
+	{
+		if (s[i] < 0 || s[i] >= EDP_ROLLUP_SLOTS)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("rollup slot %d is out of range", s[i])));
+		pairs[2 * i] = s[i];
+		pairs[2 * i + 1] = c[i];
+	}
+	qsort(pairs, ns, 2 * sizeof(int64), pair_cmp);
 	out = palloc(sizeof(int64) * 2 * Max(ns, 1));
 	for (i = 0; i < ns; i++)
 	{
-		if (s[i] < 0 || s[i] >= EDP_ROLLUP_SLOTS || (i > 0 && s[i] <= s[i - 1]))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("rollup slots must be distinct, ascending and below %d", EDP_ROLLUP_SLOTS)));
-		if (c[i] == 0)
-			continue;
-		out[k++] = s[i];
-		out[k++] = c[i];
+		if (k > 0 && out[k - 2] == pairs[2 * i])
+			out[k - 1] += pairs[2 * i + 1];
+		else
+		{
+			if (k > 0 && out[k - 1] == 0)
+				k -= 2;
+			out[k++] = pairs[2 * i];
+			out[k++] = pairs[2 * i + 1];
+		}
 	}
+	if (k > 0 && out[k - 1] == 0)
+		k -= 2;
 	PG_RETURN_ARRAYTYPE_P(build_array(out, k));
 }
 

@@ -33,6 +33,7 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "buckets.h"
@@ -274,7 +275,11 @@ PG_FUNCTION_INFO_V1(edp_invalidate_settings);
 Datum
 edp_invalidate_settings(PG_FUNCTION_ARGS)
 {
-	CacheInvalidateRelcacheByRelid(PG_GETARG_OID(0));
+	Oid			relid = PG_GETARG_OID(0);
+
+	/* a dropped table has had its invalidation already */
+	if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+		CacheInvalidateRelcacheByRelid(relid);
 	PG_RETURN_VOID();
 }
 
