@@ -192,19 +192,39 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION edp.rollup_buckets(pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.int8[]) IS
     'the non-empty buckets of one rollup row, in order';
 
+CREATE FUNCTION edp._rollup_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.int4)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'edp_rollup_agg_trans'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp._rollup_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.int4) IS
+    'internal: transition function of edp._rollup_agg';
+
+CREATE FUNCTION edp._rollup_agg_final(internal)
+RETURNS pg_catalog.int8[]
+AS 'MODULE_PATHNAME', 'edp_rollup_agg_final'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp._rollup_agg_final(internal) IS
+    'internal: final function of edp._rollup_agg (sorts and sums the pairs)';
+
+CREATE AGGREGATE edp._rollup_agg(pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.int4) (
+    SFUNC = edp._rollup_agg_trans,
+    STYPE = internal,
+    FINALFUNC = edp._rollup_agg_final,
+    FINALFUNC_MODIFY = READ_WRITE,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE edp._rollup_agg(pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.int4) IS
+    'internal: one packed rollup row from the event times of one (key, chunk), each counted with the given sign';
+
 CREATE FUNCTION edp._rollup_query(tbl pg_catalog.regclass, key pg_catalog.name, ts pg_catalog.name, width pg_catalog.interval)
 RETURNS pg_catalog.text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 AS $$
     SELECT pg_catalog.format(
-        'SELECT k, c, edp._rollup_pack(array_agg(slot), array_agg(n)) '
-        '  FROM (SELECT k, c, (date_part(''epoch'', b - c) / date_part(''epoch'', %L::interval))::int4 AS slot, count(*) AS n '
-        '          FROM (SELECT %I AS k, date_bin(%L::interval, %I, ''2000-01-01 00:00:00+00''::timestamptz) AS b, '
-        '                       date_bin(%L::interval * 768, %I, ''2000-01-01 00:00:00+00''::timestamptz) AS c '
-        '                  FROM %s WHERE %I IS NOT NULL AND %I IS NOT NULL) x '
-        '         GROUP BY k, c, b) y '
-        ' GROUP BY k, c',
-        width, key, width, ts, width, ts, tbl, key, ts)
+        'SELECT %I, date_bin(%L::interval * 768, %I, ''2000-01-01 00:00:00+00''::timestamptz), '
+        '       edp._rollup_agg(%I, %L::interval, 1) '
+        '  FROM %s WHERE %I IS NOT NULL AND %I IS NOT NULL GROUP BY 1, 2',
+        key, width, ts, ts, width, tbl, key, ts)
 $$;
 COMMENT ON FUNCTION edp._rollup_query(pg_catalog.regclass, pg_catalog.name, pg_catalog.name, pg_catalog.interval) IS
     'internal: the query computing the packed rollup rows (key, chunk_start, packed) of a table';

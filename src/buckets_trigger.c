@@ -154,18 +154,13 @@ rollup_add(const TriggerSettings *s, const char *source, int sign)
 	char	   *sql;
 
 	sql = psprintf("INSERT INTO %s AS r (key, chunk_start, packed) "
-				   "SELECT k, c, edp._rollup_pack(pg_catalog.array_agg(slot), pg_catalog.array_agg(n)) "
-				   "FROM (SELECT k, c, (pg_catalog.date_part('epoch', b - c) / pg_catalog.date_part('epoch', %s::pg_catalog.interval))::pg_catalog.int4 AS slot, "
-				   "             %s pg_catalog.count(*) AS n "
-				   "        FROM (SELECT %s AS k, "
-				   "                     pg_catalog.date_bin(%s::pg_catalog.interval, %s, '2000-01-01 00:00:00+00'::pg_catalog.timestamptz) AS b, "
-				   "                     pg_catalog.date_bin(%s::pg_catalog.interval * %d, %s, '2000-01-01 00:00:00+00'::pg_catalog.timestamptz) AS c "
-				   "                FROM %s WHERE %s IS NOT NULL AND %s IS NOT NULL) x "
-				   "       GROUP BY k, c, b) y "
-				   "GROUP BY k, c ORDER BY k, c "
+				   "SELECT %s, pg_catalog.date_bin(%s::pg_catalog.interval * %d, %s, '2000-01-01 00:00:00+00'::pg_catalog.timestamptz), "
+				   "       edp._rollup_agg(%s, %s::pg_catalog.interval, %d) "
+				   "  FROM %s WHERE %s IS NOT NULL AND %s IS NOT NULL "
+				   " GROUP BY 1, 2 ORDER BY 1, 2 "
 				   "ON CONFLICT (key, chunk_start) DO UPDATE SET packed = edp._rollup_merge(r.packed, excluded.packed)",
-				   s->rollup, s->width, sign < 0 ? "-" : "",
-				   s->keycol, s->width, s->tscol, s->width, EDP_ROLLUP_SLOTS, s->tscol,
+				   s->rollup, s->keycol, s->width, EDP_ROLLUP_SLOTS, s->tscol,
+				   s->tscol, s->width, sign < 0 ? -1 : 1,
 				   source, s->keycol, s->tscol);
 	run(sql, SPI_OK_INSERT);
 }

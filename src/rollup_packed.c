@@ -225,3 +225,94 @@ edp_rollup_buckets(PG_FUNCTION_ARGS)
 	}
 	return (Datum) 0;
 }
+
+/*
+ * edp._rollup_agg(ts, width, sign): aggregate building one packed rollup
+ * row from raw event times (all in one chunk: the caller groups by key and
+ * chunk).  The state is a flat array of (slot, sign) pairs in the
+ * aggregate's context (no per-group memory context, unlike array_agg),
+ * sorted and summed by the final function.
+ */
+typedef struct RollupAggState
+{
+	int			n;
+	int			cap;
+	int64	   *pairs;
+} RollupAggState;
+
+PG_FUNCTION_INFO_V1(edp_rollup_agg_trans);
+Datum
+edp_rollup_agg_trans(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcontext;
+	RollupAggState *st;
+	TimestampTz ts;
+	Interval   *width;
+	int64		w;
+	int64		chunk_len;
+	int64		q;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "edp_rollup_agg_trans called in non-aggregate context");	/* internal error */
+	st = PG_ARGISNULL(0) ? NULL : (RollupAggState *) PG_GETARG_POINTER(0);
+	if (st == NULL)
+	{
+		st = MemoryContextAlloc(aggcontext, sizeof(RollupAggState));
+		st->n = 0;
+		st->cap = 8;
+		st->pairs = MemoryContextAlloc(aggcontext, sizeof(int64) * 2 * st->cap);
+	}
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		PG_RETURN_POINTER(st);
+	ts = PG_GETARG_TIMESTAMPTZ(1);
+	width = PG_GETARG_INTERVAL_P(2);
+	w = width->time + (int64) width->day * USECS_PER_DAY;
+	if (w <= 0 || width->month != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("rollup width must be a positive interval without months")));
+	chunk_len = w * EDP_ROLLUP_SLOTS;
+	q = ts / chunk_len;
+	if ((ts % chunk_len) != 0 && ts < 0)
+		q--;
+	if (st->n == st->cap)
+	{
+		st->cap *= 2;
+		st->pairs = repalloc(st->pairs, sizeof(int64) * 2 * st->cap);
+	}
+	st->pairs[2 * st->n] = (ts - q * chunk_len) / w;
+	st->pairs[2 * st->n + 1] = PG_GETARG_INT32(3);
+	st->n++;
+	PG_RETURN_POINTER(st);
+}
+
+PG_FUNCTION_INFO_V1(edp_rollup_agg_final);
+Datum
+edp_rollup_agg_final(PG_FUNCTION_ARGS)
+{
+	RollupAggState *st;
+	int64	   *out;
+	int			i,
+				k = 0;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	st = (RollupAggState *) PG_GETARG_POINTER(0);
+	qsort(st->pairs, st->n, 2 * sizeof(int64), pair_cmp);
+	out = palloc(sizeof(int64) * 2 * Max(st->n, 1));
+	for (i = 0; i < st->n; i++)
+	{
+		if (k > 0 && out[k - 2] == st->pairs[2 * i])
+			out[k - 1] += st->pairs[2 * i + 1];
+		else
+		{
+			if (k > 0 && out[k - 1] == 0)
+				k -= 2;
+			out[k++] = st->pairs[2 * i];
+			out[k++] = st->pairs[2 * i + 1];
+		}
+	}
+	if (k > 0 && out[k - 1] == 0)
+		k -= 2;
+	PG_RETURN_ARRAYTYPE_P(build_array(out, k));
+}
