@@ -11,7 +11,8 @@
  * force row-at-a-time inserts) and the rollup is updated with one
  * aggregate + upsert per statement instead of one per row.
  *
- *   INSERT    rollup += counts of edp_new per (key, bucket); then dedupe
+ *   INSERT    dedupe candidates (before counting), rollup += counts of
+ *             edp_new per (key, bucket), then delete the extra copies
  *   DELETE    rollup -= counts of edp_old
  *   UPDATE    rollup -= edp_old, += edp_new
  *   TRUNCATE  rollup emptied (plain table) / -= the partition's rows
