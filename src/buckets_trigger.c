@@ -47,6 +47,9 @@
  */
 static bool routing_in_progress = false;
 
+/* above this many candidate keys dedupe joins the batch instead of probing */
+#define EDP_DEDUPE_MANY_CANDIDATES 10000
+
 /* advisory lock class serializing dedupe per event table */
 #define EDP_DEDUPE_LOCK_CLASS 0x45445031	/* 'EDP1' */
 
@@ -257,20 +260,36 @@ dedupe_delete(const TriggerSettings *s, const DedupeCandidates *dc)
 	if (dc->n == 0)
 		return;
 	initStringInfo(&unnest);
-	for (i = 0; i < s->ncols; i++)
-		appendStringInfo(&unnest, "%spg_catalog.unnest($%d)", i > 0 ? ", " : "", i + 1);
+	if (dc->n > EDP_DEDUPE_MANY_CANDIDATES)
+	{
+		/*
+		 * Many candidates (a file loaded again): one hash join of the table
+		 * with the batch beats one index probe per candidate.  The batch's
+		 * keys are a superset of the candidates; the window below still
+		 * deletes only real extra copies.
+		 */
+		appendStringInfo(&unnest, "SELECT %s FROM edp_new", s->cols);
+	}
+	else
+	{
+		appendStringInfoString(&unnest, "SELECT * FROM ROWS FROM (");
+		for (i = 0; i < s->ncols; i++)
+			appendStringInfo(&unnest, "%spg_catalog.unnest($%d)", i > 0 ? ", " : "", i + 1);
+		appendStringInfoChar(&unnest, ')');
+	}
 	sql = psprintf("DELETE FROM %s t USING ("
 				   " SELECT s.toid, s.tid FROM ("
 				   "  SELECT t2.tableoid AS toid, t2.ctid AS tid, edp.xact_is_current(t2.xmin) AS mine,"
 				   "   pg_catalog.row_number() OVER (PARTITION BY %s ORDER BY %sedp.xact_is_current(t2.xmin), t2.tableoid, t2.ctid) AS rn"
-				   "  FROM %s t2 WHERE (%s) IN (SELECT * FROM ROWS FROM (%s))"
+				   "  FROM %s t2 WHERE (%s) IN (%s)"
 				   " ) s WHERE s.rn > 1%s"
 				   ") d WHERE t.tableoid = d.toid AND t.ctid = d.tid",
 				   s->table, s->t2cols,
 				   latest ? psprintf("t2.%s DESC NULLS LAST, ", s->ordercol) : "",
 				   s->table, s->t2cols, unnest.data,
 				   latest ? "" : " AND s.mine");
-	if (SPI_execute_with_args(sql, s->ncols, dc->types, dc->arrays, NULL, false, 0) != SPI_OK_DELETE)
+	if (SPI_execute_with_args(sql, dc->n > EDP_DEDUPE_MANY_CANDIDATES ? 0 : s->ncols,
+							  dc->types, dc->arrays, NULL, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "edp dedupe failed: %s", sql);	/* internal error */
 }
 

@@ -60,5 +60,22 @@ for my $key (0, 4242)
 	}), 't', "bucket_counts equals brute force for customer $key");
 }
 
+# dedupe of a large batch of duplicates (the hash-join path, > 10000 candidates)
+$node->safe_psql('postgres', q{
+	CREATE TABLE dup (customer_id bigint, event_type text, transaction_id uuid, event_ts timestamptz);
+	SELECT edp.enable_rollup('dup', key => 'customer_id', ts => 'event_ts');
+	SELECT edp.enable_dedupe('dup', columns => '{customer_id,event_ts,event_type,transaction_id}');
+	CREATE TABLE dup_src AS
+	SELECT g % 100 AS customer_id, 'type' || g % 3 AS event_type, md5(g::text)::uuid AS transaction_id,
+	       '2024-01-01 00:00+00'::timestamptz + g * interval '1 minute' AS event_ts
+	  FROM generate_series(1, 30000) g;
+	INSERT INTO dup SELECT * FROM dup_src;
+	INSERT INTO dup SELECT * FROM dup_src UNION ALL SELECT * FROM dup_src;
+});
+is($node->safe_psql('postgres', 'SELECT count(*) FROM dup'), '30000',
+	'30000 events loaded three times stay 30000');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM edp.verify_rollup('dup')}), '0',
+	'rollup exact after dedupe of a large batch');
+
 $node->stop;
 done_testing();
