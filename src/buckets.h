@@ -28,6 +28,7 @@ typedef struct EdpBucketSpec
 
 /* GUCs (buckets_guc.c) */
 extern int	edp_max_buckets;
+extern uint64 edp_dedupe_removed;
 extern char *edp_naive_timezone;
 
 extern void edp_buckets_guc_init(void);

@@ -47,6 +47,13 @@
  */
 static bool routing_in_progress = false;
 
+/*
+ * Rows dedupe has deleted in this backend, ever: callers that load rows
+ * (edp.ingest) read it before and after a batch to count the duplicates
+ * among rows they wrote.
+ */
+uint64		edp_dedupe_removed = 0;
+
 /* above this many candidate keys dedupe joins the batch instead of probing */
 #define EDP_DEDUPE_MANY_CANDIDATES 10000
 
@@ -291,6 +298,7 @@ dedupe_delete(const TriggerSettings *s, const DedupeCandidates *dc)
 	if (SPI_execute_with_args(sql, dc->n > EDP_DEDUPE_MANY_CANDIDATES ? 0 : s->ncols,
 							  dc->types, dc->arrays, NULL, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "edp dedupe failed: %s", sql);	/* internal error */
+	edp_dedupe_removed += SPI_processed;
 }
 
 /* root of a partition tree (the table itself when it is not a partition) */

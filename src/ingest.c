@@ -50,6 +50,7 @@
 #include "utils/rls.h"
 #include "utils/wait_event.h"
 
+#include "buckets.h"
 #include "guc.h"
 #include "ingest.h"
 #include "ingest_internal.h"
@@ -816,6 +817,7 @@ try_write(EdpIngest *ing, int from, int to)
 	{
 		EdpLoader  *loader = edp_loader_begin(ing->rel, 0);
 		uint64		written;
+		uint64		removed = edp_dedupe_removed;
 		int			good = 0;
 		int			r;
 
@@ -838,10 +840,13 @@ try_write(EdpIngest *ing, int from, int to)
 		}
 		ing->write_line = 0;
 		written = edp_loader_end(loader);
+		/* rows edp's dedupe deleted again at the end of the statement */
+		removed = edp_dedupe_removed - removed;
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
-		ing->counts.loaded += written;
+		ing->counts.loaded += written - removed;
+		ing->counts.duplicates += removed;
 		if ((int64) written < good)
 			ing->counts.duplicates += good - written;
 	}
