@@ -102,6 +102,29 @@ SELECT edp.parse_timestamp('2021-03-01 00:03:21') AT TIME ZONE 'UTC' AS naive_is
 SET edp.naive_timezone = 'Europe/Berlin';
 SELECT edp.parse_timestamp('2021-07-01 00:03:21') AT TIME ZONE 'UTC' AS naive_is_berlin_summer;
 RESET edp.naive_timezone;
+
+-- COPY into an event table applies the same policy to every timestamptz
+-- column, whatever the session's zone (here still America/New_York)
+CREATE TABLE naive_ev (customer_id text, event_ts timestamptz);
+SELECT edp.enable_rollup('naive_ev', key => 'customer_id', ts => 'event_ts') IS NOT NULL AS rollup;
+COPY naive_ev FROM STDIN WITH (FORMAT csv);
+a,2021-03-01 00:03:21
+a,2021-03-01 00:03:21Z
+a,2021-03-01 01:33:21.5+01:30
+\.
+SET edp.naive_timezone = '+05:30';
+COPY naive_ev FROM STDIN WITH (FORMAT csv);
+b,2021-03-01 05:33:21
+\.
+RESET edp.naive_timezone;
+SELECT customer_id, event_ts AT TIME ZONE 'UTC' AS utc FROM naive_ev ORDER BY 1, 2;
+-- a plain table keeps PostgreSQL's rule: the session's zone
+CREATE TABLE naive_plain (customer_id text, event_ts timestamptz);
+COPY naive_plain FROM STDIN WITH (FORMAT csv);
+a,2021-03-01 00:03:21
+\.
+SELECT event_ts AT TIME ZONE 'UTC' AS utc FROM naive_plain;
+DROP TABLE naive_ev, naive_plain;
 SET timezone = 'UTC';
 
 DROP TABLE ce;

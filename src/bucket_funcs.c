@@ -95,6 +95,59 @@ edp_bucket_series(PG_FUNCTION_ARGS)
 }
 
 /*
+ * The zone edp.naive_timezone names, resolved the way bucket zones are
+ * (a zone name, or an ISO offset east of UTC such as +05:30).
+ */
+pg_tz *
+edp_naive_zone(void)
+{
+	EdpBucketSpec probe;
+	Interval	hour = {USECS_PER_HOUR, 0, 0};
+	pg_tz	   *naive;
+
+	edp_bucket_spec_init(&probe, &hour, edp_naive_timezone);
+	if (probe.tz != NULL)
+		return probe.tz;
+	else
+	{
+		/* ISO offset east of UTC is POSIX "<+hhmm>-hh:mm" */
+		int64		secs = probe.offset_us / USECS_PER_SEC;
+		int64		a = secs < 0 ? -secs : secs;
+		char	   *posix;
+
+		posix = psprintf("<%c%02d%02d>%c%02d:%02d",
+						 secs < 0 ? '-' : '+', (int) (a / 3600), (int) ((a / 60) % 60),
+						 secs < 0 ? '+' : '-', (int) (a / 3600), (int) ((a / 60) % 60));
+		naive = pg_tzset(posix);
+		if (naive == NULL)
+			elog(ERROR, "could not load time zone \"%s\"", posix);	/* internal error */
+	}
+	return naive;
+}
+
+/* timestamptz input that reads text without an offset in zone naive */
+static Datum
+timestamptz_in_zone(char *s, pg_tz *naive, Oid typioparam, int32 typmod)
+{
+	pg_tz	   *saved = session_timezone;
+	Datum		result;
+
+	/* timestamptz input reads naive text in session_timezone: lend it ours */
+	session_timezone = naive;
+	PG_TRY();
+	{
+		result = DirectFunctionCall3(timestamptz_in, CStringGetDatum(s),
+									 ObjectIdGetDatum(typioparam), Int32GetDatum(typmod));
+	}
+	PG_FINALLY();
+	{
+		session_timezone = saved;
+	}
+	PG_END_TRY();
+	return result;
+}
+
+/*
  * edp.parse_timestamp(text): timestamptz from text written with any UTC
  * offset ('Z', '+00', '+01:30') and 0-6 fraction digits; text without an
  * offset is read in edp.naive_timezone (UTC by default), never in the
@@ -105,42 +158,21 @@ Datum
 edp_parse_timestamp(PG_FUNCTION_ARGS)
 {
 	char	   *s = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	pg_tz	   *saved = session_timezone;
-	pg_tz	   *naive;
-	Datum		result;
-	EdpBucketSpec probe;
-	Interval	hour = {USECS_PER_HOUR, 0, 0};
-	char	   *posix = NULL;
 
-	/* resolve the policy zone the way bucket zones are resolved */
-	edp_bucket_spec_init(&probe, &hour, edp_naive_timezone);
-	if (probe.tz != NULL)
-		naive = probe.tz;
-	else
-	{
-		/* ISO offset east of UTC is POSIX "<+hhmm>-hh:mm" */
-		int64		secs = probe.offset_us / USECS_PER_SEC;
-		int64		a = secs < 0 ? -secs : secs;
+	PG_RETURN_DATUM(timestamptz_in_zone(s, edp_naive_zone(), InvalidOid, -1));
+}
 
-		posix = psprintf("<%c%02d%02d>%c%02d:%02d",
-						 secs < 0 ? '-' : '+', (int) (a / 3600), (int) ((a / 60) % 60),
-						 secs < 0 ? '+' : '-', (int) (a / 3600), (int) ((a / 60) % 60));
-		naive = pg_tzset(posix);
-		if (naive == NULL)
-			elog(ERROR, "could not load time zone \"%s\"", posix);	/* internal error */
-	}
-
-	/* timestamptz input reads naive text in session_timezone: lend it ours */
-	session_timezone = naive;
-	PG_TRY();
-	{
-		result = DirectFunctionCall3(timestamptz_in, CStringGetDatum(s),
-									 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
-	}
-	PG_FINALLY();
-	{
-		session_timezone = saved;
-	}
-	PG_END_TRY();
-	PG_RETURN_DATUM(result);
+/*
+ * An input function for timestamptz with the naive-timestamp policy:
+ * edp's COPY path puts it in place of timestamptz_in for the columns of
+ * event tables.  flinfo->fn_extra holds the zone (edp_naive_zone()).
+ */
+Datum
+edp_timestamptz_in_naive(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(timestamptz_in_zone(PG_GETARG_CSTRING(0),
+										(pg_tz *) fcinfo->flinfo->fn_extra,
+										PG_GETARG_OID(1), PG_GETARG_INT32(2)));
 }

@@ -32,6 +32,8 @@ extern uint64 edp_dedupe_removed;
 extern char *edp_naive_timezone;
 
 extern void edp_buckets_guc_init(void);
+extern struct pg_tz *edp_naive_zone(void);
+extern Datum edp_timestamptz_in_naive(PG_FUNCTION_ARGS);
 
 extern void edp_bucket_spec_init(EdpBucketSpec *spec, const Interval *width,
 								 const char *tzname);

@@ -31,6 +31,29 @@
 
 static int	metric_cmp(const void *a, const void *b);
 
+/* Is rel (or, for a partition, its top-most ancestor) in edp.event_tables? */
+bool
+edp_is_event_table(Relation rel)
+{
+	Oid			relid = RelationGetRelid(rel);
+	Oid			argtype = OIDOID;
+	Datum		arg;
+	bool		found;
+
+	if (rel->rd_rel->relispartition)
+		relid = llast_oid(get_partition_ancestors(relid));
+	arg = ObjectIdGetDatum(relid);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT FROM edp.event_tables"
+							  " WHERE relid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
+							  1, &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read edp.event_tables");
+	found = SPI_processed > 0;
+	SPI_finish();
+	return found;
+}
+
 static int
 metric_cmp(const void *a, const void *b)
 {

@@ -76,6 +76,7 @@ typedef struct EdpFlattener
 } EdpFlattener;
 
 extern EdpFlattener *edp_flattener_create(Relation rel, MemoryContext mcxt);
+extern bool edp_is_event_table(Relation rel);
 extern void edp_flatten_text(EdpFlattener *f, char *json, int len,
 							 Datum *values, bool *isnull);
 extern void edp_flattener_report(EdpFlattener *f);
