@@ -65,3 +65,12 @@ SELECT (SELECT array_agg(events ORDER BY bucket_start)
             FROM ev WHERE customer_id = 1 AND event_ts >= '2023-01-01' AND event_ts < '2023-01-08'
            GROUP BY 1) b) AS buckets_equal;
 DROP TABLE ev, gen;
+
+-- edp.ingest into an event table reads naive timestamps by edp's policy too
+CREATE TABLE naive_ing (customer_id text, event_ts timestamptz);
+SELECT edp.enable_rollup('naive_ing', key => 'customer_id', ts => 'event_ts') IS NOT NULL AS rollup;
+SET timezone = 'America/New_York';
+SELECT status, loaded FROM edp.ingest_data('naive_ing', E'customer_id,event_ts\na,2021-03-01 00:03:21\n');
+SELECT event_ts AT TIME ZONE 'UTC' AS utc FROM naive_ing;
+RESET timezone;
+DROP TABLE naive_ing;
