@@ -13,6 +13,7 @@
 #include "miscadmin.h"
 
 #include "bgw.h"
+#include "buckets.h"
 #include "compat.h"
 #include "edp.h"
 #include "flatten.h"
@@ -32,6 +33,7 @@ _PG_init(void)
 	edp_flatten_init();
 	edp_flatten_copy_init();
 	edp_trips_copy_init();
+	edp_buckets_guc_init();
 	edp_guc_init();
 
 	if (!process_shared_preload_libraries_in_progress)
