@@ -13,6 +13,7 @@ OBJS = \
 	src/bucket_math.o \
 	src/buckets_guc.o \
 	src/buckets_trigger.o \
+	src/copy_hook.o \
 	src/edp.o \
 	src/flatten.o \
 	src/flatten_copy.o \

@@ -15,6 +15,7 @@
 #include "bgw.h"
 #include "buckets.h"
 #include "compat.h"
+#include "copy_hook.h"
 #include "edp.h"
 #include "flatten.h"
 #include "guc.h"
@@ -31,8 +32,7 @@ _PG_init(void)
 		return;
 
 	edp_flatten_init();
-	edp_flatten_copy_init();
-	edp_trips_copy_init();
+	edp_copy_hook_init();
 	edp_buckets_guc_init();
 	edp_guc_init();
 

@@ -83,6 +83,5 @@ extern void edp_flattener_report(EdpFlattener *f);
 extern void edp_flatten_defer_report(EdpFlattener *f);
 extern void edp_flatten_report_pending(void);
 extern void edp_flatten_init(void);
-extern void edp_flatten_copy_init(void);
 
 #endif							/* EDP_FLATTEN_H */

@@ -51,11 +51,10 @@
 #include "utils/rls.h"
 
 #include "buckets.h"
+#include "copy_hook.h"
 #include "edp.h"
 #include "flatten.h"
 #include "loader.h"
-
-static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 
 /* restores COPY's error context after the loader reported a row's line */
 typedef struct CopyLineState
@@ -90,25 +89,6 @@ copy_line_callback(void *arg, uint64 lineno)
 	}
 }
 
-/* Is this option list one the flattening COPY handles? */
-static bool
-options_supported(List *options)
-{
-	ListCell   *lc;
-
-	foreach(lc, options)
-	{
-		DefElem    *opt = (DefElem *) lfirst(lc);
-
-		if (strcmp(opt->defname, "format") == 0 &&
-			strcmp(defGetString(opt), "binary") == 0)
-			return false;
-		if (strcmp(opt->defname, "freeze") == 0)
-			return false;
-	}
-	return true;
-}
-
 /*
  * Position of the document column among the COPY fields, or -1 when the
  * column list leaves it out (then there is nothing to flatten).
@@ -130,36 +110,15 @@ source_field_position(EdpFlattener *f, List *attnums)
 
 /* COPY's privilege checks, for the columns the flattening COPY fills. */
 static void
-check_copy_privileges(ParseState *pstate, CopyStmt *stmt, Relation rel,
-					  EdpFlattener *f, List *attnums)
+check_copy_privileges(ParseState *pstate, Relation rel, EdpFlattener *f,
+					  List *attnums)
 {
-	ParseNamespaceItem *nsitem;
-	RangeTblEntry *rte;
-	ListCell   *lc;
+	List	   *metric_attnums = NIL;
 	int			m;
 
-	if (stmt->filename != NULL &&
-		!has_privs_of_role(GetUserId(), ROLE_PG_READ_SERVER_FILES))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("must be superuser or have privileges of the pg_read_server_files role to COPY from a file"),
-				 errhint("Anyone can COPY to stdout or from stdin. "
-						 "psql's \\copy command also works for anyone.")));
-
-	nsitem = addRangeTableEntryForRelation(pstate, rel, RowExclusiveLock,
-										   NULL, false, false);
-	rte = nsitem->p_rte;
-	rte->requiredPerms = ACL_INSERT;
-	foreach(lc, attnums)
-		rte->insertedCols = bms_add_member(rte->insertedCols,
-										   lfirst_int(lc) - FirstLowInvalidHeapAttributeNumber);
 	for (m = 0; f != NULL && m < f->nmetrics; m++)
-		rte->insertedCols = bms_add_member(rte->insertedCols,
-										   f->metrics[m].attnum - FirstLowInvalidHeapAttributeNumber);
-	ExecCheckRTPerms(pstate->p_rtable, true);
-
-	if (XactReadOnly && !rel->rd_islocaltemp)
-		PreventCommandIfReadOnly("COPY FROM");
+		metric_attnums = lappend_int(metric_attnums, f->metrics[m].attnum);
+	edp_copy_check_privileges(pstate, rel, attnums, metric_attnums);
 }
 
 /* The COPY loop: parse, convert, split the document, hand to the loader. */
@@ -286,9 +245,9 @@ flattening_copy(ParseState *pstate, CopyStmt *stmt, Relation rel,
  * Take over the COPY if it loads an event table with flattening in a way
  * the flattening COPY handles; returns false to let PostgreSQL run it.
  */
-static bool
-try_flattening_copy(CopyStmt *stmt, const char *queryString,
-					QueryEnvironment *queryEnv, QueryCompletion *qc)
+bool
+edp_flatten_try_copy(CopyStmt *stmt, const char *queryString,
+					 QueryEnvironment *queryEnv, QueryCompletion *qc)
 {
 	Relation	rel;
 	EdpFlattener *f;
@@ -299,13 +258,11 @@ try_flattening_copy(CopyStmt *stmt, const char *queryString,
 	MemoryContext copycontext;
 	MemoryContext oldcontext;
 
-	if (!stmt->is_from || stmt->relation == NULL || stmt->query != NULL ||
-		stmt->whereClause != NULL || stmt->is_program ||
-		!options_supported(stmt->options))
-		return false;
-	if (!OidIsValid(get_extension_oid("edp", true)))
+	if (!edp_copy_stmt_supported(stmt) ||
+		!OidIsValid(get_extension_oid("edp", true)))
 		return false;
 
+	edp_copy_check_file_privilege(stmt);
 	rel = table_openrv(stmt->relation, RowExclusiveLock);
 	if (check_enable_rls(RelationGetRelid(rel), InvalidOid, false) == RLS_ENABLED)
 	{
@@ -334,7 +291,7 @@ try_flattening_copy(CopyStmt *stmt, const char *queryString,
 	pstate = make_parsestate(NULL);
 	pstate->p_sourcetext = queryString;
 	pstate->p_queryEnv = queryEnv;
-	check_copy_privileges(pstate, stmt, rel, f, attnums);
+	check_copy_privileges(pstate, rel, f, attnums);
 
 	processed = flattening_copy(pstate, stmt, rel, f, attnums, source_field);
 
@@ -345,31 +302,4 @@ try_flattening_copy(CopyStmt *stmt, const char *queryString,
 	if (qc)
 		SetQueryCompletion(qc, CMDTAG_COPY, processed);
 	return true;
-}
-
-static void
-edp_process_utility(PlannedStmt *pstmt, const char *queryString,
-					bool readOnlyTree, ProcessUtilityContext context,
-					ParamListInfo params, QueryEnvironment *queryEnv,
-					DestReceiver *dest, QueryCompletion *qc)
-{
-	Node	   *parsetree = pstmt->utilityStmt;
-
-	if (IsA(parsetree, CopyStmt) &&
-		try_flattening_copy((CopyStmt *) parsetree, queryString, queryEnv, qc))
-		return;
-
-	if (prev_ProcessUtility)
-		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
-							queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-								params, queryEnv, dest, qc);
-}
-
-void
-edp_flatten_copy_init(void)
-{
-	prev_ProcessUtility = ProcessUtility_hook;
-	ProcessUtility_hook = edp_process_utility;
 }

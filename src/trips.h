@@ -75,6 +75,5 @@ extern void edp_trip_dbscan(EdpTripPoint *trips, int n, const EdpDbscanParams *p
 							int64 *group, bool *core);
 
 /* installs the COPY hook with the fast WKT point input (trips_copy.c) */
-extern void edp_trips_copy_init(void);
 
 #endif							/* EDP_TRIPS_H */

@@ -67,10 +67,9 @@
 #include "utils/rls.h"
 #include "utils/syscache.h"
 
+#include "copy_hook.h"
 #include "edp.h"
 #include "trips.h"
-
-static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 
 /* largest SRID that PostGIS keeps as given in both WKT and EWKB */
 #define WKT_POINT_MAX_SRID	998999
@@ -361,25 +360,6 @@ is_trips_table(Relation rel)
 	return found;
 }
 
-/* Is this option list one the fast COPY handles? */
-static bool
-options_supported(List *options)
-{
-	ListCell   *lc;
-
-	foreach(lc, options)
-	{
-		DefElem    *opt = (DefElem *) lfirst(lc);
-
-		if (strcmp(opt->defname, "format") == 0 &&
-			strcmp(defGetString(opt), "binary") == 0)
-			return false;
-		if (strcmp(opt->defname, "freeze") == 0)
-			return false;
-	}
-	return true;
-}
-
 /* The COPY columns of type geometry, as a list of attnums. */
 static List *
 geometry_columns(Relation rel, List *attnums, Oid geometry)
@@ -396,44 +376,6 @@ geometry_columns(Relation rel, List *attnums, Oid geometry)
 			result = lappend_int(result, attnum);
 	}
 	return result;
-}
-
-/*
- * COPY FROM's check for a server file (DoCopy makes it before it opens the
- * table; so does this, for any table: the error is PostgreSQL's).
- */
-static void
-check_file_privilege(CopyStmt *stmt)
-{
-	if (stmt->filename != NULL &&
-		!has_privs_of_role(GetUserId(), ROLE_PG_READ_SERVER_FILES))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("must be superuser or have privileges of the pg_read_server_files role to COPY from a file"),
-				 errhint("Anyone can COPY to stdout or from stdin. "
-						 "psql's \\copy command also works for anyone.")));
-}
-
-/* COPY FROM's table privilege checks (DoCopy), for the columns COPY fills. */
-static void
-check_copy_privileges(ParseState *pstate, CopyStmt *stmt, Relation rel,
-					  List *attnums)
-{
-	ParseNamespaceItem *nsitem;
-	RangeTblEntry *rte;
-	ListCell   *lc;
-
-	nsitem = addRangeTableEntryForRelation(pstate, rel, RowExclusiveLock,
-										   NULL, false, false);
-	rte = nsitem->p_rte;
-	rte->requiredPerms = ACL_INSERT;
-	foreach(lc, attnums)
-		rte->insertedCols = bms_add_member(rte->insertedCols,
-										   lfirst_int(lc) - FirstLowInvalidHeapAttributeNumber);
-	ExecCheckRTPerms(pstate->p_rtable, true);
-
-	if (XactReadOnly && !rel->rd_islocaltemp)
-		PreventCommandIfReadOnly("COPY FROM");
 }
 
 /*
@@ -476,8 +418,8 @@ wkt_point_copy(ParseState *pstate, CopyStmt *stmt, Relation rel,
  * Take over the COPY if it loads geometry columns of a trips table in a way
  * the fast COPY handles; returns false to let PostgreSQL run it.
  */
-static bool
-try_wkt_point_copy(CopyStmt *stmt, const char *queryString,
+bool
+edp_trips_try_copy(CopyStmt *stmt, const char *queryString,
 				   QueryEnvironment *queryEnv, QueryCompletion *qc)
 {
 	Relation	rel;
@@ -490,11 +432,8 @@ try_wkt_point_copy(CopyStmt *stmt, const char *queryString,
 	MemoryContext copycontext;
 	MemoryContext oldcontext;
 
-	if (!stmt->is_from || stmt->relation == NULL || stmt->query != NULL ||
-		stmt->whereClause != NULL || stmt->is_program ||
-		!options_supported(stmt->options))
-		return false;
-	if (!OidIsValid(get_extension_oid("edp", true)))
+	if (!edp_copy_stmt_supported(stmt) ||
+		!OidIsValid(get_extension_oid("edp", true)))
 		return false;
 	schema = postgis_schema();
 	if (!OidIsValid(schema))
@@ -505,7 +444,7 @@ try_wkt_point_copy(CopyStmt *stmt, const char *queryString,
 	if (!OidIsValid(geometry))
 		return false;
 
-	check_file_privilege(stmt);
+	edp_copy_check_file_privilege(stmt);
 	rel = table_openrv(stmt->relation, RowExclusiveLock);
 	if (rel->rd_rel->relkind != RELKIND_RELATION ||
 		check_enable_rls(RelationGetRelid(rel), InvalidOid, false) == RLS_ENABLED)
@@ -532,7 +471,7 @@ try_wkt_point_copy(CopyStmt *stmt, const char *queryString,
 	pstate = make_parsestate(NULL);
 	pstate->p_sourcetext = queryString;
 	pstate->p_queryEnv = queryEnv;
-	check_copy_privileges(pstate, stmt, rel, attnums);
+	edp_copy_check_privileges(pstate, rel, attnums, NIL);
 
 	processed = wkt_point_copy(pstate, stmt, rel, geometry_attnums, geometry);
 
@@ -543,31 +482,4 @@ try_wkt_point_copy(CopyStmt *stmt, const char *queryString,
 	if (qc)
 		SetQueryCompletion(qc, CMDTAG_COPY, processed);
 	return true;
-}
-
-static void
-trips_process_utility(PlannedStmt *pstmt, const char *queryString,
-					  bool readOnlyTree, ProcessUtilityContext context,
-					  ParamListInfo params, QueryEnvironment *queryEnv,
-					  DestReceiver *dest, QueryCompletion *qc)
-{
-	Node	   *parsetree = pstmt->utilityStmt;
-
-	if (IsA(parsetree, CopyStmt) &&
-		try_wkt_point_copy((CopyStmt *) parsetree, queryString, queryEnv, qc))
-		return;
-
-	if (prev_ProcessUtility)
-		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
-							queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-								params, queryEnv, dest, qc);
-}
-
-void
-edp_trips_copy_init(void)
-{
-	prev_ProcessUtility = ProcessUtility_hook;
-	ProcessUtility_hook = trips_process_utility;
 }
