@@ -352,7 +352,12 @@ BEGIN
             datasource  text NOT NULL
         )$ddl$, qname, gis);
     rel := qname::pg_catalog.regclass;
-    EXECUTE pg_catalog.format('CREATE INDEX ON %s USING gist (origin %I.gist_geometry_ops_2d)', rel, gis);
+    -- origin and destination in one GiST index: "both ends inside" descends
+    -- only into pages whose origins and destinations both meet the area (the
+    -- rows fetched are the rows counted), and origin-only searches use its
+    -- first column as a plain origin index would
+    EXECUTE pg_catalog.format('CREATE INDEX ON %s USING gist (origin %I.gist_geometry_ops_2d, destination %I.gist_geometry_ops_2d)',
+                              rel, gis, gis);
     EXECUTE pg_catalog.format('CREATE INDEX ON %s USING gist (destination %I.gist_geometry_ops_2d)', rel, gis);
     EXECUTE pg_catalog.format('CREATE INDEX ON %s (datetime)', rel);
 
