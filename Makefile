@@ -5,9 +5,14 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).co
 
 MODULE_big = edp
 OBJS = \
+	src/agg_bucket_counts.o \
 	src/agg_weekly_trips.o \
 	src/bgw_ingest.o \
 	src/bgw_launcher.o \
+	src/bucket_funcs.o \
+	src/bucket_math.o \
+	src/buckets_guc.o \
+	src/buckets_trigger.o \
 	src/edp.o \
 	src/flatten.o \
 	src/flatten_copy.o \
@@ -21,9 +26,12 @@ OBJS = \
 	src/job.o \
 	src/loader.o \
 	src/notify.o \
+	src/rollup_packed.o \
+	src/srf_bucket_counts.o \
 	src/srf_generate_events.o \
 	src/srf_generate_trips.o \
 	src/srf_trip_assignments.o \
+	src/trips_copy.o \
 	src/trips_dbscan.o \
 	src/trips_geo.o
 
@@ -31,7 +39,7 @@ DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 
 # pg_regress: tests live in sql/ + expected/ beside the install scripts
 # (every sql/edp--*.sql is an extension script; test names never contain --)
-REGRESS = setup catalog generator flatten flatten_invariant ingest ingest_privileges trips trips_cluster trips_rollup trips_aggregate trips_bi
+REGRESS = setup catalog generator flatten flatten_invariant flatten_fuzz buckets rollup dedupe partitions bucket_views aggregate_parallel ingest ingest_privileges trips trips_copy trips_cluster trips_rollup trips_aggregate trips_bi integration
 REGRESS_OPTS = --inputdir=. --temp-instance=./tmp_check --temp-config=test/edp.conf
 
 TAP_TESTS = 1

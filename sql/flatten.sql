@@ -58,6 +58,8 @@ SELECT count(*) AS rows_differing
 INSERT INTO events (id, metric_two, event_metrics)
 VALUES (100, 77, '{"metrics": {"metric_one": 5, "metric_two": 3}}');
 SELECT id, metric_one, metric_two, event_metrics FROM events WHERE id = 100;
+-- the document rebuilt keeps its own metric_two: the split is reversed exactly
+SELECT edp.original_metrics(e) FROM events e WHERE id = 100;
 
 -- TEXT format from STDIN, without a path (the metrics are the top-level object)
 CREATE TABLE flat_top (id int, a int, b smallint, doc jsonb);

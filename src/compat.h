@@ -17,8 +17,10 @@
 
 #if PG_VERSION_NUM >= 160000
 #define edp_init_materialized_srf(fcinfo) InitMaterializedSRF((fcinfo), 0)
+#define edp_init_materialized_srf_scalar(fcinfo) InitMaterializedSRF((fcinfo), MAT_SRF_USE_EXPECTED_DESC)
 #else
 #define edp_init_materialized_srf(fcinfo) SetSingleFuncCall((fcinfo), 0)
+#define edp_init_materialized_srf_scalar(fcinfo) SetSingleFuncCall((fcinfo), SRF_SINGLE_USE_EXPECTED)
 #endif
 
 #endif							/* EDP_COMPAT_H */

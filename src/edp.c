@@ -13,10 +13,12 @@
 #include "miscadmin.h"
 
 #include "bgw.h"
+#include "buckets.h"
 #include "compat.h"
 #include "edp.h"
 #include "flatten.h"
 #include "guc.h"
+#include "trips.h"
 
 PG_MODULE_MAGIC;
 
@@ -30,6 +32,8 @@ _PG_init(void)
 
 	edp_flatten_init();
 	edp_flatten_copy_init();
+	edp_trips_copy_init();
+	edp_buckets_guc_init();
 	edp_guc_init();
 
 	if (!process_shared_preload_libraries_in_progress)

@@ -31,6 +31,29 @@
 
 static int	metric_cmp(const void *a, const void *b);
 
+/* Is rel (or, for a partition, its top-most ancestor) in edp.event_tables? */
+bool
+edp_is_event_table(Relation rel)
+{
+	Oid			relid = RelationGetRelid(rel);
+	Oid			argtype = OIDOID;
+	Datum		arg;
+	bool		found;
+
+	if (rel->rd_rel->relispartition)
+		relid = llast_oid(get_partition_ancestors(relid));
+	arg = ObjectIdGetDatum(relid);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT FROM edp.event_tables"
+							  " WHERE relid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
+							  1, &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read edp.event_tables");
+	found = SPI_processed > 0;
+	SPI_finish();
+	return found;
+}
+
 static int
 metric_cmp(const void *a, const void *b)
 {
@@ -159,6 +182,8 @@ edp_flattener_create(Relation rel, MemoryContext mcxt)
 	f->saved_isnull = palloc(sizeof(bool) * tupdesc->natts);
 	f->on_path = palloc0(sizeof(bool) * (f->npath + 1));
 	f->level_members = palloc0(sizeof(int) * (f->npath + 1));
+	f->path_key_seen = palloc0(sizeof(bool) * (f->npath + 1));
+	f->metric_member = palloc(sizeof(int) * Max(f->nmetrics, 1));
 	f->lex = palloc0(sizeof(JsonLexContext));
 	f->encoding = GetDatabaseEncoding();
 	MemoryContextSwitchTo(old);
@@ -192,7 +217,7 @@ edp_flattener_report(EdpFlattener *f)
 		ereport(WARNING,
 				(errmsg("further unknown metrics in " INT64_FORMAT " places of \"%s\"",
 						f->unknown_other_rows, f->relname),
-				 errdetail("The values are kept in column \"%s\"; only the first %d unknown metric names are reported.",
+				 errdetail("The values are kept in column \"%s\"; the first %d unknown metric names are reported by name, names longer than a column name never.",
 						   f->source_name, MAX_REPORTED_UNKNOWN_KEYS)));
 	for (i = 0; i < f->nmetrics; i++)
 	{
@@ -228,6 +253,20 @@ edp_flattener_report(EdpFlattener *f)
  */
 static List *pending_reports = NIL;
 
+/*
+ * A flattener lives in its trigger's per-query memory.  When no statement
+ * trigger of ours follows its row trigger within the transaction (rows
+ * inserted straight into a partition, whose statement triggers are not
+ * cloned from the parent; edp_flatten_report disabled), that memory is gone
+ * before anyone reports: take the flattener off the list then.  Its
+ * warnings are lost, its rows are not.
+ */
+static void
+forget_pending_report(void *arg)
+{
+	pending_reports = list_delete_ptr(pending_reports, arg);
+}
+
 void
 edp_flatten_defer_report(EdpFlattener *f)
 {
@@ -235,6 +274,16 @@ edp_flatten_defer_report(EdpFlattener *f)
 
 	if (f->registered)
 		return;
+	if (!f->forget_on_reset)
+	{
+		MemoryContextCallback *callback = MemoryContextAlloc(f->mcxt,
+															 sizeof(MemoryContextCallback));
+
+		callback->func = forget_pending_report;
+		callback->arg = f;
+		MemoryContextRegisterResetCallback(f->mcxt, callback);
+		f->forget_on_reset = true;
+	}
 	old = MemoryContextSwitchTo(TopMemoryContext);
 	pending_reports = lappend(pending_reports, f);
 	MemoryContextSwitchTo(old);

@@ -35,6 +35,7 @@ typedef struct EdpUnknownKey
 {
 	char	   *key;
 	int64		rows;
+	int64		last_row;		/* rows_split when last counted */
 } EdpUnknownKey;
 
 /* one split member of the metrics object, kept or moved */
@@ -60,6 +61,9 @@ typedef struct EdpFlattener
 	bool	   *saved_isnull;
 	bool	   *on_path;
 	int		   *level_members;
+	bool	   *path_key_seen;
+	int		   *metric_member;
+	int64		rows_split;		/* documents split so far */
 	struct JsonLexContext *lex;
 	int			encoding;
 
@@ -68,9 +72,11 @@ typedef struct EdpFlattener
 	int64		unknown_other_rows;
 	int64		no_object_rows;
 	bool		registered;		/* on the pending-report list */
+	bool		forget_on_reset;	/* mcxt's reset takes it off the list */
 } EdpFlattener;
 
 extern EdpFlattener *edp_flattener_create(Relation rel, MemoryContext mcxt);
+extern bool edp_is_event_table(Relation rel);
 extern void edp_flatten_text(EdpFlattener *f, char *json, int len,
 							 Datum *values, bool *isnull);
 extern void edp_flattener_report(EdpFlattener *f);

@@ -1,23 +1,27 @@
 /*-------------------------------------------------------------------------
  *
  * flatten_copy.c
- *		COPY FROM into an event table with flattening, without losing
- *		COPY's batched inserts.
+ *		edp's COPY FROM path for event tables: metrics flattened on the way
+ *		in, naive timestamps read by edp's policy, COPY's batched inserts
+ *		kept.
  *
  * A BEFORE ROW trigger would flatten COPY's rows too, but any such trigger
- * makes COPY insert row by row.  So for event tables edp takes over
- * `COPY t [(cols)] FROM STDIN | 'file'` (text and csv formats) through the
- * ProcessUtility hook and runs its own loop built from PostgreSQL's parts:
- * BeginCopyFrom/NextCopyFrom parse and convert every column but the metrics
- * document as COPY would (options, defaults, FORCE_NULL, error context),
- * the document's raw field text is split once by edp_flatten_text(), and
- * the loader writes the rows in batches with every other trigger,
- * constraint and index in force.
+ * makes COPY insert row by row.  So for tables in edp.event_tables edp
+ * takes over `COPY t [(cols)] FROM STDIN | 'file'` (text and csv formats)
+ * through the ProcessUtility hook and runs its own loop built from
+ * PostgreSQL's parts: BeginCopyFrom/NextCopyFrom parse and convert every
+ * column but the metrics document as COPY would (options, defaults,
+ * FORCE_NULL, error context), the document's raw field text is split once
+ * by edp_flatten_text(), and the loader writes the rows in batches with
+ * every other trigger, constraint and index in force.  timestamptz
+ * columns get an input function that reads text without a UTC offset in
+ * edp.naive_timezone rather than in the session's TimeZone.
  *
  * Anything unusual falls back to PostgreSQL's own COPY, where the row
  * trigger flattens: binary format, COPY ... WHERE, FROM PROGRAM, FREEZE,
- * a column list that leaves out the document, tables with row-level
- * security.  Both paths give identical rows.
+ * tables with row-level security.  The rows are the same, except that a
+ * blank document field is an error there and naive timestamps follow the
+ * session's TimeZone.
  *
  * The hook is installed when the edp library is loaded; with edp in
  * shared_preload_libraries (or session_preload_libraries) it is there for
@@ -29,6 +33,7 @@
 
 #include "access/table.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_type.h"
 #include "commands/copy.h"
 #include "commands/copyfrom_internal.h"
 #include "commands/defrem.h"
@@ -45,6 +50,7 @@
 #include "utils/rel.h"
 #include "utils/rls.h"
 
+#include "buckets.h"
 #include "edp.h"
 #include "flatten.h"
 #include "loader.h"
@@ -147,7 +153,7 @@ check_copy_privileges(ParseState *pstate, CopyStmt *stmt, Relation rel,
 	foreach(lc, attnums)
 		rte->insertedCols = bms_add_member(rte->insertedCols,
 										   lfirst_int(lc) - FirstLowInvalidHeapAttributeNumber);
-	for (m = 0; m < f->nmetrics; m++)
+	for (m = 0; f != NULL && m < f->nmetrics; m++)
 		rte->insertedCols = bms_add_member(rte->insertedCols,
 										   f->metrics[m].attnum - FirstLowInvalidHeapAttributeNumber);
 	ExecCheckRTPerms(pstate->p_rtable, true);
@@ -172,15 +178,39 @@ flattening_copy(ParseState *pstate, CopyStmt *stmt, Relation rel,
 	ListCell   *lc;
 	uint64		processed;
 	int64		rows = 0;
+	pg_tz	   *naive = NULL;
 
 	cstate = BeginCopyFrom(pstate, rel, NULL, stmt->filename, false, NULL,
 						   stmt->attlist, stmt->options);
 
 	/* convert every column as COPY does, except the document */
-	cstate->convert_select_flags = palloc0(sizeof(bool) * tupdesc->natts);
+	if (f != NULL)
+	{
+		cstate->convert_select_flags = palloc0(sizeof(bool) * tupdesc->natts);
+		foreach(lc, attnums)
+			cstate->convert_select_flags[lfirst_int(lc) - 1] =
+				(lfirst_int(lc) != f->source_attnum);
+	}
+
+	/*
+	 * Event tables read timestamps written without a UTC offset in
+	 * edp.naive_timezone, not in the session's TimeZone: their timestamptz
+	 * columns get an input function that applies that policy.
+	 */
 	foreach(lc, attnums)
-		cstate->convert_select_flags[lfirst_int(lc) - 1] =
-			(lfirst_int(lc) != f->source_attnum);
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, lfirst_int(lc) - 1);
+
+		if (att->atttypid == TIMESTAMPTZOID)
+		{
+			FmgrInfo   *in = &cstate->in_functions[att->attnum - 1];
+
+			if (naive == NULL)
+				naive = edp_naive_zone();
+			in->fn_addr = edp_timestamptz_in_naive;
+			in->fn_extra = naive;
+		}
+	}
 
 	loader = edp_loader_begin(rel, EDP_LOADER_SKIP_FLATTEN_TRIGGER |
 							  (cstate->volatile_defexprs ? EDP_LOADER_SINGLE_ROW : 0));
@@ -213,7 +243,18 @@ flattening_copy(ParseState *pstate, CopyStmt *stmt, Relation rel,
 			break;
 		}
 
-		document = cstate->raw_fields[source_field];
+		document = f ? cstate->raw_fields[source_field] : NULL;
+		if (f != NULL && cstate->opts.csv_mode)
+		{
+			/* NextCopyFrom applies these only to the columns it converts */
+			int			m = f->source_attnum - 1;
+
+			if (document == NULL && cstate->opts.force_notnull_flags[m])
+				document = cstate->opts.null_print;
+			else if (document != NULL && cstate->opts.force_null_flags[m] &&
+					 strcmp(document, cstate->opts.null_print) == 0)
+				document = NULL;
+		}
 		if (document != NULL)
 		{
 			cstate->cur_attname = f->source_name;
@@ -236,7 +277,8 @@ flattening_copy(ParseState *pstate, CopyStmt *stmt, Relation rel,
 	FreeExecutorState(estate);
 	EndCopyFrom(cstate);
 
-	edp_flattener_report(f);
+	if (f != NULL)
+		edp_flattener_report(f);
 	return processed;
 }
 
@@ -280,6 +322,8 @@ try_flattening_copy(CopyStmt *stmt, const char *queryString,
 	attnums = CopyGetAttnums(RelationGetDescr(rel), rel, stmt->attlist);
 	source_field = f ? source_field_position(f, attnums) : -1;
 	if (source_field < 0)
+		f = NULL;				/* no document in this COPY */
+	if (f == NULL && !edp_is_event_table(rel))
 	{
 		MemoryContextSwitchTo(oldcontext);
 		MemoryContextDelete(copycontext);

@@ -17,13 +17,15 @@
  *	  within the column type's range; anything else (1.5, 1.0, "5", an
  *	  object, null, an integer too large) stays in the overflow;
  *	- the last occurrence of a duplicated key wins and earlier ones are
- *	  dropped, as jsonb does;
+ *	  dropped, as jsonb does; that holds for the keys of the path too, so
+ *	  {"metrics": 5, "metrics": {...}} splits as the jsonb value the row
+ *	  trigger sees, {"metrics": {...}};
  *	- the overflow is NULL when the columns carry the whole document, i.e.
  *	  something moved and what is left is just the path skeleton
  *	  {"metrics": {}}; an empty metrics object with nothing moved stays as
  *	  {"metrics": {}} so that it remains distinguishable from no document;
  *	- a document without a metrics object at the path (another shape, a
- *	  scalar, an array, or the path key twice) stays whole in the overflow.
+ *	  scalar, an array) stays whole in the overflow.
  *
  * edp.original_metrics() inverts the split: it sets the columns' values
  * into the overflow (or into the skeleton when the overflow is NULL).
@@ -70,7 +72,7 @@ struct EdpMember
 	int			metric;			/* index into metrics, or -1 */
 	bool		moved;
 	bool		held;			/* the row gave the column a value: it stays */
-	bool		superseded;		/* a later member has the same key */
+	bool		superseded;		/* a later member has the same metric key */
 };
 
 /* state of one scan */
@@ -82,7 +84,8 @@ typedef struct FlattenScan
 
 	int			pending_level;	/* next object at this level is on the path */
 	bool	   *on_path;		/* per object level 0..npath */
-	int		   *level_members;	/* members of the path objects */
+	int		   *level_members;	/* distinct members of the path objects */
+	bool	   *path_key_seen;	/* per path object: its path key came */
 	int			ntargets;		/* metrics objects found */
 	bool		in_target;
 	const char *target_start;
@@ -90,12 +93,17 @@ typedef struct FlattenScan
 	int			nmembers;
 	int			nmoved;
 	int			nsuperseded;
+	int		   *metric_member;	/* per metric: its latest member, or -1 */
+	bool		path_key_repeated;	/* an earlier metrics object was dropped */
 
 	JsonLexContext *lex;		/* pg_parse_json only */
+	char	   *json;			/* the document, for jsonb_in's errors */
+	int			len;
 } FlattenScan;
 
 static int	find_metric(EdpFlattener *f, const char *key, int keylen);
 static bool parse_integer(const char *s, const char *end, Oid typid, Datum *result);
+static bool could_be_integer(const char *s, const char *end);
 static bool metric_value(const char *s, const char *end, Oid typid, Datum *result);
 static void count_unknown(EdpFlattener *f, const char *key, int keylen);
 static void scan_reset(FlattenScan *scan);
@@ -202,6 +210,56 @@ parse_integer(const char *s, const char *end, Oid typid, Datum *result)
 }
 
 /*
+ * Can jsonb hold the JSON number [s, end) as an integer with at most 19
+ * digits?  Only then is it worth asking numeric_in.  jsonb prints a number
+ * without fraction digits when its exponent is at least the number of
+ * fraction digits written (1.5e1 is 15, 1.50e1 is 15.0, 1e-1 is 0.1).
+ * This also keeps numeric_in's errors (an exponent or value beyond
+ * numeric's range) from firing before the rest of the document is read:
+ * such a number stays in the overflow, and jsonb_in judges the document.
+ */
+static bool
+could_be_integer(const char *s, const char *end)
+{
+	const char *p = s;
+	bool		in_fraction = false;
+	int64		fraction_digits = 0;
+	int64		significant_digits = 0;
+	int64		exponent = 0;
+	bool		exponent_negative = false;
+
+	if (p < end && *p == '-')
+		p++;
+	for (; p < end && *p != 'e' && *p != 'E'; p++)
+	{
+		if (*p == '.')
+		{
+			in_fraction = true;
+			continue;
+		}
+		if (in_fraction)
+			fraction_digits++;
+		if (significant_digits > 0 || *p != '0')
+			significant_digits++;
+	}
+	if (p < end)
+	{
+		p++;
+		if (p < end && (*p == '+' || *p == '-'))
+			exponent_negative = (*p++ == '-');
+		for (; p < end; p++)
+			if (exponent < PG_INT32_MAX)
+				exponent = exponent * 10 + (*p - '0');
+		if (exponent_negative)
+			exponent = -exponent;
+	}
+	if (exponent < fraction_digits || exponent >= PG_INT32_MAX / 2)
+		return false;			/* fraction digits remain, or numeric_in fails */
+	return significant_digits == 0 ||	/* zero: 0e5 is 0 */
+		significant_digits - fraction_digits + exponent <= 19;
+}
+
+/*
  * The value of a JSON number token for an integer column, judged as jsonb
  * judges it: 1e3 is stored and printed by jsonb as 1000, so it moves, while
  * 1.0 keeps its fraction digit and stays.  Plain integer literals, the
@@ -218,6 +276,8 @@ metric_value(const char *s, const char *end, Oid typid, Datum *result)
 	if (memchr(s, '.', end - s) == NULL && memchr(s, 'e', end - s) == NULL &&
 		memchr(s, 'E', end - s) == NULL)
 		return false;			/* an integer out of range */
+	if (!could_be_integer(s, end))
+		return false;
 	number = DirectFunctionCall3(numeric_in, CStringGetDatum(pnstrdup(s, end - s)),
 								 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
 	canonical = DatumGetCString(DirectFunctionCall1(numeric_out, number));
@@ -231,12 +291,21 @@ count_unknown(EdpFlattener *f, const char *key, int keylen)
 	EdpUnknownKey *entry;
 	MemoryContext old;
 
+	/* a key too long to name a column is counted, not named */
+	if (keylen >= NAMEDATALEN)
+	{
+		f->unknown_other_rows++;
+		return;
+	}
 	foreach(lc, f->unknown_keys)
 	{
 		entry = (EdpUnknownKey *) lfirst(lc);
 		if (strncmp(entry->key, key, keylen) == 0 && entry->key[keylen] == '\0')
 		{
-			entry->rows++;
+			/* a key twice in one document counts its row once */
+			if (entry->last_row != f->rows_split)
+				entry->rows++;
+			entry->last_row = f->rows_split;
 			return;
 		}
 	}
@@ -249,6 +318,7 @@ count_unknown(EdpFlattener *f, const char *key, int keylen)
 	entry = palloc(sizeof(EdpUnknownKey));
 	entry->key = pnstrdup(key, keylen);
 	entry->rows = 1;
+	entry->last_row = f->rows_split;
 	f->unknown_keys = lappend(f->unknown_keys, entry);
 	MemoryContextSwitchTo(old);
 }
@@ -269,6 +339,9 @@ scan_reset(FlattenScan *scan)
 	scan->nmembers = 0;
 	scan->nmoved = 0;
 	scan->nsuperseded = 0;
+	for (i = 0; i < scan->f->nmetrics; i++)
+		scan->metric_member[i] = -1;
+	scan->path_key_repeated = false;
 }
 
 /* Put back a moved member: its column gets the value it had before. */
@@ -296,7 +369,10 @@ on_object_start(FlattenScan *scan, int level, const char *pos)
 	if (!on)
 		return;
 	if (level < scan->f->npath)
+	{
 		scan->level_members[level] = 0;
+		scan->path_key_seen[level] = false;
+	}
 	else
 	{
 		scan->ntargets++;
@@ -329,17 +405,34 @@ on_member_start(FlattenScan *scan, int level,
 {
 	EdpFlattener *f = scan->f;
 	EdpMember  *member;
-	int			i;
 
 	if (level < f->npath)
 	{
-		if (scan->on_path[level])
+		if (!scan->on_path[level])
+			return;
+		if (strncmp(key, f->path[level], keylen) != 0 ||
+			f->path[level][keylen] != '\0')
 		{
 			scan->level_members[level]++;
-			if (strncmp(key, f->path[level], keylen) == 0 &&
-				f->path[level][keylen] == '\0')
-				scan->pending_level = level + 1;
+			return;
 		}
+		if (scan->path_key_seen[level])
+		{
+			/*
+			 * The path key again: the last occurrence wins, as in jsonb
+			 * (and so in the row trigger, which sees the jsonb value).
+			 * What the earlier one held is forgotten; its text stays in
+			 * the document, and jsonb_in drops it.
+			 */
+			scan_reset(scan);
+			scan->path_key_repeated = true;
+		}
+		else
+		{
+			scan->path_key_seen[level] = true;
+			scan->level_members[level]++;
+		}
+		scan->pending_level = level + 1;
 		return;
 	}
 	if (level != f->npath || !scan->in_target)
@@ -370,26 +463,27 @@ on_member_start(FlattenScan *scan, int level,
 	member->superseded = false;
 	member->metric = find_metric(f, key, keylen);
 
-	/* the last occurrence of a key wins, as in jsonb: earlier ones go */
-	for (i = 0; i < scan->nmembers - 1; i++)
-	{
-		EdpMember  *earlier = &f->members[i];
-
-		if (earlier->superseded || earlier->metric != member->metric ||
-			(member->metric < 0 &&
-			 (earlier->keylen != rawlen || memcmp(earlier->key, raw, rawlen) != 0)))
-			continue;
-		if (earlier->moved)
-			unmove(scan, earlier);
-		earlier->superseded = true;
-		scan->nsuperseded++;
-	}
-
 	if (member->metric >= 0)
 	{
 		EdpMetricColumn *metric = &f->metrics[member->metric];
 		AttrNumber	attnum = metric->attnum;
 		Datum		datum;
+		int			earlier = scan->metric_member[member->metric];
+
+		/*
+		 * The last occurrence of a metric key wins, as in jsonb: an earlier
+		 * one goes.  Unknown keys twice stay twice in the rebuilt document,
+		 * and jsonb_in keeps the last (comparing every key with every
+		 * earlier one would make a document of many members quadratic).
+		 */
+		if (earlier >= 0)
+		{
+			if (f->members[earlier].moved)
+				unmove(scan, &f->members[earlier]);
+			f->members[earlier].superseded = true;
+			scan->nsuperseded++;
+		}
+		scan->metric_member[member->metric] = scan->nmembers - 1;
 
 		if (!f->saved_isnull[attnum - 1])
 			member->held = true;	/* the row gave the column a value */
@@ -588,6 +682,19 @@ fast_scan(FlattenScan *scan, const char *json, int len)
 /* -- the reference scanner: pg_parse_json with semantic callbacks --------- */
 
 /*
+ * Raise the error for an invalid document.  jsonb_in is the reference: a
+ * document with several faults must fail as it fails, on the first fault
+ * it meets (it de-escapes keys before it reads their values, which our
+ * lexer does not), so it is asked first.
+ */
+static void
+invalid_json(FlattenScan *scan, JsonParseErrorType rc, JsonLexContext *lex)
+{
+	(void) DirectFunctionCall1(jsonb_in, CStringGetDatum(pnstrdup(scan->json, scan->len)));
+	json_ereport_error(rc, lex);
+}
+
+/*
  * The key of the member whose value the lexer stands on.  The lexer runs
  * without de-escaping strings (that costs a copy of every string), so the
  * key is read back from the text: before the value come ':' and the key's
@@ -626,9 +733,15 @@ field_key(FlattenScan *scan, const char **raw, int *rawlen,
 	{
 		JsonLexContext *lex = makeJsonLexContextCstringLen((char *) p, *rawlen + 2,
 														   GetDatabaseEncoding(), true);
+		JsonParseErrorType rc = json_lex(lex);
 
-		if (json_lex(lex) != JSON_SUCCESS)
-			elog(ERROR, "could not read back JSON key");
+		/*
+		 * The parser lexes without de-escaping, so a key's escapes are
+		 * checked only here: \u0000, a lone surrogate or (outside UTF8) a
+		 * non-ASCII escape fail as jsonb_in fails on them.
+		 */
+		if (rc != JSON_SUCCESS)
+			invalid_json(scan, rc, lex);
 		*key = lex->strval->data;
 		*keylen = lex->strval->len;
 	}
@@ -670,6 +783,9 @@ cb_field_start(void *state, char *fname, bool isnull)
 
 	if (level > scan->f->npath)
 		return;
+	/* the input ends after the ':' (no value): the parser fails next */
+	if (scan->lex->token_type == JSON_TOKEN_END)
+		return;
 	field_key(scan, &raw, &rawlen, &key, &keylen);
 	on_member_start(scan, level, raw, rawlen, key, keylen,
 					scan->lex->token_start, scan->lex->token_terminator,
@@ -710,7 +826,7 @@ parser_scan(FlattenScan *scan, char *json, int len)
 
 	rc = pg_parse_json(scan->lex, &sem);
 	if (rc != JSON_SUCCESS)
-		json_ereport_error(rc, scan->lex);
+		invalid_json(scan, rc, scan->lex);
 }
 
 /* -- the split ------------------------------------------------------------ */
@@ -755,11 +871,18 @@ edp_flatten_text(EdpFlattener *f, char *json, int len,
 
 	memset(&scan, 0, sizeof(scan));
 	scan.f = f;
+	scan.json = json;
+	scan.len = len;
 	scan.values = values;
 	scan.isnull = isnull;
 	scan.pending_level = -1;
 	scan.on_path = f->on_path;
 	scan.level_members = f->level_members;
+	scan.path_key_seen = f->path_key_seen;
+	scan.metric_member = f->metric_member;
+	for (i = 0; i < f->nmetrics; i++)
+		scan.metric_member[i] = -1;
+	f->rows_split++;
 
 	if (!edp_json_fast_path || !fast_scan(&scan, json, len))
 	{
@@ -769,7 +892,7 @@ edp_flatten_text(EdpFlattener *f, char *json, int len,
 
 	if (scan.ntargets != 1)
 	{
-		/* no metrics object, or the path key twice: keep it all */
+		/* no metrics object at the path: keep it all */
 		for (i = 0; i < scan.nmembers; i++)
 			if (f->members[i].moved)
 				unmove(&scan, &f->members[i]);
@@ -799,6 +922,17 @@ edp_flatten_text(EdpFlattener *f, char *json, int len,
 		isnull[src - 1] = false;
 		return;
 	}
+
+	/*
+	 * Superseded members and dropped metrics objects reach jsonb_in neither
+	 * in the rebuilt document nor at all when the overflow is NULL, and the
+	 * scanners check the grammar only, not what jsonb_in checks on top (a
+	 * \u0000 or lone surrogate in a string, a number beyond numeric's
+	 * range).  Such a document, rare, is checked whole, so that the split
+	 * accepts exactly what jsonb_in accepts.
+	 */
+	if (scan.nsuperseded > 0 || scan.path_key_repeated)
+		(void) DirectFunctionCall1(jsonb_in, CStringGetDatum(pnstrdup(json, len)));
 
 	/* Something moved: is anything left besides the path skeleton? */
 	skeleton = (scan.nmoved == scan.nmembers - scan.nsuperseded);

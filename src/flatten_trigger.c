@@ -187,6 +187,30 @@ edp_reflatten(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64((int64) updated);
 }
 
+/*
+ * The object at the flattening path of the document, or NULL.  Only there
+ * can metric columns be set back; elsewhere jsonb_set would fail (a scalar,
+ * an array on the way) or do nothing (a key missing).
+ */
+static JsonbContainer *
+object_at_path(Jsonb *doc, EdpFlattener *f)
+{
+	JsonbContainer *container = &doc->root;
+	JsonbValue	value;
+	int			i;
+
+	for (i = 0; i < f->npath; i++)
+	{
+		if (!JsonContainerIsObject(container) ||
+			getKeyJsonValueFromContainer(container, f->path[i],
+										 strlen(f->path[i]), &value) == NULL ||
+			value.type != jbvBinary)
+			return NULL;
+		container = value.val.binary.data;
+	}
+	return JsonContainerIsObject(container) ? container : NULL;
+}
+
 /* per-call cache of edp.original_metrics() */
 typedef struct OriginalCache
 {
@@ -198,7 +222,9 @@ typedef struct OriginalCache
 /*
  * edp.original_metrics(row): the metrics document as it was loaded,
  * rebuilt from the row's metric columns and its overflow.  This is the
- * inverse of the split, and what "nothing is lost" means in practice.
+ * inverse of the split, and what "nothing is lost" means in practice: a
+ * column's value goes back under its key unless the overflow kept that key
+ * (the row gave the column a value of its own, so the document's stayed).
  */
 PG_FUNCTION_INFO_V1(edp_original_metrics);
 Datum
@@ -214,6 +240,8 @@ edp_original_metrics(PG_FUNCTION_ARGS)
 	Datum		doc;
 	bool		isnull;
 	bool		any_metric = false;
+	JsonbContainer *metrics_object;
+	JsonbValue	kept;
 	int			i;
 
 	if (!OidIsValid(relid))
@@ -268,6 +296,9 @@ edp_original_metrics(PG_FUNCTION_ARGS)
 	doc = heap_getattr(&tuple, f->source_attnum, tupdesc, &isnull);
 	if (isnull)
 		doc = PointerGetDatum(cache->skeleton);
+	else
+		doc = PointerGetDatum(DatumGetJsonbP(doc));	/* detoasted once */
+	metrics_object = object_at_path(DatumGetJsonbP(doc), f);
 
 	for (i = 0; i < f->nmetrics; i++)
 	{
@@ -280,6 +311,12 @@ edp_original_metrics(PG_FUNCTION_ARGS)
 		if (isnull)
 			continue;
 		any_metric = true;
+		if (metrics_object == NULL)
+			continue;			/* a row that gave the column its value itself */
+		if (getKeyJsonValueFromContainer(metrics_object, metric->name,
+										 metric->namelen, &kept) != NULL)
+			continue;			/* the document's own value stayed: the row gave
+								 * the column its value itself */
 		v = metric->typid == INT2OID ? DatumGetInt16(value) :
 			metric->typid == INT4OID ? DatumGetInt32(value) : DatumGetInt64(value);
 

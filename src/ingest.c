@@ -29,6 +29,7 @@
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_type.h"
 #include "commands/copy.h"
 #include "commands/copyfrom_internal.h"
 #include "common/cryptohash.h"
@@ -50,6 +51,8 @@
 #include "utils/rls.h"
 #include "utils/wait_event.h"
 
+#include "buckets.h"
+#include "flatten.h"
 #include "guc.h"
 #include "ingest.h"
 #include "ingest_internal.h"
@@ -207,6 +210,7 @@ setup_columns(EdpIngest *ing, Relation rel)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 	int			i;
+	bool		event_table;
 
 	ing->natts = desc->natts;
 	ing->colnames = palloc0(sizeof(char *) * desc->natts);
@@ -219,6 +223,7 @@ setup_columns(EdpIngest *ing, Relation rel)
 	ing->defaults = palloc0(sizeof(ExprState *) * desc->natts);
 	ing->provided = palloc0(sizeof(bool) * desc->natts);
 	ing->econtext = CreateStandaloneExprContext();
+	event_table = edp_is_event_table(rel);
 
 	for (i = 0; i < desc->natts; i++)
 	{
@@ -234,6 +239,12 @@ setup_columns(EdpIngest *ing, Relation rel)
 		ing->normnames[i] = edp_normalise_name(NameStr(att->attname));
 		getTypeInputInfo(att->atttypid, &infunc, &ing->ioparams[i]);
 		fmgr_info_cxt(infunc, &ing->in_funcs[i], ing->cxt);
+		if (event_table && att->atttypid == TIMESTAMPTZOID)
+		{
+			/* event tables read naive timestamps in edp.naive_timezone */
+			ing->in_funcs[i].fn_addr = edp_timestamptz_in_naive;
+			ing->in_funcs[i].fn_extra = edp_naive_zone();
+		}
 		ing->typmods[i] = att->atttypmod;
 		def = build_column_default(rel, i + 1);
 		if (def)
@@ -816,6 +827,7 @@ try_write(EdpIngest *ing, int from, int to)
 	{
 		EdpLoader  *loader = edp_loader_begin(ing->rel, 0);
 		uint64		written;
+		uint64		removed = edp_dedupe_removed;
 		int			good = 0;
 		int			r;
 
@@ -838,10 +850,13 @@ try_write(EdpIngest *ing, int from, int to)
 		}
 		ing->write_line = 0;
 		written = edp_loader_end(loader);
+		/* rows edp's dedupe deleted again at the end of the statement */
+		removed = edp_dedupe_removed - removed;
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
-		ing->counts.loaded += written;
+		ing->counts.loaded += written - removed;
+		ing->counts.duplicates += removed;
 		if ((int64) written < good)
 			ing->counts.duplicates += good - written;
 	}

@@ -74,4 +74,7 @@ extern void edp_trip_point_set(EdpTripPoint *t, int64 id, double olon, double ol
 extern void edp_trip_dbscan(EdpTripPoint *trips, int n, const EdpDbscanParams *params,
 							int64 *group, bool *core);
 
+/* installs the COPY hook with the fast WKT point input (trips_copy.c) */
+extern void edp_trips_copy_init(void);
+
 #endif							/* EDP_TRIPS_H */
