@@ -73,6 +73,46 @@ $$;
 SELECT refresh_flags();
 SELECT * FROM compare();
 
+-- the direct path through the two-column GiST index (origin, destination)
+-- equals brute force, with trips whose ends lie exactly on the edges and
+-- corners of the boxes (the index keeps float4 boxes; rounding must not
+-- drop a point on the area's boundary)
+INSERT INTO rt (region, origin, destination, datetime, datasource) VALUES
+    ('Prague', 'SRID=4326;POINT(14.421 50.081)', 'SRID=4326;POINT(14.428 50.087)', '2018-04-16 08:00', 'line'),
+    ('Prague', 'SRID=4326;POINT(14.4245 50.087)', 'SRID=4326;POINT(14.421 50.084)', '2018-04-17 08:00', 'line'),
+    ('Prague', 'SRID=4326;POINT(14.428 50.0815)', 'SRID=4326;POINT(14.4280001 50.0815)', '2018-04-18 08:00', 'line'),
+    ('Prague', 'SRID=4326;POINT(14.39 50.095)', 'SRID=4326;POINT(14.46 50.05)', '2018-04-19 08:00', 'line'),
+    ('Prague', 'SRID=4326;POINT(14.45 50.10)', 'SRID=4326;POINT(14.40 50.05)', '2018-04-20 08:00', 'line');
+SELECT refresh_flags();
+CREATE FUNCTION uses_index(q text) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE l text;
+BEGIN
+    FOR l IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP
+        IF l ~ 'Index Scan using rt_origin_destination_idx' THEN
+            RETURN true;
+        END IF;
+    END LOOP;
+    RETURN false;
+END $$;
+CREATE TABLE expect AS
+SELECT a.name, m, tz, brute(a.name, m, tz) AS counts
+  FROM areas a, unnest(ARRAY['both', 'origin', 'either']) m, unnest(ARRAY['UTC', 'Europe/Prague']) tz
+ WHERE a.name IN ('small', '5km', 'aligned', 'triangle');
+BEGIN;
+DROP INDEX rt_destination_idx;
+SET LOCAL enable_seqscan = off;
+SET LOCAL enable_bitmapscan = off;
+SELECT uses_index($$SELECT count(*) FROM rt t, areas a WHERE a.name = 'small'
+                     AND ST_Intersects(t.origin, a.geom) AND ST_Intersects(t.destination, a.geom)$$) AS both_uses_index;
+SELECT e.name, e.m, e.tz, d.total, d.counts = e.counts AS direct_eq_brute
+  FROM expect e JOIN areas a USING (name),
+       LATERAL (SELECT sum(trips) AS total, array_agg(trips ORDER BY week_start) AS counts
+                  FROM edp.weekly_trip_counts('rt', a.geom, e.m, e.tz, use_rollup => false)) d
+ ORDER BY 1, 2, 3;
+ROLLBACK;
+DROP TABLE expect;
+DROP FUNCTION uses_index;
+
 -- by region value: the rollup equals counting the table
 CREATE FUNCTION compare_regions() RETURNS TABLE (region text, tz text, equal boolean) LANGUAGE sql AS $$
     SELECT r, tz,

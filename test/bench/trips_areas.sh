@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# test/bench/trips_areas.sh [N] -- trips: weekly averages for small areas
+#
+# Issue 4, "Performance", the ~1 km and ~5 km bounding boxes only (the areas
+# that have no rollup cell inside them and are answered from the trips table
+# through the GiST indexes).  N generated trips (edp.generate_trips, seed 1)
+# are inserted into an edp trips table (indexes and rollup triggers in
+# place); the peer table is a copy with plain PostGIS indexes (GiST on
+# origin, GiST on destination, btree on datetime), built after the copy.
+# Then, side by side, best of BENCH_REPEAT runs (psql \timing):
+#   edp      edp.weekly_trip_average(..., match) with the trips table as made
+#            by edp.create_trips_table: GiST (origin, destination) + GiST
+#            (destination)
+#   before   the same edp calls with the layout before this change: GiST
+#            (origin) + GiST (destination), origin index built after the load
+#   peer     plain PostGIS (&& / ST_Intersects, date_trunc('week') GROUP BY,
+#            generate_series join for zero weeks), as in trips.sh
+# Environment: PG_BINDIR, BENCH_DIR, BENCH_PORT (see lib.sh), BENCH_REPEAT.
+BENCH_DIR=${BENCH_DIR:-/tmp/edp-bench-trips-areas}
+BENCH_PORT=${BENCH_PORT:-55422}
+source "$(dirname "$0")/lib.sh"
+
+N=${1:-10000000}
+REPEAT=${BENCH_REPEAT:-3}
+export PGOPTIONS="-c client_min_messages=warning"
+
+echo "trips areas benchmark: N=$N, cluster in $BENCH_DIR" >&2
+bench_start_cluster "max_parallel_workers_per_gather = 2"
+trap bench_stop_cluster EXIT
+
+best_of() {  # best_of SQL: best of REPEAT runs in one session, in seconds
+    local i
+    {
+        echo '\timing on'
+        for i in $(seq "$REPEAT"); do echo "$1;"; done
+    } | bench_psql -At -o /dev/null 2>&1 | awk '/^Time: / { t = $2 / 1000; if (best == "" || t < best) best = t }
+                                                  END { printf "%.4f", best }'
+}
+ms() { awk -v s="$1" 'BEGIN { printf "%.1f", s * 1000 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "-" }'; }
+
+echo "loading $N trips" >&2
+t_load=$(bench_time bench_psql -c "SELECT edp.create_trips_table('trips')" \
+    -c "INSERT INTO trips (region, origin, destination, datetime, datasource) SELECT * FROM edp.generate_trips($N, 1)")
+bench_psql -c "CREATE TABLE peer AS SELECT * FROM trips" \
+    -c "CREATE INDEX ON peer USING gist (origin)" -c "CREATE INDEX ON peer USING gist (destination)" \
+    -c "CREATE INDEX ON peer (datetime)" \
+    -c "VACUUM ANALYZE trips" -c "VACUUM ANALYZE peer" -c "CHECKPOINT"
+
+peer_avg() {  # peer_avg WHERE
+    echo "WITH span AS (SELECT date_trunc('week', min(datetime)) AS lo, max(datetime) AS hi FROM peer),
+          c AS (SELECT date_trunc('week', datetime) AS w, count(*) AS n FROM peer WHERE $1 GROUP BY 1)
+     SELECT avg(coalesce(c.n, 0)) FROM span, generate_series(span.lo, span.hi, '7 days') g LEFT JOIN c ON c.w = g"
+}
+peer_where() {  # peer_where MATCH X0 Y0 X1 Y1
+    local e="ST_MakeEnvelope($2, $3, $4, $5, 4326)"
+    local o="(origin && $e AND ST_Intersects(origin, $e))" d="(destination && $e AND ST_Intersects(destination, $e))"
+    case $1 in both) echo "$o AND $d" ;; origin) echo "$o" ;; either) echo "($o OR $d)" ;; esac
+}
+AREAS=(
+    "~1 km bbox|14.4200 50.0800 14.4340 50.0890"
+    "~5 km bbox|14.4000 50.0600 14.4700 50.1050"
+)
+run_edp() {  # run_edp LABEL: one table row per area and match into $rows_LABEL
+    local a name match e te
+    for a in "${AREAS[@]}"; do
+        name=${a%%|*}; set -- ${a#*|}
+        for match in both origin either; do
+            e=$(bench_psql -At -c "SELECT round(edp.weekly_trip_average('trips', $1, $2, $3, $4, '$match')::numeric, 3)")
+            te=$(best_of "SELECT edp.weekly_trip_average('trips', $1, $2, $3, $4, '$match')")
+            echo "$name|$match|$e|$te"
+        done
+    done
+}
+echo "edp (new layout)" >&2
+new=$(run_edp)
+echo "peer" >&2
+peer=""
+for a in "${AREAS[@]}"; do
+    name=${a%%|*}; set -- ${a#*|}
+    for match in both origin either; do
+        p=$(bench_psql -At -c "SELECT round(($(peer_avg "$(peer_where $match "$@")"))::numeric, 3)")
+        tp=$(best_of "$(peer_avg "$(peer_where $match "$@")")")
+        peer+="$name|$match|$p|$tp"$'\n'
+    done
+done
+echo "edp (layout before: GiST origin + GiST destination)" >&2
+bench_psql -c "CREATE INDEX trips_origin_only ON trips USING gist (origin)" \
+    -c "DROP INDEX trips_origin_destination_idx" -c "ANALYZE trips"
+old=$(run_edp)
+
+echo
+echo "### Trips, small areas, N = $N, best of $REPEAT"
+echo
+bench_machine
+echo "Load average (1 min) at the end: $(bench_loadavg) (2 cores shared with other engineers)."
+echo "Load of the edp table (INSERT ... SELECT edp.generate_trips, indexes and rollup triggers in place): $t_load s."
+echo
+echo "| area | match | edp average | peer average | peer ms | before ms | edp ms | peer / edp | before / edp |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+paste -d '|' <(echo "$new") <(echo "$old") <(echo -n "$peer") | while IFS='|' read -r n m e te _ _ _ to _ _ p tp; do
+    echo "| $n | $m | $e | $p | $(ms "$tp") | $(ms "$to") | $(ms "$te") | $(ratio "$tp" "$te") | $(ratio "$to" "$te") |"
+done
