@@ -364,6 +364,8 @@ BEGIN
             datasource  text NOT NULL
         )$ddl$, qname, gis);
     rel := qname::pg_catalog.regclass;
+    EXECUTE pg_catalog.format('COMMENT ON TABLE %s IS %L', rel,
+        'edp trips table (edp.create_trips_table): WGS 84 points, weekly rollups kept by triggers');
     -- origin and destination in one GiST index: "both ends inside" descends
     -- only into pages whose origins and destinations both meet the area (the
     -- rows fetched are the rows counted), and origin-only searches use its
