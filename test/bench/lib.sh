@@ -5,6 +5,8 @@
 # with, and prints the machine facts next to its figures.
 #   BENCH_DIR   where the cluster lives (default /tmp/edp-bench)
 #   BENCH_PORT  its port (default 55499); unix socket in BENCH_DIR only
+#   BENCH_SHARED_BUFFERS  shared_buffers for both sides (default 4GB); e.g.
+#               128MB, PostgreSQL's default, when indexes should not fit
 
 set -euo pipefail
 
@@ -28,7 +30,7 @@ bench_start_cluster() {
         echo "unix_socket_directories = '$BENCH_DIR'"
         echo "port = $BENCH_PORT"
         echo "shared_preload_libraries = 'edp'"
-        echo "shared_buffers = '4GB'"
+        echo "shared_buffers = '${BENCH_SHARED_BUFFERS:-4GB}'"
         echo "work_mem = '256MB'"
         echo "maintenance_work_mem = '1GB'"
         echo "max_wal_size = '20GB'"
