@@ -12,14 +12,19 @@
  */
 #include "postgres.h"
 
+#include "access/table.h"
 #include "access/xact.h"
 #include "catalog/pg_authid.h"
+#include "commands/copy.h"
 #include "commands/defrem.h"
+#include "commands/extension.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
 #include "parser/parse_relation.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
+#include "utils/memutils.h"
+#include "utils/rls.h"
 
 #include "copy_hook.h"
 
@@ -30,8 +35,8 @@ static ProcessUtility_hook_type prev_ProcessUtility = NULL;
  * server file, text or csv, without WHERE or FREEZE?  The rest stays with
  * PostgreSQL's COPY.
  */
-bool
-edp_copy_stmt_supported(CopyStmt *stmt)
+static bool
+copy_stmt_supported(CopyStmt *stmt)
 {
 	ListCell   *lc;
 
@@ -51,12 +56,9 @@ edp_copy_stmt_supported(CopyStmt *stmt)
 	return true;
 }
 
-/*
- * COPY FROM's check for a server file; DoCopy makes it before it opens the
- * table, and so do the takers.
- */
-void
-edp_copy_check_file_privilege(CopyStmt *stmt)
+/* COPY FROM's check for a server file, made before the table is opened */
+static void
+check_file_privilege(CopyStmt *stmt)
 {
 	if (stmt->filename != NULL &&
 		!has_privs_of_role(GetUserId(), ROLE_PG_READ_SERVER_FILES))
@@ -96,6 +98,54 @@ edp_copy_check_privileges(ParseState *pstate, Relation rel, List *attnums,
 		PreventCommandIfReadOnly("COPY FROM");
 }
 
+/*
+ * Offer a COPY FROM to the takers; returns false when none took it and
+ * PostgreSQL's COPY is to run it.
+ */
+static bool
+take_copy(CopyStmt *stmt, const char *queryString, QueryEnvironment *queryEnv,
+		  QueryCompletion *qc)
+{
+	EdpCopyTarget target;
+	MemoryContext copycontext;
+	MemoryContext oldcontext;
+	uint64		processed = 0;
+	bool		taken;
+
+	if (!copy_stmt_supported(stmt) ||
+		!OidIsValid(get_extension_oid("edp", true)))
+		return false;
+
+	check_file_privilege(stmt);
+	target.stmt = stmt;
+	target.rel = table_openrv(stmt->relation, RowExclusiveLock);
+	if (check_enable_rls(RelationGetRelid(target.rel), InvalidOid, false) == RLS_ENABLED)
+	{
+		table_close(target.rel, NoLock);
+		return false;
+	}
+
+	copycontext = AllocSetContextCreate(CurrentMemoryContext, "edp COPY",
+										ALLOCSET_DEFAULT_SIZES);
+	oldcontext = MemoryContextSwitchTo(copycontext);
+	target.attnums = CopyGetAttnums(RelationGetDescr(target.rel), target.rel,
+									stmt->attlist);
+	target.pstate = make_parsestate(NULL);
+	target.pstate->p_sourcetext = queryString;
+	target.pstate->p_queryEnv = queryEnv;
+
+	taken = edp_flatten_take_copy(&target, &processed) ||
+		edp_trips_take_copy(&target, &processed);
+
+	MemoryContextSwitchTo(oldcontext);
+	MemoryContextDelete(copycontext);
+	table_close(target.rel, NoLock);
+
+	if (taken && qc)
+		SetQueryCompletion(qc, CMDTAG_COPY, processed);
+	return taken;
+}
+
 static void
 edp_process_utility(PlannedStmt *pstmt, const char *queryString,
 					bool readOnlyTree, ProcessUtilityContext context,
@@ -104,14 +154,9 @@ edp_process_utility(PlannedStmt *pstmt, const char *queryString,
 {
 	Node	   *parsetree = pstmt->utilityStmt;
 
-	if (IsA(parsetree, CopyStmt))
-	{
-		CopyStmt   *stmt = (CopyStmt *) parsetree;
-
-		if (edp_flatten_try_copy(stmt, queryString, queryEnv, qc) ||
-			edp_trips_try_copy(stmt, queryString, queryEnv, qc))
-			return;
-	}
+	if (IsA(parsetree, CopyStmt) &&
+		take_copy((CopyStmt *) parsetree, queryString, queryEnv, qc))
+		return;
 
 	if (prev_ProcessUtility)
 		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,

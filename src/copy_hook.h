@@ -18,17 +18,30 @@
 #include "utils/queryenvironment.h"
 #include "utils/rel.h"
 
-extern void edp_copy_hook_init(void);
+/*
+ * A COPY FROM the hook offers to the takers: the statement, its table
+ * (opened with RowExclusiveLock; file privilege and row-level security
+ * already checked), the columns it fills and a parse state for the
+ * remaining privilege checks.  Everything a taker allocates goes in a
+ * memory context the hook deletes afterwards.
+ */
+typedef struct EdpCopyTarget
+{
+	CopyStmt   *stmt;
+	Relation	rel;
+	List	   *attnums;
+	ParseState *pstate;
+} EdpCopyTarget;
 
-extern bool edp_copy_stmt_supported(CopyStmt *stmt);
-extern void edp_copy_check_file_privilege(CopyStmt *stmt);
+extern void edp_copy_hook_init(void);
 extern void edp_copy_check_privileges(ParseState *pstate, Relation rel,
 									  List *attnums, List *more_attnums);
 
-/* the takers */
-extern bool edp_flatten_try_copy(CopyStmt *stmt, const char *queryString,
-								 QueryEnvironment *queryEnv, QueryCompletion *qc);
-extern bool edp_trips_try_copy(CopyStmt *stmt, const char *queryString,
-							   QueryEnvironment *queryEnv, QueryCompletion *qc);
+/*
+ * The takers: each returns false, having loaded nothing, when the table
+ * is not one of its own; otherwise it runs the COPY and sets *processed.
+ */
+extern bool edp_flatten_take_copy(EdpCopyTarget *target, uint64 *processed);
+extern bool edp_trips_take_copy(EdpCopyTarget *target, uint64 *processed);
 
 #endif							/* EDP_COPY_HOOK_H */

@@ -242,64 +242,25 @@ flattening_copy(ParseState *pstate, CopyStmt *stmt, Relation rel,
 }
 
 /*
- * Take over the COPY if it loads an event table with flattening in a way
- * the flattening COPY handles; returns false to let PostgreSQL run it.
+ * The taker for event tables: a COPY into a table of edp.event_tables
+ * (flattening or not) runs edp's COPY loop.
  */
 bool
-edp_flatten_try_copy(CopyStmt *stmt, const char *queryString,
-					 QueryEnvironment *queryEnv, QueryCompletion *qc)
+edp_flatten_take_copy(EdpCopyTarget *target, uint64 *processed)
 {
-	Relation	rel;
+	Relation	rel = target->rel;
 	EdpFlattener *f;
-	List	   *attnums;
 	int			source_field;
-	ParseState *pstate;
-	uint64		processed;
-	MemoryContext copycontext;
-	MemoryContext oldcontext;
 
-	if (!edp_copy_stmt_supported(stmt) ||
-		!OidIsValid(get_extension_oid("edp", true)))
-		return false;
-
-	edp_copy_check_file_privilege(stmt);
-	rel = table_openrv(stmt->relation, RowExclusiveLock);
-	if (check_enable_rls(RelationGetRelid(rel), InvalidOid, false) == RLS_ENABLED)
-	{
-		table_close(rel, NoLock);
-		return false;
-	}
-
-	copycontext = AllocSetContextCreate(CurrentMemoryContext,
-										"edp flattening COPY",
-										ALLOCSET_DEFAULT_SIZES);
-	oldcontext = MemoryContextSwitchTo(copycontext);
-
-	f = edp_flattener_create(rel, copycontext);
-	attnums = CopyGetAttnums(RelationGetDescr(rel), rel, stmt->attlist);
-	source_field = f ? source_field_position(f, attnums) : -1;
+	f = edp_flattener_create(rel, CurrentMemoryContext);
+	source_field = f ? source_field_position(f, target->attnums) : -1;
 	if (source_field < 0)
 		f = NULL;				/* no document in this COPY */
 	if (f == NULL && !edp_is_event_table(rel))
-	{
-		MemoryContextSwitchTo(oldcontext);
-		MemoryContextDelete(copycontext);
-		table_close(rel, NoLock);
 		return false;
-	}
 
-	pstate = make_parsestate(NULL);
-	pstate->p_sourcetext = queryString;
-	pstate->p_queryEnv = queryEnv;
-	check_copy_privileges(pstate, rel, f, attnums);
-
-	processed = flattening_copy(pstate, stmt, rel, f, attnums, source_field);
-
-	MemoryContextSwitchTo(oldcontext);
-	MemoryContextDelete(copycontext);
-	table_close(rel, NoLock);
-
-	if (qc)
-		SetQueryCompletion(qc, CMDTAG_COPY, processed);
+	check_copy_privileges(target->pstate, rel, f, target->attnums);
+	*processed = flattening_copy(target->pstate, target->stmt, rel, f,
+								 target->attnums, source_field);
 	return true;
 }

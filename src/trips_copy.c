@@ -415,25 +415,18 @@ wkt_point_copy(ParseState *pstate, CopyStmt *stmt, Relation rel,
 }
 
 /*
- * Take over the COPY if it loads geometry columns of a trips table in a way
- * the fast COPY handles; returns false to let PostgreSQL run it.
+ * The taker for trips tables: a COPY that fills geometry columns of a
+ * table of edp.trip_tables runs PostgreSQL's COPY with the fast input.
  */
 bool
-edp_trips_try_copy(CopyStmt *stmt, const char *queryString,
-				   QueryEnvironment *queryEnv, QueryCompletion *qc)
+edp_trips_take_copy(EdpCopyTarget *target, uint64 *processed)
 {
-	Relation	rel;
+	Relation	rel = target->rel;
 	Oid			schema;
 	Oid			geometry;
-	List	   *attnums;
 	List	   *geometry_attnums;
-	ParseState *pstate;
-	uint64		processed;
-	MemoryContext copycontext;
-	MemoryContext oldcontext;
 
-	if (!edp_copy_stmt_supported(stmt) ||
-		!OidIsValid(get_extension_oid("edp", true)))
+	if (rel->rd_rel->relkind != RELKIND_RELATION)
 		return false;
 	schema = postgis_schema();
 	if (!OidIsValid(schema))
@@ -443,43 +436,12 @@ edp_trips_try_copy(CopyStmt *stmt, const char *queryString,
 							   ObjectIdGetDatum(schema));
 	if (!OidIsValid(geometry))
 		return false;
-
-	edp_copy_check_file_privilege(stmt);
-	rel = table_openrv(stmt->relation, RowExclusiveLock);
-	if (rel->rd_rel->relkind != RELKIND_RELATION ||
-		check_enable_rls(RelationGetRelid(rel), InvalidOid, false) == RLS_ENABLED)
-	{
-		table_close(rel, NoLock);
-		return false;
-	}
-
-	copycontext = AllocSetContextCreate(CurrentMemoryContext,
-										"edp trips COPY",
-										ALLOCSET_DEFAULT_SIZES);
-	oldcontext = MemoryContextSwitchTo(copycontext);
-
-	attnums = CopyGetAttnums(RelationGetDescr(rel), rel, stmt->attlist);
-	geometry_attnums = geometry_columns(rel, attnums, geometry);
+	geometry_attnums = geometry_columns(rel, target->attnums, geometry);
 	if (geometry_attnums == NIL || !is_trips_table(rel))
-	{
-		MemoryContextSwitchTo(oldcontext);
-		MemoryContextDelete(copycontext);
-		table_close(rel, NoLock);
 		return false;
-	}
 
-	pstate = make_parsestate(NULL);
-	pstate->p_sourcetext = queryString;
-	pstate->p_queryEnv = queryEnv;
-	edp_copy_check_privileges(pstate, rel, attnums, NIL);
-
-	processed = wkt_point_copy(pstate, stmt, rel, geometry_attnums, geometry);
-
-	MemoryContextSwitchTo(oldcontext);
-	MemoryContextDelete(copycontext);
-	table_close(rel, NoLock);
-
-	if (qc)
-		SetQueryCompletion(qc, CMDTAG_COPY, processed);
+	edp_copy_check_privileges(target->pstate, rel, target->attnums, NIL);
+	*processed = wkt_point_copy(target->pstate, target->stmt, rel,
+								geometry_attnums, geometry);
 	return true;
 }
