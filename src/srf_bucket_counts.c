@@ -111,6 +111,20 @@ typedef struct BucketEmitter
 	TupleDesc	desc;
 } BucketEmitter;
 
+/* An emitter writing ncols-column rows into the SRF's tuplestore. */
+static void
+emitter_init(BucketEmitter *e, const EdpBucketSpec *spec, bool fill,
+			 TimestampTz to, int ncols, ReturnSetInfo *rsinfo)
+{
+	memset(e, 0, sizeof(*e));
+	e->spec = spec;
+	e->fill = fill;
+	e->to = to;
+	e->ncols = ncols;
+	e->store = rsinfo->setResult;
+	e->desc = rsinfo->setDesc;
+}
+
 static void
 emitter_put(BucketEmitter *e, TimestampTz b, int64 n)
 {
@@ -469,13 +483,7 @@ edp_bucket_counts(PG_FUNCTION_ARGS)
 	check_fill_size(&spec, from, to, fill);
 
 	edp_init_materialized_srf(fcinfo);
-	memset(&e, 0, sizeof(e));
-	e.spec = &spec;
-	e.fill = fill;
-	e.to = to;
-	e.ncols = 2;
-	e.store = rsinfo->setResult;
-	e.desc = rsinfo->setDesc;
+	emitter_init(&e, &spec, fill, to, 2, rsinfo);
 	emitter_begin(&e, from);
 
 	/* a NULL key matches no event: all buckets are empty */
@@ -613,13 +621,7 @@ edp_bucket_counts_by(PG_FUNCTION_ARGS)
 						group_col, get_rel_name(relid))));
 
 	edp_init_materialized_srf(fcinfo);
-	memset(&e, 0, sizeof(e));
-	e.spec = &spec;
-	e.fill = fill;
-	e.to = to;
-	e.ncols = 3;
-	e.store = rsinfo->setResult;
-	e.desc = rsinfo->setDesc;
+	emitter_init(&e, &spec, fill, to, 3, rsinfo);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");	/* internal error */
