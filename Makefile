@@ -27,6 +27,7 @@ OBJS = \
 	src/job.o \
 	src/loader.o \
 	src/notify.o \
+	src/rollup_batch.o \
 	src/rollup_packed.o \
 	src/srf_bucket_counts.o \
 	src/srf_generate_events.o \

@@ -38,6 +38,7 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
+#include "rollup_batch.h"
 #include "rollup_packed.h"
 
 /*
@@ -78,6 +79,10 @@ typedef struct TriggerSettings
 	int			ncols;
 	bool		covers_bucket;	/* dedupe key holds key and ts columns */
 	char	   *ordercol;		/* keep-latest: quoted ordering column */
+	char	   *rawkey;			/* unquoted names, for the C pass */
+	char	   *rawts;
+	Datum		rawcols;		/* name[] of the dedupe columns, or 0 */
+	int64		width_us;		/* rollup width in microseconds, or 0 */
 } TriggerSettings;
 
 static char *
@@ -112,7 +117,9 @@ load_trigger_settings(Oid root, TriggerSettings *s)
 		" pg_catalog.array_to_string(ARRAY(SELECT 'pg_catalog.array_agg(c.' || pg_catalog.quote_ident(x) || ')' FROM pg_catalog.unnest(e.dedupe_columns) x), ', '),"
 		" coalesce(pg_catalog.cardinality(e.dedupe_columns), 0),"
 		" coalesce(e.key_column = ANY (e.dedupe_columns) AND e.ts_column = ANY (e.dedupe_columns), false),"
-		" pg_catalog.quote_ident(coalesce(e.dedupe_order_column, e.ts_column))"
+		" pg_catalog.quote_ident(coalesce(e.dedupe_order_column, e.ts_column)),"
+		" e.key_column::pg_catalog.text, e.ts_column::pg_catalog.text, e.dedupe_columns,"
+		" pg_catalog.round(pg_catalog.date_part('epoch', e.rollup_width) * 1000000)::pg_catalog.int8"
 		" FROM edp.event_tables e JOIN pg_catalog.pg_class c ON c.oid = e.relid"
 		" JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
 		" WHERE e.relid OPERATOR(pg_catalog.=) $1";
@@ -141,6 +148,12 @@ load_trigger_settings(Oid root, TriggerSettings *s)
 	d = SPI_getbinval(tup, desc, 14, &isnull);
 	s->covers_bucket = !isnull && DatumGetBool(d);
 	s->ordercol = get_text(tup, desc, 15);
+	s->rawkey = get_text(tup, desc, 16);
+	s->rawts = get_text(tup, desc, 17);
+	d = SPI_getbinval(tup, desc, 18, &isnull);
+	s->rawcols = isnull ? (Datum) 0 : d;
+	d = SPI_getbinval(tup, desc, 19, &isnull);
+	s->width_us = isnull ? 0 : DatumGetInt64(d);
 	if (s->keycol == NULL || s->tscol == NULL || s->width == NULL)
 		s->rollup = NULL;
 	return true;
@@ -176,6 +189,22 @@ rollup_add(const TriggerSettings *s, const char *source, int sign)
 	run(sql, SPI_OK_INSERT);
 }
 
+static RollupBatch *scan_batch(const TriggerSettings *s, Relation rel, Tuplestorestate *rows,
+							   int sign, bool with_dedupe);
+
+/* rollup += sign * the rows of a transition table, in C when it can */
+static void
+rollup_delta(const TriggerSettings *s, Relation rel, Tuplestorestate *rows,
+			 const char *name, int sign)
+{
+	RollupBatch *batch = scan_batch(s, rel, rows, sign, false);
+
+	if (batch != NULL)
+		edp_rollup_batch_write(batch, s->rollup);
+	else
+		rollup_add(s, name, sign);
+}
+
 /*
  * Delete the extra copies among rows sharing a dedupe key with a row of
  * edp_new.  Mode "first": the copy that was there first survives (rows of
@@ -186,12 +215,62 @@ rollup_add(const TriggerSettings *s, const char *source, int sign)
  * none on a fresh load), then only those keys are read back from the
  * table, through its index, by a DELETE that gets them as arrays.
  */
-typedef struct DedupeCandidates
+
+/* concurrent loads of one table dedupe one after the other */
+static void
+dedupe_lock(Oid root)
 {
-	int64		n;				/* number of candidate keys */
-	Datum	   *arrays;			/* one array per key column */
-	Oid		   *types;
-} DedupeCandidates;
+	run(psprintf("SELECT pg_catalog.pg_advisory_xact_lock(%d, %d)",
+				 EDP_DEDUPE_LOCK_CLASS, (int32) root), SPI_OK_SELECT);
+}
+
+/*
+ * The statement's rows read once in C (rollup_batch.c), or NULL when the
+ * SQL forms must do the work: no transition table, a column edp cannot
+ * find by name, or a type without hash support.
+ */
+static RollupBatch *
+scan_batch(const TriggerSettings *s, Relation rel, Tuplestorestate *rows, int sign,
+		   bool with_dedupe)
+{
+	RollupBatchSpec spec;
+	TupleDesc	desc = RelationGetDescr(rel);
+
+	if (rows == NULL || s->rawkey == NULL || s->rawts == NULL)
+		return NULL;
+	spec.desc = desc;
+	spec.key_att = SPI_fnumber(desc, s->rawkey);
+	spec.ts_att = SPI_fnumber(desc, s->rawts);
+	if (spec.key_att <= 0 || spec.ts_att <= 0 ||
+		TupleDescAttr(desc, spec.ts_att - 1)->atttypid != TIMESTAMPTZOID)
+		return NULL;
+	spec.width_us = s->width_us;
+	if (spec.width_us <= 0)
+		return NULL;
+	spec.sign = sign;
+	spec.ndedupe = 0;
+	spec.dedupe_atts = NULL;
+	if (with_dedupe)
+	{
+		Datum	   *names;
+		int			n;
+		int			i;
+
+		if (s->rawcols == (Datum) 0)
+			return NULL;
+		deconstruct_array(DatumGetArrayTypeP(s->rawcols), NAMEOID, NAMEDATALEN, false,
+						  TYPALIGN_CHAR, &names, NULL, &n);
+		spec.ndedupe = n;
+		spec.dedupe_atts = palloc(sizeof(AttrNumber) * Max(n, 1));
+		for (i = 0; i < n; i++)
+		{
+			spec.dedupe_atts[i] = SPI_fnumber(desc, NameStr(*DatumGetName(names[i])));
+			if (spec.dedupe_atts[i] <= 0)
+				return NULL;
+		}
+	}
+	return edp_rollup_batch_scan(rows, &spec);
+}
 
 /*
  * Step 1, before the rollup counts the batch: the candidate keys.  Keys
@@ -201,7 +280,7 @@ typedef struct DedupeCandidates
  * the batch's (index probes).  Usually none on a fresh load.
  */
 static void
-dedupe_candidates(const TriggerSettings *s, Oid root, DedupeCandidates *dc)
+dedupe_candidates(const TriggerSettings *s, DedupeCandidates *dc)
 {
 	bool		latest = strcmp(s->mode, "latest") == 0;
 	char	   *cand;
@@ -210,11 +289,6 @@ dedupe_candidates(const TriggerSettings *s, Oid root, DedupeCandidates *dc)
 	bool		isnull;
 	HeapTuple	tup;
 	TupleDesc	desc;
-
-	/* concurrent loads of one table dedupe one after the other */
-	sql = psprintf("SELECT pg_catalog.pg_advisory_xact_lock(%d, %d)",
-				   EDP_DEDUPE_LOCK_CLASS, (int32) root);
-	run(sql, SPI_OK_SELECT);
 
 	if (latest)
 		cand = psprintf("SELECT DISTINCT %s FROM edp_new WHERE %s", s->cols, s->notnull);
@@ -261,6 +335,7 @@ dedupe_delete(const TriggerSettings *s, const DedupeCandidates *dc)
 {
 	bool		latest = strcmp(s->mode, "latest") == 0;
 	StringInfoData unnest;
+	char	   *span = "";
 	char	   *sql;
 	int			i;
 
@@ -282,18 +357,27 @@ dedupe_delete(const TriggerSettings *s, const DedupeCandidates *dc)
 		appendStringInfoString(&unnest, "SELECT * FROM ROWS FROM (");
 		for (i = 0; i < s->ncols; i++)
 			appendStringInfo(&unnest, "%spg_catalog.unnest($%d)", i > 0 ? ", " : "", i + 1);
-		appendStringInfoChar(&unnest, ')');
+		appendStringInfo(&unnest, ") AS c(%s)", s->cols);
 	}
+
+	/*
+	 * When the key holds the ts column, the candidates' time span bounds
+	 * the rows to read: a BRIN index on ts (raw_index => 'brin') serves it.
+	 */
+	if (s->covers_bucket)
+		span = psprintf(" AND t2.%s >= (SELECT pg_catalog.min(r.%s) FROM (%s) r)"
+						" AND t2.%s <= (SELECT pg_catalog.max(r.%s) FROM (%s) r)",
+						s->tscol, s->tscol, unnest.data, s->tscol, s->tscol, unnest.data);
 	sql = psprintf("DELETE FROM %s t USING ("
 				   " SELECT s.toid, s.tid FROM ("
 				   "  SELECT t2.tableoid AS toid, t2.ctid AS tid, edp.xact_is_current(t2.xmin) AS mine,"
 				   "   pg_catalog.row_number() OVER (PARTITION BY %s ORDER BY %sedp.xact_is_current(t2.xmin), t2.tableoid, t2.ctid) AS rn"
-				   "  FROM %s t2 WHERE (%s) IN (%s)"
+				   "  FROM %s t2 WHERE (%s) IN (%s)%s"
 				   " ) s WHERE s.rn > 1%s"
 				   ") d WHERE t.tableoid = d.toid AND t.ctid = d.tid",
 				   s->table, s->t2cols,
 				   latest ? psprintf("t2.%s DESC NULLS LAST, ", s->ordercol) : "",
-				   s->table, s->t2cols, unnest.data,
+				   s->table, s->t2cols, unnest.data, span,
 				   latest ? "" : " AND s.mine");
 	if (SPI_execute_with_args(sql, dc->n > EDP_DEDUPE_MANY_CANDIDATES ? 0 : s->ncols,
 							  dc->types, dc->arrays, NULL, false, 0) != SPI_OK_DELETE)
@@ -365,11 +449,23 @@ edp_buckets_trigger(PG_FUNCTION_ARGS)
 		{
 			bool		dedupe = s.mode != NULL && strcmp(s.mode, "none") != 0 &&
 			s.cols != NULL && s.cols[0] != '\0';
+			/* candidates from fingerprints + the rollup, or in SQL */
+			bool		c_dedupe = dedupe && live && s.covers_bucket && strcmp(s.mode, "first") == 0;
+			RollupBatch *batch = NULL;
 			DedupeCandidates dc;
 
+			if (live && (!dedupe || c_dedupe))
+				batch = scan_batch(&s, rel, trigdata->tg_newtable, 1, c_dedupe);
 			if (dedupe)
-				dedupe_candidates(&s, root, &dc);
-			if (live)
+			{
+				dedupe_lock(root);
+				if (batch == NULL ||
+					!edp_rollup_batch_candidates(batch, s.rollup, EDP_DEDUPE_MANY_CANDIDATES, &dc))
+					dedupe_candidates(&s, &dc);
+			}
+			if (batch != NULL)
+				edp_rollup_batch_write(batch, s.rollup);
+			else if (live)
 				rollup_add(&s, "edp_new", 1);
 			if (dedupe)
 				dedupe_delete(&s, &dc);
@@ -377,14 +473,14 @@ edp_buckets_trigger(PG_FUNCTION_ARGS)
 		else if (TRIGGER_FIRED_BY_DELETE(ev) && TRIGGER_FIRED_AFTER(ev))
 		{
 			if (live)
-				rollup_add(&s, "edp_old", -1);
+				rollup_delta(&s, rel, trigdata->tg_oldtable, "edp_old", -1);
 		}
 		else if (TRIGGER_FIRED_BY_UPDATE(ev) && TRIGGER_FIRED_AFTER(ev))
 		{
 			if (live)
 			{
-				rollup_add(&s, "edp_old", -1);
-				rollup_add(&s, "edp_new", 1);
+				rollup_delta(&s, rel, trigdata->tg_oldtable, "edp_old", -1);
+				rollup_delta(&s, rel, trigdata->tg_newtable, "edp_new", 1);
 			}
 		}
 		else if (TRIGGER_FIRED_BY_TRUNCATE(ev) && s.rollup != NULL)
