@@ -21,7 +21,15 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/nbtree.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "executor/tuptable.h"
+#include "utils/fmgroids.h"
+#include "utils/rls.h"
+#include "utils/snapmgr.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -436,6 +444,114 @@ check_fill_size(const EdpBucketSpec *spec, TimestampTz from, TimestampTz to, boo
 				 errhint("Use a wider bucket, a shorter range, fill => false, or raise edp.max_buckets.")));
 }
 
+/* what one query needs to turn rollup rows into buckets */
+typedef struct RollupPiece
+{
+	BucketEmitter *e;
+	BucketPlans *p;
+	const EdpBucketSpec *spec;
+	Datum		key;
+	TimestampTz from_al;		/* the rollup part [from_al, to_al) */
+	TimestampTz to_al;
+	int64		rw;				/* rollup width */
+	Datum		width;
+	Datum		tz;
+} RollupPiece;
+
+/* the buckets of one rollup row (chunk, packed) inside the rollup part */
+static void
+add_rollup_row(RollupPiece *rp, TimestampTz chunk, Datum packed_datum)
+{
+	ArrayType  *packed = DatumGetArrayTypeP(packed_datum);
+	int			npairs;
+	int64	   *pairs = edp_rollup_pairs(packed, &npairs);
+	int			j;
+
+	for (j = 0; j < npairs; j++)
+	{
+		TimestampTz r = chunk + pairs[2 * j] * rp->rw;
+		int64		n = pairs[2 * j + 1];
+		TimestampTz bs;
+
+		if (r < rp->from_al || r >= rp->to_al)
+			continue;
+		bs = edp_bucket_start(rp->spec, r);
+		/* named zones: a rollup bucket cut by an output boundary reads raw */
+		if (!rp->spec->fixed && edp_bucket_start(rp->spec, r + rp->rw - 1) != bs)
+			add_raw(rp->e, rp->p, rp->key, r, r + rp->rw, rp->width, rp->tz);
+		else
+			emitter_add(rp->e, bs, n);
+	}
+	if ((Pointer) packed != DatumGetPointer(packed_datum))
+		pfree(packed);
+}
+
+/*
+ * The rollup rows of key with chunk_start in [lo, hi), read straight
+ * through the rollup's primary key (key, chunk_start).  A short query is
+ * mostly fixed cost, and starting an executor for the SPI plan was most of
+ * it (a typical key's day is one rollup row).  False when the SPI plan must
+ * do it: the argument's type differs from the key column's (the plan casts
+ * it), or row-level security applies to the rollup.
+ */
+static bool
+scan_rollup_direct(Oid rollup, Datum key, Oid keytype, TimestampTz lo, TimestampTz hi,
+				   RollupPiece *rp)
+{
+	Relation	rel;
+	Relation	idx;
+	Oid			pk;
+	Oid			eqop;
+	ScanKeyData keys[3];
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+
+	if (check_enable_rls(rollup, InvalidOid, true) == RLS_ENABLED)
+		return false;
+	rel = table_open(rollup, AccessShareLock);
+	pk = RelationGetPrimaryKeyIndex(rel);
+	if (!OidIsValid(pk) || TupleDescAttr(RelationGetDescr(rel), 0)->atttypid != keytype)
+	{
+		table_close(rel, AccessShareLock);
+		return false;
+	}
+	idx = index_open(pk, AccessShareLock);
+	eqop = get_opfamily_member(idx->rd_opfamily[0], idx->rd_opcintype[0], keytype,
+							   BTEqualStrategyNumber);
+	if (idx->rd_index->indnatts != 2 || idx->rd_index->indkey.values[0] != 1 ||
+		idx->rd_index->indkey.values[1] != 2 || !OidIsValid(eqop) ||
+		TupleDescAttr(RelationGetDescr(rel), 1)->atttypid != TIMESTAMPTZOID)
+	{
+		index_close(idx, AccessShareLock);
+		table_close(rel, AccessShareLock);
+		return false;
+	}
+	ScanKeyEntryInitialize(&keys[0], 0, 1, BTEqualStrategyNumber, InvalidOid,
+						   idx->rd_indcollation[0], get_opcode(eqop), key);
+	ScanKeyInit(&keys[1], 2, BTGreaterEqualStrategyNumber, F_TIMESTAMPTZ_GE,
+				TimestampTzGetDatum(lo));
+	ScanKeyInit(&keys[2], 2, BTLessStrategyNumber, F_TIMESTAMPTZ_LT,
+				TimestampTzGetDatum(hi));
+	slot = table_slot_create(rel, NULL);
+	scan = index_beginscan(rel, idx, GetActiveSnapshot(), 3, 0);
+	index_rescan(scan, keys, 3, NULL, 0);
+	while (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		TimestampTz chunk = DatumGetTimestampTz(slot_getattr(slot, 2, &isnull));
+		Datum		packed = slot_getattr(slot, 3, &isnull);
+
+		if (!isnull)
+			add_rollup_row(rp, chunk, packed);
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	/* locks are held to the end of the transaction, as a query's are */
+	index_close(idx, NoLock);
+	table_close(rel, NoLock);
+	return true;
+}
+
 /*
  * edp.bucket_counts(tbl, key, from, to, width, tz, fill)
  *		RETURNS TABLE (bucket_start timestamptz, events bigint)
@@ -525,34 +641,21 @@ edp_bucket_counts(PG_FUNCTION_ARGS)
 			uint64		i,
 						nrows;
 
+			RollupPiece rp = {&e, p, &spec, key, from_al, to_al, rw, PointerGetDatum(width), PointerGetDatum(tz)};
+
 			add_raw(&e, p, key, from, from_al, PointerGetDatum(width), PointerGetDatum(tz));
-			if (SPI_execute_plan(p->rollup_plan, args, NULL, true, 0) != SPI_OK_SELECT)
-				elog(ERROR, "rollup bucket query failed");	/* internal error */
-			tt = SPI_tuptable;
-			nrows = SPI_processed;
-			for (i = 0; i < nrows; i++)
+			if (!scan_rollup_direct(s.rollup, key, keytype, grid_floor(from_al, chunk_len), to_al, &rp))
 			{
-				bool		isnull;
-				TimestampTz chunk = DatumGetTimestampTz(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull));
-				ArrayType  *packed = DatumGetArrayTypeP(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
-				int			npairs;
-				int64	   *pairs = edp_rollup_pairs(packed, &npairs);
-				int			j;
-
-				for (j = 0; j < npairs; j++)
+				if (SPI_execute_plan(p->rollup_plan, args, NULL, true, 0) != SPI_OK_SELECT)
+					elog(ERROR, "rollup bucket query failed");	/* internal error */
+				tt = SPI_tuptable;
+				nrows = SPI_processed;
+				for (i = 0; i < nrows; i++)
 				{
-					TimestampTz r = chunk + pairs[2 * j] * rw;
-					int64		n = pairs[2 * j + 1];
-					TimestampTz bs;
+					bool		isnull;
+					TimestampTz chunk = DatumGetTimestampTz(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull));
 
-					if (r < from_al || r >= to_al)
-						continue;
-					bs = edp_bucket_start(&spec, r);
-					/* named zones: a rollup bucket cut by an output boundary reads raw */
-					if (!spec.fixed && edp_bucket_start(&spec, r + rw - 1) != bs)
-						add_raw(&e, p, key, r, r + rw, PointerGetDatum(width), PointerGetDatum(tz));
-					else
-						emitter_add(&e, bs, n);
+					add_rollup_row(&rp, chunk, SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
 				}
 			}
 			add_raw(&e, p, key, to_al, to, PointerGetDatum(width), PointerGetDatum(tz));

@@ -5,7 +5,8 @@
 #   ingest   client-side COPY of N generated events (10k customers over one
 #            year, one hot customer with ~10% of the events) into
 #            - the peer: btree (customer_id, event_ts) + UNIQUE on the dedupe key
-#            - edp: rollup (edp.enable_rollup) + dedupe (edp.enable_dedupe)
+#            - edp: rollup (edp.enable_rollup, raw_index => brin) + dedupe
+#              (edp.enable_dedupe), and once more with the default btree
 #   queries  pgbench, 1 client, prepared, BENCH_SECONDS each: hourly counts of a
 #            typical and of the hot customer over a day, week, month, year;
 #            the peer in its date_trunc and date_bin forms, edp.bucket_counts()
@@ -42,10 +43,19 @@ else
           FROM generate_series(1, $N)"
 fi
 # the same duplicate-free file for both sides (the peer's UNIQUE constraint
-# would reject a file with duplicates; edp's dedupe still checks every row)
-bench_psql -c "COPY (SELECT DISTINCT ON (customer_id, event_ts, event_type, transaction_id)
-                            customer_id, event_type, transaction_id, event_ts
-                       FROM src WHERE customer_id IS NOT NULL AND event_ts IS NOT NULL)
+# would reject a file with duplicates; edp's dedupe still checks every row),
+# in time order as event files come (BENCH_ORDER=customer sorts it by
+# customer instead, which turns the peer's btree inserts into appends)
+order=${BENCH_ORDER:-time}
+case $order in
+    time) order_by="event_ts, customer_id" ;;
+    customer) order_by="customer_id, event_ts" ;;
+    *) echo "BENCH_ORDER must be time or customer" >&2; exit 2 ;;
+esac
+bench_psql -c "COPY (SELECT * FROM (SELECT DISTINCT ON (customer_id, event_ts, event_type, transaction_id)
+                                          customer_id, event_type, transaction_id, event_ts
+                                     FROM src WHERE customer_id IS NOT NULL AND event_ts IS NOT NULL) d
+                      ORDER BY $order_by)
                 TO '$csv' (FORMAT csv)"
 rows=$(wc -l < "$csv")
 hot=$(bench_psql -tA -c "SELECT customer_id FROM src WHERE customer_id IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1")
@@ -60,13 +70,20 @@ bench_psql -c "CREATE TABLE peer_events (customer_id bigint, event_type text, tr
                CREATE INDEX ON peer_events (customer_id, event_ts);
                ALTER TABLE peer_events ADD UNIQUE (customer_id, event_ts, event_type, transaction_id);
                CREATE TABLE edp_events (customer_id bigint, event_type text, transaction_id uuid, event_ts timestamptz);
-               SELECT edp.enable_rollup('edp_events', key => 'customer_id', ts => 'event_ts');
-               SELECT edp.enable_dedupe('edp_events', columns => '{customer_id,event_ts,event_type,transaction_id}');" >/dev/null
+               SELECT edp.enable_rollup('edp_events', key => 'customer_id', ts => 'event_ts', raw_index => 'brin');
+               SELECT edp.enable_dedupe('edp_events', columns => '{customer_id,event_ts,event_type,transaction_id}');
+               CREATE TABLE edp_btree (customer_id bigint, event_type text, transaction_id uuid, event_ts timestamptz);
+               SELECT edp.enable_rollup('edp_btree', key => 'customer_id', ts => 'event_ts');
+               SELECT edp.enable_dedupe('edp_btree', columns => '{customer_id,event_ts,event_type,transaction_id}');" >/dev/null
 bench_psql -c "CHECKPOINT"
 t_peer=$(bench_time bench_psql -c "\\copy peer_events FROM '$csv' (FORMAT csv)")
 bench_psql -c "CHECKPOINT"
 t_edp=$(bench_time bench_psql -c "\\copy edp_events FROM '$csv' (FORMAT csv)")
 bench_psql -c "CHECKPOINT"
+t_edp_btree=$(bench_time bench_psql -c "\\copy edp_btree FROM '$csv' (FORMAT csv)")
+same_btree=$(bench_psql -tA -c "SELECT (SELECT count(*) FROM edp_btree) = (SELECT count(*) FROM peer_events)
+                                 AND (SELECT count(*) FROM edp.verify_rollup('edp_btree')) = 0")
+bench_psql -c "DROP TABLE edp_btree" -c "CHECKPOINT"
 # loading the same file again: edp keeps every count, the peer's COPY fails
 t_edp_again=$(bench_time bench_psql -c "\\copy edp_events FROM '$csv' (FORMAT csv)")
 same=$(bench_psql -tA -c "SELECT (SELECT count(*) FROM edp_events) = (SELECT count(*) FROM peer_events)
@@ -101,18 +118,19 @@ echo "## Hourly buckets (issue 3)"
 echo
 bench_machine
 echo "Run: \`test/bench/buckets.sh $N\` (BENCH_SECONDS=$SECONDS_PER_RUN per pgbench run)."
-echo "Data: $source_note; $rows distinct events loaded; hot customer $hot ($hot_n events), typical customer $typical ($typ_n events)."
+echo "Data: $source_note; $rows distinct events loaded, file in $order order; hot customer $hot ($hot_n events), typical customer $typical ($typ_n events)."
 echo
 echo "### Ingest (client-side \\copy of the same file)"
 echo
 echo "| table | seconds | rows/s | ratio |"
 echo "|---|---:|---:|---:|"
-awk -v r="$rows" -v p="$t_peer" -v e="$t_edp" -v a="$t_edp_again" 'BEGIN {
+awk -v r="$rows" -v p="$t_peer" -v e="$t_edp" -v b="$t_edp_btree" -v a="$t_edp_again" 'BEGIN {
   printf "| peer: btree (customer_id, event_ts) + UNIQUE (customer_id, event_ts, event_type, transaction_id) | %.1f | %.0f | 1.00 |\n", p, r/p;
-  printf "| edp: rollup + dedupe (first load) | %.1f | %.0f | %.2f |\n", e, r/e, p/e;
+  printf "| edp: rollup + dedupe, raw_index => brin (first load) | %.1f | %.0f | %.2f |\n", e, r/e, p/e;
+  printf "| edp: rollup + dedupe, raw_index => btree, the default (first load) | %.1f | %.0f | %.2f |\n", b, r/b, p/b;
   printf "| edp: the same file again (all rows are duplicates, nothing doubles) | %.1f | %.0f | %.2f |\n", a, r/a, p/a }'
 echo
-echo "Counts equal and rollup exact after both loads: $same. Rollup rows: $rollup_rows."
+echo "Counts equal and rollup exact after both loads: $same (btree table: $same_btree). Rollup rows: $rollup_rows."
 echo
 echo "### Queries (pgbench, 1 client, prepared; SELECT 1: $one_qps qps, median $one_med ms)"
 echo
