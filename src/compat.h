@@ -23,4 +23,19 @@
 #define edp_init_materialized_srf_scalar(fcinfo) SetSingleFuncCall((fcinfo), SRF_SINGLE_USE_EXPECTED)
 #endif
 
+/*
+ * A materialized SRF whose row type is the one the caller expects: a
+ * query's function scan has already built that descriptor, so short
+ * queries skip building it again from pg_proc's OUT parameters.
+ */
+#define edp_init_materialized_srf_expected(fcinfo) \
+	do { \
+		if (((ReturnSetInfo *) (fcinfo)->resultinfo) != NULL && \
+			IsA((fcinfo)->resultinfo, ReturnSetInfo) && \
+			((ReturnSetInfo *) (fcinfo)->resultinfo)->expectedDesc != NULL) \
+			edp_init_materialized_srf_scalar(fcinfo); \
+		else \
+			edp_init_materialized_srf(fcinfo); \
+	} while (0)
+
 #endif							/* EDP_COMPAT_H */

@@ -598,7 +598,7 @@ edp_bucket_counts(PG_FUNCTION_ARGS)
 	edp_bucket_check_range(&spec, from, to);
 	check_fill_size(&spec, from, to, fill);
 
-	edp_init_materialized_srf(fcinfo);
+	edp_init_materialized_srf_expected(fcinfo);
 	emitter_init(&e, &spec, fill, to, 2, rsinfo);
 	emitter_begin(&e, from);
 
