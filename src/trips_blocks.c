@@ -1,0 +1,393 @@
+/*-------------------------------------------------------------------------
+ *
+ * trips_blocks.c
+ *		Point blocks of a trips table: the trips' exact coordinates packed
+ *		by fine spatial cell, so that the weekly counts of a small box read
+ *		a few pages of packed points instead of one heap page per trip.
+ *
+ * A block is one row of <table>_point_blocks: (kind, c1, c2, n, points).
+ * kind 1 holds origins keyed by origin cell (c2 = 0), kind 2 destinations
+ * keyed by destination cell, kind 3 both ends keyed by (origin cell,
+ * destination cell) at a coarser cell size.  points is a flat array of
+ * records, each the point's float8 coordinates (x, y; for kind 3 the
+ * origin's then the destination's) followed by the int32 date of the
+ * trip's Monday in the table's rollup time zone.  Blocks are kept below a
+ * page so that they are stored inline (STORAGE PLAIN) and read without
+ * TOAST.  The statement triggers of the trips table maintain them in SQL
+ * with the three functions here: edp.trip_block_pack (aggregate: points
+ * to blocks), edp.trip_block_points (blocks to points) and
+ * edp.trip_cell_id; edp.trip_block_counts answers a box.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/lsyscache.h"
+
+#define BLOCK_KIND_ORIGIN		1
+#define BLOCK_KIND_DESTINATION	2
+#define BLOCK_KIND_PAIR			3
+
+/* points per block: about 4 kB of points, two blocks per 8 kB page */
+#define BLOCK_CAP_SINGLE		200
+#define BLOCK_CAP_PAIR			110
+
+/* most cells one box may cover on the block path */
+#define BLOCK_MAX_CELLS			100000
+
+/* a cell id no finite coordinate maps to (NaN or infinite coordinates) */
+#define BLOCK_CELL_NONE			PG_INT64_MIN
+
+static int
+block_kind_check(int32 kind)
+{
+	if (kind != BLOCK_KIND_ORIGIN && kind != BLOCK_KIND_DESTINATION && kind != BLOCK_KIND_PAIR)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid point block kind %d", kind),
+				 errhint("Use 1 (origin), 2 (destination) or 3 (origin and destination).")));
+	return kind;
+}
+
+/* bytes of one point record of a block of this kind */
+static Size
+block_record_size(int kind)
+{
+	return (kind == BLOCK_KIND_PAIR ? 4 : 2) * sizeof(float8) + sizeof(int32);
+}
+
+/* cell number of a coordinate: floor(v / size), as SQL's floor(v / size) */
+static bool
+cell_index(float8 v, float8 size, int64 *out)
+{
+	float8		f = floor(v / size);
+
+	if (isnan(f) || f < -2147483648.0 || f > 2147483647.0)
+		return false;
+	*out = (int64) f;
+	return true;
+}
+
+/* one 64-bit id for a cell: x number in the high half, y in the low half */
+static int64
+cell_id(int64 cx, int64 cy)
+{
+	return (int64) (((uint64) cx << 32) | ((uint64) cy & UINT64CONST(0xffffffff)));
+}
+
+static void
+cell_size_check(float8 size)
+{
+	if (!(size > 0 && size <= 10))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cell size must be between 0 and 10 degrees")));
+}
+
+/*
+ * edp.trip_cell_id(x, y, size): the id of the cell of side size degrees
+ * holding (x, y); coordinates outside any cell (NaN, infinite) share one
+ * id that no box covers.
+ */
+PG_FUNCTION_INFO_V1(edp_trip_cell_id);
+Datum
+edp_trip_cell_id(PG_FUNCTION_ARGS)
+{
+	float8		size = PG_GETARG_FLOAT8(2);
+	int64		cx,
+				cy;
+
+	cell_size_check(size);
+	if (!cell_index(PG_GETARG_FLOAT8(0), size, &cx) || !cell_index(PG_GETARG_FLOAT8(1), size, &cy))
+		PG_RETURN_INT64(BLOCK_CELL_NONE);
+	PG_RETURN_INT64(cell_id(cx, cy));
+}
+
+/*
+ * edp.trip_cell_ids(xmin, ymin, xmax, ymax, size): the ids of every cell
+ * a point of the box [xmin, xmax] x [ymin, ymax] can lie in (division and
+ * floor are monotonic, so the cells of the corners bound them all); NULL
+ * when the box spans more than BLOCK_MAX_CELLS cells or is not finite.
+ */
+PG_FUNCTION_INFO_V1(edp_trip_cell_ids);
+Datum
+edp_trip_cell_ids(PG_FUNCTION_ARGS)
+{
+	float8		size = PG_GETARG_FLOAT8(4);
+	int64		x0,
+				y0,
+				x1,
+				y1,
+				x,
+				y;
+	Datum	   *ids;
+	int			n = 0;
+
+	cell_size_check(size);
+	if (!cell_index(PG_GETARG_FLOAT8(0), size, &x0) || !cell_index(PG_GETARG_FLOAT8(1), size, &y0) ||
+		!cell_index(PG_GETARG_FLOAT8(2), size, &x1) || !cell_index(PG_GETARG_FLOAT8(3), size, &y1) ||
+		x0 > x1 || y0 > y1 || (float8) (x1 - x0 + 1) * (float8) (y1 - y0 + 1) > BLOCK_MAX_CELLS)
+		PG_RETURN_NULL();
+	ids = palloc(sizeof(Datum) * (x1 - x0 + 1) * (y1 - y0 + 1));
+	for (x = x0; x <= x1; x++)
+		for (y = y0; y <= y1; y++)
+			ids[n++] = Int64GetDatum(cell_id(x, y));
+	PG_RETURN_ARRAYTYPE_P(construct_array(ids, n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/* state of edp.trip_block_pack: the records so far, in one growing buffer */
+typedef struct BlockPackState
+{
+	int			kind;
+	int64		n;
+	StringInfoData buf;
+} BlockPackState;
+
+/*
+ * edp.trip_block_pack_add(state, kind, x, y, x2, y2, week): appends one
+ * point record (x2, y2 only for kind 3).
+ */
+PG_FUNCTION_INFO_V1(edp_trip_block_pack_add);
+Datum
+edp_trip_block_pack_add(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcontext;
+	BlockPackState *st;
+	float8		c[4];
+	int32		week;
+	int			i;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "edp_trip_block_pack_add called in non-aggregate context");	/* internal error */
+	for (i = 1; i <= 6; i++)
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("point block values must not be null")));
+
+	st = PG_ARGISNULL(0) ? NULL : (BlockPackState *) PG_GETARG_POINTER(0);
+	if (st == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(aggcontext);
+
+		st = palloc(sizeof(BlockPackState));
+		st->kind = block_kind_check(PG_GETARG_INT32(1));
+		st->n = 0;
+		initStringInfo(&st->buf);
+		MemoryContextSwitchTo(old);
+	}
+	else if (PG_GETARG_INT32(1) != st->kind)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("one point block holds points of one kind")));
+	for (i = 0; i < 4; i++)
+		c[i] = PG_GETARG_FLOAT8(i + 2);
+	week = PG_GETARG_DATEADT(6);
+	appendBinaryStringInfo(&st->buf, (char *) c, sizeof(float8) * (st->kind == BLOCK_KIND_PAIR ? 4 : 2));
+	appendBinaryStringInfo(&st->buf, (char *) &week, sizeof(int32));
+	st->n++;
+	PG_RETURN_POINTER(st);
+}
+
+/* edp.trip_block_pack_final(state): the records cut into blocks, a bytea[] */
+PG_FUNCTION_INFO_V1(edp_trip_block_pack_final);
+Datum
+edp_trip_block_pack_final(PG_FUNCTION_ARGS)
+{
+	BlockPackState *st = PG_ARGISNULL(0) ? NULL : (BlockPackState *) PG_GETARG_POINTER(0);
+	Size		rec;
+	int64		cap,
+				nblocks,
+				b;
+	Datum	   *blocks;
+
+	if (st == NULL)
+		PG_RETURN_NULL();
+	rec = block_record_size(st->kind);
+	cap = st->kind == BLOCK_KIND_PAIR ? BLOCK_CAP_PAIR : BLOCK_CAP_SINGLE;
+	nblocks = (st->n + cap - 1) / cap;
+	blocks = palloc(sizeof(Datum) * nblocks);
+	for (b = 0; b < nblocks; b++)
+	{
+		int64		k = Min(cap, st->n - b * cap);
+		bytea	   *blk = palloc(VARHDRSZ + k * rec);
+
+		SET_VARSIZE(blk, VARHDRSZ + k * rec);
+		memcpy(VARDATA(blk), st->buf.data + b * cap * rec, k * rec);
+		blocks[b] = PointerGetDatum(blk);
+	}
+	PG_RETURN_ARRAYTYPE_P(construct_array(blocks, (int) nblocks, BYTEAOID, -1, false, TYPALIGN_INT));
+}
+
+static int
+block_count(int kind, bytea *points)
+{
+	Size		len = VARSIZE_ANY_EXHDR(points);
+	Size		rec = block_record_size(kind);
+
+	if (len % rec != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("point block of %zu bytes is not a whole number of %zu-byte points", len, rec)));
+	return (int) (len / rec);
+}
+
+/*
+ * edp.trip_block_points(kind, points): the points of a block as rows
+ * (x, y, x2, y2, week); x2 and y2 are 0 for kinds 1 and 2.
+ */
+PG_FUNCTION_INFO_V1(edp_trip_block_points);
+Datum
+edp_trip_block_points(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int			kind = block_kind_check(PG_GETARG_INT32(0));
+	bytea	   *points = PG_GETARG_BYTEA_PP(1);
+	Size		rec = block_record_size(kind);
+	int			n = block_count(kind, points);
+	const char *p = VARDATA_ANY(points);
+	int			i;
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (i = 0; i < n; i++, p += rec)
+	{
+		float8		c[4] = {0, 0, 0, 0};
+		int32		week;
+		Datum		values[5];
+		bool		nulls[5] = {false, false, false, false, false};
+		int			nc = kind == BLOCK_KIND_PAIR ? 4 : 2;
+		int			j;
+
+		memcpy(c, p, sizeof(float8) * nc);
+		memcpy(&week, p + sizeof(float8) * nc, sizeof(int32));
+		for (j = 0; j < 4; j++)
+			values[j] = Float8GetDatum(c[j]);
+		values[4] = DateADTGetDatum(week);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/* state of edp.trip_block_counts: the box, the period and one counter a week */
+typedef struct BlockCountState
+{
+	int			kind;
+	float8		xmin,
+				ymin,
+				xmax,
+				ymax;
+	DateADT		first_monday;
+	int32		nweeks;
+	int64	   *counts;
+} BlockCountState;
+
+static inline bool
+in_box(const BlockCountState *st, float8 x, float8 y)
+{
+	return x >= st->xmin && x <= st->xmax && y >= st->ymin && y <= st->ymax;
+}
+
+/*
+ * edp.trip_block_counts_add(state, points, kind, xmin, ymin, xmax, ymax,
+ * first_monday, last_monday): counts the block's points inside the box
+ * (boundary included, as ST_Intersects of a point and a box) per week of
+ * the period; kind 3 needs both ends inside.
+ */
+PG_FUNCTION_INFO_V1(edp_trip_block_counts_add);
+Datum
+edp_trip_block_counts_add(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcontext;
+	BlockCountState *st;
+	bytea	   *points;
+	const char *p;
+	Size		rec;
+	int			n,
+				i;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "edp_trip_block_counts_add called in non-aggregate context");	/* internal error */
+
+	st = PG_ARGISNULL(0) ? NULL : (BlockCountState *) PG_GETARG_POINTER(0);
+	if (st == NULL)
+	{
+		MemoryContext old;
+		DateADT		first,
+					last;
+
+		for (i = 2; i <= 8; i++)
+			if (PG_ARGISNULL(i))
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("kind, box and period must not be null")));
+		first = PG_GETARG_DATEADT(7);
+		last = PG_GETARG_DATEADT(8);
+		if (DATE_NOT_FINITE(first) || DATE_NOT_FINITE(last) || first > last ||
+			(last - first) / 7 + 1 > 52 * 200)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid period from %s to %s",
+							DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(first))),
+							DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(last))))));
+		old = MemoryContextSwitchTo(aggcontext);
+		st = palloc(sizeof(BlockCountState));
+		st->kind = block_kind_check(PG_GETARG_INT32(2));
+		st->xmin = PG_GETARG_FLOAT8(3);
+		st->ymin = PG_GETARG_FLOAT8(4);
+		st->xmax = PG_GETARG_FLOAT8(5);
+		st->ymax = PG_GETARG_FLOAT8(6);
+		st->first_monday = first;
+		st->nweeks = (last - first) / 7 + 1;
+		st->counts = palloc0(sizeof(int64) * st->nweeks);
+		MemoryContextSwitchTo(old);
+	}
+	if (PG_ARGISNULL(1))
+		PG_RETURN_POINTER(st);
+
+	points = PG_GETARG_BYTEA_PP(1);
+	n = block_count(st->kind, points);
+	rec = block_record_size(st->kind);
+	p = VARDATA_ANY(points);
+	for (i = 0; i < n; i++, p += rec)
+	{
+		float8		c[4];
+		int32		week;
+		int			nc = st->kind == BLOCK_KIND_PAIR ? 4 : 2;
+		int64		w;
+
+		memcpy(c, p, sizeof(float8) * nc);
+		if (!in_box(st, c[0], c[1]) || (nc == 4 && !in_box(st, c[2], c[3])))
+			continue;
+		memcpy(&week, p + sizeof(float8) * nc, sizeof(int32));
+		w = ((int64) week - st->first_monday);
+		if (w < 0 || w % 7 != 0 || w / 7 >= st->nweeks)
+			continue;
+		st->counts[w / 7]++;
+	}
+	PG_RETURN_POINTER(st);
+}
+
+/* edp.trip_block_counts_final(state): the counters as bigint[] */
+PG_FUNCTION_INFO_V1(edp_trip_block_counts_final);
+Datum
+edp_trip_block_counts_final(PG_FUNCTION_ARGS)
+{
+	BlockCountState *st = PG_ARGISNULL(0) ? NULL : (BlockCountState *) PG_GETARG_POINTER(0);
+	Datum	   *d;
+	int			w;
+
+	if (st == NULL)
+		PG_RETURN_NULL();
+	d = palloc(sizeof(Datum) * st->nweeks);
+	for (w = 0; w < st->nweeks; w++)
+		d[w] = Int64GetDatum(st->counts[w]);
+	PG_RETURN_ARRAYTYPE_P(construct_array(d, st->nweeks, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
