@@ -675,16 +675,22 @@ BEGIN
                                              CASE kind WHEN 3 THEN cfg.pair_cell ELSE cfg.block_cell END);
                 END IF;
                 IF ids IS NOT NULL THEN
+                    -- one index probe per cell (per pair of cells for
+                    -- 'both'); OFFSET 0 keeps the probes a nested loop
                     RETURN QUERY EXECUTE pg_catalog.format($q$
                         SELECT ($7 + 7 * (u.o - 1)::int)::date, u.c
-                          FROM pg_catalog.unnest((SELECT edp.trip_block_counts(b.points, $1, $2, $3, $4, $5, $7, $8)
-                                                    FROM %s b
-                                                   WHERE b.kind = $1 AND b.c1 = ANY ($6) AND %s))
+                          FROM pg_catalog.unnest((
+                                   SELECT edp.trip_block_counts(b.points, b.c1, b.c2, $1, $2, $3, $4, $5, $9, $7, $8)
+                                     FROM pg_catalog.unnest($6) o(id), %s,
+                                          LATERAL (SELECT b.c1, b.c2, b.points FROM %s b
+                                                    WHERE b.kind = $1 AND b.c1 = o.id AND b.c2 = %s OFFSET 0) b))
                                WITH ORDINALITY AS u(c, o)
                          WHERE u.c > 0$q$,
-                        cfg.point_blocks, CASE kind WHEN 3 THEN 'b.c2 = ANY ($6)' ELSE 'b.c2 = 0' END)
+                        CASE kind WHEN 3 THEN 'pg_catalog.unnest($6) d(id)' ELSE '(VALUES (0::bigint)) d(id)' END,
+                        cfg.point_blocks, 'd.id')
                     USING kind, LEAST(xs[1], xs[3]), LEAST(ys[1], ys[3]), GREATEST(xs[1], xs[3]), GREATEST(ys[1], ys[3]),
-                          ids, first_monday, last_monday;
+                          ids, first_monday, last_monday,
+                          CASE kind WHEN 3 THEN cfg.pair_cell ELSE cfg.block_cell END;
                     RETURN;
                 END IF;
             END IF;
@@ -2232,13 +2238,13 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION edp.trip_block_points(integer, bytea) IS
     'the points of a point block as rows (x2, y2 are 0 unless kind is 3)';
 
-CREATE FUNCTION edp.trip_block_counts_add(internal, points bytea, kind integer,
+CREATE FUNCTION edp.trip_block_counts_add(internal, points bytea, c1 bigint, c2 bigint, kind integer,
                                           xmin float8, ymin float8, xmax float8, ymax float8,
-                                          first_monday date, last_monday date)
+                                          cell_size float8, first_monday date, last_monday date)
 RETURNS internal
 AS 'MODULE_PATHNAME', 'edp_trip_block_counts_add'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION edp.trip_block_counts_add(internal, bytea, integer, float8, float8, float8, float8, date, date) IS
+COMMENT ON FUNCTION edp.trip_block_counts_add(internal, bytea, bigint, bigint, integer, float8, float8, float8, float8, float8, date, date) IS
     'transition function of edp.trip_block_counts';
 CREATE FUNCTION edp.trip_block_counts_final(internal)
 RETURNS bigint[]
@@ -2246,13 +2252,13 @@ AS 'MODULE_PATHNAME', 'edp_trip_block_counts_final'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION edp.trip_block_counts_final(internal) IS
     'final function of edp.trip_block_counts';
-CREATE AGGREGATE edp.trip_block_counts(points bytea, kind integer,
+CREATE AGGREGATE edp.trip_block_counts(points bytea, c1 bigint, c2 bigint, kind integer,
                                        xmin float8, ymin float8, xmax float8, ymax float8,
-                                       first_monday date, last_monday date) (
+                                       cell_size float8, first_monday date, last_monday date) (
     SFUNC = edp.trip_block_counts_add,
     STYPE = internal,
     FINALFUNC = edp.trip_block_counts_final,
     PARALLEL = SAFE
 );
-COMMENT ON AGGREGATE edp.trip_block_counts(bytea, integer, float8, float8, float8, float8, date, date) IS
-    'points of point blocks inside the box (boundary included; kind 3: both ends) per week from first_monday to last_monday';
+COMMENT ON AGGREGATE edp.trip_block_counts(bytea, bigint, bigint, integer, float8, float8, float8, float8, float8, date, date) IS
+    'points of point blocks (cells c1, c2 of side cell_size) inside the box (boundary included; kind 3: both ends) per week from first_monday to last_monday';

@@ -276,7 +276,7 @@ edp_trip_block_points(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-/* state of edp.trip_block_counts: the box, the period and one counter a week */
+/* state of edp.trip_block_counts: the box, its cells, the period, the counters */
 typedef struct BlockCountState
 {
 	int			kind;
@@ -284,6 +284,11 @@ typedef struct BlockCountState
 				ymin,
 				xmax,
 				ymax;
+	/* cells strictly between the box's edge cells hold only points inside */
+	int64		cx0,
+				cy0,
+				cx1,
+				cy1;
 	DateADT		first_monday;
 	int32		nweeks;
 	int64	   *counts;
@@ -296,10 +301,28 @@ in_box(const BlockCountState *st, float8 x, float8 y)
 }
 
 /*
- * edp.trip_block_counts_add(state, points, kind, xmin, ymin, xmax, ymax,
- * first_monday, last_monday): counts the block's points inside the box
- * (boundary included, as ST_Intersects of a point and a box) per week of
- * the period; kind 3 needs both ends inside.
+ * Whether every point of the cell lies inside the box: its numbers lie
+ * strictly between those of the box's corners.  floor(v / size) is
+ * monotonic in v, so a point of such a cell cannot lie left of xmin (its
+ * cell number would be at most xmin's) nor right of xmax, and likewise in
+ * y; rounding at the cell's edges cannot break that.
+ */
+static bool
+cell_interior(const BlockCountState *st, int64 id)
+{
+	int64		cx = (int32) ((uint64) id >> 32);
+	int64		cy = (int32) ((uint64) id & UINT64CONST(0xffffffff));
+
+	return id != BLOCK_CELL_NONE && cx > st->cx0 && cx < st->cx1 && cy > st->cy0 && cy < st->cy1;
+}
+
+/*
+ * edp.trip_block_counts_add(state, points, c1, c2, kind, xmin, ymin, xmax,
+ * ymax, cell_size, first_monday, last_monday): counts the block's points
+ * inside the box (boundary included, as ST_Intersects of a point and a box)
+ * per week of the period; kind 3 needs both ends inside.  c1 and c2 are the
+ * block's cells (of side cell_size): blocks of interior cells count every
+ * point without testing it.
  */
 PG_FUNCTION_INFO_V1(edp_trip_block_counts_add);
 Datum
@@ -310,8 +333,11 @@ edp_trip_block_counts_add(PG_FUNCTION_ARGS)
 	bytea	   *points;
 	const char *p;
 	Size		rec;
-	int			n,
+	int			nc,
+				n,
 				i;
+	bool		inside;
+	uint32		span;
 
 	if (!AggCheckCallContext(fcinfo, &aggcontext))
 		elog(ERROR, "edp_trip_block_counts_add called in non-aggregate context");	/* internal error */
@@ -322,14 +348,15 @@ edp_trip_block_counts_add(PG_FUNCTION_ARGS)
 		MemoryContext old;
 		DateADT		first,
 					last;
+		float8		size;
 
-		for (i = 2; i <= 8; i++)
+		for (i = 4; i <= 11; i++)
 			if (PG_ARGISNULL(i))
 				ereport(ERROR,
 						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-						 errmsg("kind, box and period must not be null")));
-		first = PG_GETARG_DATEADT(7);
-		last = PG_GETARG_DATEADT(8);
+						 errmsg("kind, box, cell size and period must not be null")));
+		first = PG_GETARG_DATEADT(10);
+		last = PG_GETARG_DATEADT(11);
 		if (DATE_NOT_FINITE(first) || DATE_NOT_FINITE(last) || first > last ||
 			(last - first) / 7 + 1 > 52 * 200)
 			ereport(ERROR,
@@ -337,40 +364,56 @@ edp_trip_block_counts_add(PG_FUNCTION_ARGS)
 					 errmsg("invalid period from %s to %s",
 							DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(first))),
 							DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(last))))));
+		size = PG_GETARG_FLOAT8(9);
+		cell_size_check(size);
 		old = MemoryContextSwitchTo(aggcontext);
 		st = palloc(sizeof(BlockCountState));
-		st->kind = block_kind_check(PG_GETARG_INT32(2));
-		st->xmin = PG_GETARG_FLOAT8(3);
-		st->ymin = PG_GETARG_FLOAT8(4);
-		st->xmax = PG_GETARG_FLOAT8(5);
-		st->ymax = PG_GETARG_FLOAT8(6);
+		st->kind = block_kind_check(PG_GETARG_INT32(4));
+		st->xmin = PG_GETARG_FLOAT8(5);
+		st->ymin = PG_GETARG_FLOAT8(6);
+		st->xmax = PG_GETARG_FLOAT8(7);
+		st->ymax = PG_GETARG_FLOAT8(8);
+		if (!cell_index(st->xmin, size, &st->cx0) || !cell_index(st->ymin, size, &st->cy0) ||
+			!cell_index(st->xmax, size, &st->cx1) || !cell_index(st->ymax, size, &st->cy1))
+		{
+			/* no interior cells: every point is tested */
+			st->cx0 = st->cy0 = PG_INT64_MAX;
+			st->cx1 = st->cy1 = PG_INT64_MIN;
+		}
 		st->first_monday = first;
 		st->nweeks = (last - first) / 7 + 1;
 		st->counts = palloc0(sizeof(int64) * st->nweeks);
 		MemoryContextSwitchTo(old);
 	}
-	if (PG_ARGISNULL(1))
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
 		PG_RETURN_POINTER(st);
 
 	points = PG_GETARG_BYTEA_PP(1);
 	n = block_count(st->kind, points);
 	rec = block_record_size(st->kind);
+	nc = st->kind == BLOCK_KIND_PAIR ? 4 : 2;
+	inside = cell_interior(st, PG_GETARG_INT64(2)) &&
+		(st->kind != BLOCK_KIND_PAIR || cell_interior(st, PG_GETARG_INT64(3)));
+	span = (uint32) st->nweeks * 7;
 	p = VARDATA_ANY(points);
 	for (i = 0; i < n; i++, p += rec)
 	{
-		float8		c[4];
 		int32		week;
-		int			nc = st->kind == BLOCK_KIND_PAIR ? 4 : 2;
-		int64		w;
+		uint32		d;
 
-		memcpy(c, p, sizeof(float8) * nc);
-		if (!in_box(st, c[0], c[1]) || (nc == 4 && !in_box(st, c[2], c[3])))
-			continue;
+		if (!inside)
+		{
+			float8		c[4];
+
+			memcpy(c, p, sizeof(float8) * nc);
+			if (!in_box(st, c[0], c[1]) || (nc == 4 && !in_box(st, c[2], c[3])))
+				continue;
+		}
 		memcpy(&week, p + sizeof(float8) * nc, sizeof(int32));
-		w = ((int64) week - st->first_monday);
-		if (w < 0 || w % 7 != 0 || w / 7 >= st->nweeks)
-			continue;
-		st->counts[w / 7]++;
+		/* weeks are Mondays: days since first_monday, a multiple of 7 */
+		d = (uint32) (week - st->first_monday);
+		if (d < span)
+			st->counts[d / 7]++;
 	}
 	PG_RETURN_POINTER(st);
 }
