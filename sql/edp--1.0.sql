@@ -636,8 +636,7 @@ DECLARE
     wk text := $w$pg_catalog.date_trunc('week', (t.datetime AT TIME ZONE 'UTC') AT TIME ZONE $2)::date$w$;
     inside_o text := 'ST_Intersects(t.origin, $1)';
     inside_d text := 'ST_Intersects(t.destination, $1)';
-    xs float8[];
-    ys float8[];
+    bx float8[];
     kind int;
     ids bigint[];
 BEGIN
@@ -649,8 +648,40 @@ BEGIN
         s := cfg.cell_size;
         x0 := pg_catalog.floor(ST_XMin(area) / s); x1 := pg_catalog.floor(ST_XMax(area) / s);
         y0 := pg_catalog.floor(ST_YMin(area) / s); y1 := pg_catalog.floor(ST_YMax(area) / s);
+        IF use_rollup IS NULL THEN
+            bx := edp.trip_area_box(ST_AsBinary(area));
+        END IF;
         IF (x1 - x0 + 1)::float8 * (y1 - y0 + 1) > 50000 THEN
             cfg.relid := NULL;      -- too many cells for this area: direct path
+        ELSIF bx IS NOT NULL THEN
+            -- a box: its cells wholly inside are counted, not tested (the
+            -- rule below, in arithmetic); the rollup pays when they are at
+            -- least half of the cells it touches, else the point blocks do
+            IF 2 * (GREATEST(0, pg_catalog.floor(bx[3] / s) - pg_catalog.ceil(bx[1] / s))
+                    * GREATEST(0, pg_catalog.floor(bx[4] / s) - pg_catalog.ceil(bx[2] / s)))
+               < (x1 - x0 + 1)::float8 * (y1 - y0 + 1) THEN
+                kind := CASE part WHEN 'origin' THEN 1 WHEN 'destination' THEN 2 ELSE 3 END;
+                ids := edp.trip_cell_ids(bx[1], bx[2], bx[3], bx[4],
+                                         CASE kind WHEN 3 THEN cfg.pair_cell ELSE cfg.block_cell END);
+            END IF;
+            IF ids IS NOT NULL THEN
+                -- one index probe per cell (per pair of cells for 'both');
+                -- OFFSET 0 keeps the probes a nested loop
+                RETURN QUERY EXECUTE pg_catalog.format($q$
+                    SELECT ($7 + 7 * (u.o - 1)::int)::date, u.c
+                      FROM pg_catalog.unnest((
+                               SELECT edp.trip_block_counts(b.points, b.c1, b.c2, $1, $2, $3, $4, $5, $9, $7, $8)
+                                 FROM pg_catalog.unnest($6) o(id), %s,
+                                      LATERAL (SELECT b.c1, b.c2, b.points FROM %s b
+                                                WHERE b.kind = $1 AND b.c1 = o.id AND b.c2 = d.id OFFSET 0) b))
+                           WITH ORDINALITY AS u(c, o)
+                     WHERE u.c > 0$q$,
+                    CASE kind WHEN 3 THEN 'pg_catalog.unnest($6) d(id)' ELSE '(VALUES (0::bigint)) d(id)' END,
+                    cfg.point_blocks)
+                USING kind, bx[1], bx[2], bx[3], bx[4], ids, first_monday, last_monday,
+                      CASE kind WHEN 3 THEN cfg.pair_cell ELSE cfg.block_cell END;
+                RETURN;
+            END IF;
         ELSIF use_rollup IS NULL THEN
             -- the rollup pays when the area holds more interior than edge
             -- cells; small areas are cheaper straight from the GiST indexes
@@ -660,40 +691,6 @@ BEGIN
               FROM pg_catalog.generate_series(x0, x1) x, pg_catalog.generate_series(y0, y1) y,
                    LATERAL ST_MakeEnvelope(x * s, y * s, (x + 1) * s, (y + 1) * s, 4326) b
              WHERE ST_Intersects(area, ST_Expand(b, 1e-9));
-            IF direct AND ST_GeometryType(area) = 'ST_Polygon' AND ST_NumInteriorRings(area) = 0 THEN
-                -- a box (its ring visits the four corners along the axes):
-                -- the exact points of the point blocks of its cells
-                SELECT pg_catalog.array_agg(ST_X(d.geom) ORDER BY d.path), pg_catalog.array_agg(ST_Y(d.geom) ORDER BY d.path)
-                  INTO xs, ys FROM ST_DumpPoints(ST_ExteriorRing(area)) d;
-                IF pg_catalog.array_length(xs, 1) = 5 AND xs[1] <> xs[3] AND ys[1] <> ys[3]
-                   AND (xs[2] <> xs[4] OR ys[2] <> ys[4])
-                   AND (SELECT pg_catalog.bool_and((xs[i] = xs[i + 1]) <> (ys[i] = ys[i + 1]))
-                          FROM pg_catalog.generate_series(1, 4) i) THEN
-                    kind := CASE part WHEN 'origin' THEN 1 WHEN 'destination' THEN 2 ELSE 3 END;
-                    ids := edp.trip_cell_ids(LEAST(xs[1], xs[3]), LEAST(ys[1], ys[3]),
-                                             GREATEST(xs[1], xs[3]), GREATEST(ys[1], ys[3]),
-                                             CASE kind WHEN 3 THEN cfg.pair_cell ELSE cfg.block_cell END);
-                END IF;
-                IF ids IS NOT NULL THEN
-                    -- one index probe per cell (per pair of cells for
-                    -- 'both'); OFFSET 0 keeps the probes a nested loop
-                    RETURN QUERY EXECUTE pg_catalog.format($q$
-                        SELECT ($7 + 7 * (u.o - 1)::int)::date, u.c
-                          FROM pg_catalog.unnest((
-                                   SELECT edp.trip_block_counts(b.points, b.c1, b.c2, $1, $2, $3, $4, $5, $9, $7, $8)
-                                     FROM pg_catalog.unnest($6) o(id), %s,
-                                          LATERAL (SELECT b.c1, b.c2, b.points FROM %s b
-                                                    WHERE b.kind = $1 AND b.c1 = o.id AND b.c2 = %s OFFSET 0) b))
-                               WITH ORDINALITY AS u(c, o)
-                         WHERE u.c > 0$q$,
-                        CASE kind WHEN 3 THEN 'pg_catalog.unnest($6) d(id)' ELSE '(VALUES (0::bigint)) d(id)' END,
-                        cfg.point_blocks, 'd.id')
-                    USING kind, LEAST(xs[1], xs[3]), LEAST(ys[1], ys[3]), GREATEST(xs[1], xs[3]), GREATEST(ys[1], ys[3]),
-                          ids, first_monday, last_monday,
-                          CASE kind WHEN 3 THEN cfg.pair_cell ELSE cfg.block_cell END;
-                    RETURN;
-                END IF;
-            END IF;
             IF direct THEN
                 cfg.relid := NULL;
             END IF;
@@ -2208,6 +2205,13 @@ AS 'MODULE_PATHNAME', 'edp_trip_cell_ids'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION edp.trip_cell_ids(float8, float8, float8, float8, float8) IS
     'ids (edp.trip_cell_id) of every cell a point of the box can lie in; NULL above 100000 cells';
+
+CREATE FUNCTION edp.trip_area_box(wkb bytea)
+RETURNS float8[]
+AS 'MODULE_PATHNAME', 'edp_trip_area_box'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION edp.trip_area_box(bytea) IS
+    '{xmin, ymin, xmax, ymax} of a WKB polygon that is an axis-aligned box (as ST_MakeEnvelope makes), else NULL';
 
 CREATE FUNCTION edp.trip_block_pack_add(internal, kind integer, x float8, y float8, x2 float8, y2 float8, week date)
 RETURNS internal

@@ -19,6 +19,18 @@ SELECT count(*) AS blocks, sum(length(blk)) / 36 AS points,
        (SELECT count(*) FROM b, edp.trip_block_points(3, b.blk) u
                          JOIN p ON u.x = p.x AND u.y = p.y AND u.x2 = p.y AND u.y2 = p.x) AS matched
   FROM b;
+-- which areas are boxes (their corners, exactly), in either byte order
+SELECT name, edp.trip_area_box(ST_AsBinary(g)) AS ndr, edp.trip_area_box(ST_AsBinary(g, 'XDR')) AS xdr
+  FROM (VALUES ('envelope', ST_MakeEnvelope(14.42, 50.08, 14.434, 50.089, 4326)),
+               ('clockwise from a corner', 'POLYGON((3 4, 3 2, 1 2, 1 4, 3 4))'::geometry),
+               ('bow tie', 'POLYGON((0 0, 1 1, 1 0, 0 1, 0 0))'),
+               ('diamond', 'POLYGON((1 0, 2 1, 1 2, 0 1, 1 0))'),
+               ('flat', 'POLYGON((0 0, 1 0, 1 0, 0 0, 0 0))'),
+               ('back and forth', 'POLYGON((0 0, 1 0, 1 1, 1 0, 0 0))'),
+               ('with a hole', 'POLYGON((0 0, 4 0, 4 4, 0 4, 0 0), (1 1, 2 1, 2 2, 1 2, 1 1))'),
+               ('triangle', 'POLYGON((0 0, 1 0, 0 1, 0 0))'),
+               ('multipolygon', 'MULTIPOLYGON(((0 0, 1 0, 1 1, 0 1, 0 0)))'),
+               ('point', 'POINT(1 2)')) v(name, g);
 SELECT * FROM edp.trip_block_points(1, '\x0102'::bytea);  -- ERROR
 SELECT * FROM edp.trip_block_points(4, ''::bytea);  -- ERROR
 
@@ -78,7 +90,8 @@ ANALYZE bt;
 SELECT count(*) AS trips, blocks_ok() FROM bt;
 
 -- boxes: aligned on cell lines, random around trips, and random ones with
--- a trip's end exactly on an edge or a corner; one large box (rollup path)
+-- a trip's end exactly on an edge or a corner; one large box (rollup path),
+-- a box drawn clockwise and a triangle (direct path)
 CREATE TABLE boxes (id int, geom geometry);
 INSERT INTO boxes VALUES
     (1, ST_MakeEnvelope(14.42, 50.08, 14.43, 50.09, 4326)),
@@ -86,7 +99,9 @@ INSERT INTO boxes VALUES
     (3, ST_MakeEnvelope(14.40, 50.06, 14.47, 50.105, 4326)),
     (4, ST_MakeEnvelope(14.4200 , 50.0800, 14.4340, 50.0890, 4326)),
     (5, ST_MakeEnvelope(0, 0, 0.01, 0.01, 4326)),
-    (6, ST_MakeEnvelope(14.0, 49.8, 14.9, 50.4, 4326));
+    (6, ST_MakeEnvelope(14.0, 49.8, 14.9, 50.4, 4326)),
+    (7, ST_GeomFromText('POLYGON((14.43 50.09, 14.43 50.08, 14.42 50.08, 14.42 50.09, 14.43 50.09))', 4326)),
+    (8, ST_GeomFromText('POLYGON((14.42 50.08, 14.44 50.08, 14.42 50.09, 14.42 50.08))', 4326));
 SELECT setseed(0.25);
 INSERT INTO boxes
 SELECT 100 + r.i, ST_MakeEnvelope(ST_X(t.origin) - r.a, ST_Y(t.origin) - r.b, ST_X(t.origin) + r.c, ST_Y(t.origin) + r.d, 4326)

@@ -27,6 +27,7 @@
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "port/pg_bswap.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
@@ -141,6 +142,79 @@ edp_trip_cell_ids(PG_FUNCTION_ARGS)
 		for (y = y0; y <= y1; y++)
 			ids[n++] = Int64GetDatum(cell_id(x, y));
 	PG_RETURN_ARRAYTYPE_P(construct_array(ids, n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+static uint32
+wkb_read_uint32(const unsigned char *p, bool swap)
+{
+	uint32		v;
+
+	memcpy(&v, p, 4);
+	return swap ? pg_bswap32(v) : v;
+}
+
+static float8
+wkb_read_double(const unsigned char *p, bool swap)
+{
+	uint64		v;
+	float8		d;
+
+	memcpy(&v, p, 8);
+	if (swap)
+		v = pg_bswap64(v);
+	memcpy(&d, &v, 8);
+	return d;
+}
+
+/*
+ * edp.trip_area_box(wkb): {xmin, ymin, xmax, ymax} when the WKB is a
+ * polygon that is an axis-aligned box with finite corners (one ring of
+ * five points, each edge changing exactly one coordinate, the corners
+ * distinct: the ring of ST_MakeEnvelope, in either direction), else NULL.
+ * The corners are the polygon's own coordinates, so a point is inside the
+ * polygon exactly when it is inside them.
+ */
+PG_FUNCTION_INFO_V1(edp_trip_area_box);
+Datum
+edp_trip_area_box(PG_FUNCTION_ARGS)
+{
+	bytea	   *wkb = PG_GETARG_BYTEA_PP(0);
+	const unsigned char *p = (const unsigned char *) VARDATA_ANY(wkb);
+	size_t		len = VARSIZE_ANY_EXHDR(wkb);
+	bool		swap;
+	float8		x[5],
+				y[5];
+	Datum		box[4];
+	int			i;
+
+	/* byte order, type 3 (polygon, 2D, no SRID), 1 ring, 5 points */
+	if (len != 1 + 4 + 4 + 4 + 5 * 16 || (p[0] != 0 && p[0] != 1))
+		PG_RETURN_NULL();
+#ifdef WORDS_BIGENDIAN
+	swap = (p[0] == 1);
+#else
+	swap = (p[0] == 0);
+#endif
+	if (wkb_read_uint32(p + 1, swap) != 3 || wkb_read_uint32(p + 5, swap) != 1 ||
+		wkb_read_uint32(p + 9, swap) != 5)
+		PG_RETURN_NULL();
+	for (i = 0; i < 5; i++)
+	{
+		x[i] = wkb_read_double(p + 13 + 16 * i, swap);
+		y[i] = wkb_read_double(p + 13 + 16 * i + 8, swap);
+		if (!isfinite(x[i]) || !isfinite(y[i]))
+			PG_RETURN_NULL();
+	}
+	for (i = 0; i < 4; i++)
+		if ((x[i] == x[i + 1]) == (y[i] == y[i + 1]))
+			PG_RETURN_NULL();	/* an edge off the axes, or of length 0 */
+	if (x[4] != x[0] || y[4] != y[0] || x[0] == x[2] || y[0] == y[2] || (x[1] == x[3] && y[1] == y[3]))
+		PG_RETURN_NULL();
+	box[0] = Float8GetDatum(Min(x[0], x[2]));
+	box[1] = Float8GetDatum(Min(y[0], y[2]));
+	box[2] = Float8GetDatum(Max(x[0], x[2]));
+	box[3] = Float8GetDatum(Max(y[0], y[2]));
+	PG_RETURN_ARRAYTYPE_P(construct_array(box, 4, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
 /* state of edp.trip_block_pack: the records so far, in one growing buffer */
