@@ -373,6 +373,10 @@ BEGIN
     IF TG_OP IN ('DELETE', 'UPDATE') THEN
         EXECUTE pg_catalog.format(delta, cfg.cell_weeks, 'old_rows', '-') USING cfg.cell_size, cfg.time_zone;
         EXECUTE pg_catalog.format(rdelta, cfg.region_weeks, 'old_rows', '-') USING cfg.time_zone;
+        -- a removal rewrites whole cells: writers that started before it
+        -- must have committed (and later ones wait) so that no rewrite
+        -- misses a block another transaction added or replaced
+        EXECUTE pg_catalog.format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', cfg.point_blocks);
         FOREACH kind IN ARRAY ARRAY[1, 2, 3] LOOP
             EXECUTE pg_catalog.format(blocks_remove, cfg.point_blocks, NULL, pg_catalog.format(points, NULL, 'old_rows'))
               USING kind, cfg.block_cell, cfg.pair_cell, cfg.time_zone;
