@@ -16,7 +16,9 @@
  * TOAST.  The statement triggers of the trips table maintain them in SQL
  * with the three functions here: edp.trip_block_pack (aggregate: points
  * to blocks), edp.trip_block_points (blocks to points) and
- * edp.trip_cell_id; edp.trip_block_counts answers a box.
+ * edp.trip_cell_id.  A query recognises a box (edp.trip_area_box), lists
+ * its cells (edp.trip_cell_ids) and counts their blocks' points per week
+ * with the aggregate edp.trip_block_counts.
  *
  *-------------------------------------------------------------------------
  */
