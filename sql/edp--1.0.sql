@@ -319,8 +319,9 @@ DECLARE
                CASE $1 WHEN 3 THEN ST_Y(r.destination) ELSE 0 END AS y2,
                pg_catalog.date_trunc('week', (r.datetime AT TIME ZONE 'UTC') AT TIME ZONE $4)::date AS week
           FROM %2$s r$q$;
-    -- added rows: the keys' partly filled blocks are unpacked and packed
-    -- again with the new points, so a key keeps at most one partial block
+    -- added rows: the keys' partly filled blocks are packed again with the
+    -- new points (their records copied as they are), so a key keeps at
+    -- most one partial block
     blocks_add text := $q$
         WITH np AS NOT MATERIALIZED (%3$s),
         old AS (
@@ -329,12 +330,12 @@ DECLARE
                AND b.n < CASE $1 WHEN 3 THEN 110 ELSE 200 END
             RETURNING b.c1, b.c2, b.points),
         pts AS (
-            SELECT * FROM np
+            SELECT np.*, NULL::bytea AS points FROM np
             UNION ALL
-            SELECT old.c1, old.c2, p.* FROM old, LATERAL edp.trip_block_points($1, old.points) p)
+            SELECT old.c1, old.c2, NULL, NULL, NULL, NULL, NULL, old.points FROM old)
         INSERT INTO %1$s (kind, c1, c2, n, points)
         SELECT $1, s.c1, s.c2, pg_catalog.length(s.blk) / CASE $1 WHEN 3 THEN 36 ELSE 20 END, s.blk
-          FROM (SELECT c1, c2, pg_catalog.unnest(edp.trip_block_pack($1, x, y, x2, y2, week)) AS blk
+          FROM (SELECT c1, c2, pg_catalog.unnest(edp.trip_block_pack($1, x, y, x2, y2, week, points)) AS blk
                   FROM pts GROUP BY c1, c2) s$q$;
     -- removed rows: each removes one equal point from its key's blocks
     -- (a multiset difference), and the rest are packed again
@@ -353,7 +354,7 @@ DECLARE
               FROM old, LATERAL edp.trip_block_points($1, old.points) p)
         INSERT INTO %1$s (kind, c1, c2, n, points)
         SELECT $1, s.c1, s.c2, pg_catalog.length(s.blk) / CASE $1 WHEN 3 THEN 36 ELSE 20 END, s.blk
-          FROM (SELECT p.c1, p.c2, pg_catalog.unnest(edp.trip_block_pack($1, p.x, p.y, p.x2, p.y2, p.week)) AS blk
+          FROM (SELECT p.c1, p.c2, pg_catalog.unnest(edp.trip_block_pack($1, p.x, p.y, p.x2, p.y2, p.week, NULL)) AS blk
                   FROM pts p
                   LEFT JOIN gone g ON g.c1 = p.c1 AND g.c2 = p.c2 AND g.x = p.x AND g.y = p.y
                                   AND g.x2 = p.x2 AND g.y2 = p.y2 AND g.week = p.week
@@ -2217,11 +2218,12 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION edp.trip_area_box(bytea) IS
     '{xmin, ymin, xmax, ymax} of a WKB polygon that is an axis-aligned box (as ST_MakeEnvelope makes), else NULL';
 
-CREATE FUNCTION edp.trip_block_pack_add(internal, kind integer, x float8, y float8, x2 float8, y2 float8, week date)
+CREATE FUNCTION edp.trip_block_pack_add(internal, kind integer, x float8, y float8, x2 float8, y2 float8, week date,
+                                        points bytea)
 RETURNS internal
 AS 'MODULE_PATHNAME', 'edp_trip_block_pack_add'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION edp.trip_block_pack_add(internal, integer, float8, float8, float8, float8, date) IS
+COMMENT ON FUNCTION edp.trip_block_pack_add(internal, integer, float8, float8, float8, float8, date, bytea) IS
     'transition function of edp.trip_block_pack';
 CREATE FUNCTION edp.trip_block_pack_final(internal)
 RETURNS bytea[]
@@ -2229,14 +2231,15 @@ AS 'MODULE_PATHNAME', 'edp_trip_block_pack_final'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION edp.trip_block_pack_final(internal) IS
     'final function of edp.trip_block_pack';
-CREATE AGGREGATE edp.trip_block_pack(kind integer, x float8, y float8, x2 float8, y2 float8, week date) (
+CREATE AGGREGATE edp.trip_block_pack(kind integer, x float8, y float8, x2 float8, y2 float8, week date,
+                                     points bytea) (
     SFUNC = edp.trip_block_pack_add,
     STYPE = internal,
     FINALFUNC = edp.trip_block_pack_final,
     PARALLEL = SAFE
 );
-COMMENT ON AGGREGATE edp.trip_block_pack(integer, float8, float8, float8, float8, date) IS
-    'point blocks (bytea[], at most 200 points each, 110 for kind 3) of points of one kind: 1 origin, 2 destination, 3 both ends';
+COMMENT ON AGGREGATE edp.trip_block_pack(integer, float8, float8, float8, float8, date, bytea) IS
+    'point blocks (bytea[], at most 200 points each, 110 for kind 3) of points of one kind (1 origin, 2 destination, 3 both ends), given one by one or, where points is not null, as whole blocks';
 
 CREATE FUNCTION edp.trip_block_points(kind integer, points bytea,
                                       OUT x float8, OUT y float8, OUT x2 float8, OUT y2 float8, OUT week date)

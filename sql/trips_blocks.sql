@@ -14,7 +14,7 @@ SELECT edp.trip_cell_id(14.421, 50.081, 0.002) = ((7210::bigint << 32) | 25040) 
        edp.trip_cell_ids(0, 0, 10, 10, 0.002) AS too_many;
 SELECT edp.trip_cell_id(1, 1, 0);  -- ERROR
 WITH p AS (SELECT i, 14 + i / 1000.0 AS x, 50 - i / 1000.0 AS y FROM generate_series(1, 450) i),
-     b AS (SELECT unnest(edp.trip_block_pack(3, x, y, y, x, date '2018-04-02' + 7 * (i % 3) ORDER BY i)) AS blk FROM p)
+     b AS (SELECT unnest(edp.trip_block_pack(3, x, y, y, x, date '2018-04-02' + 7 * (i % 3), NULL ORDER BY i)) AS blk FROM p)
 SELECT count(*) AS blocks, sum(length(blk)) / 36 AS points,
        (SELECT count(*) FROM b, edp.trip_block_points(3, b.blk) u
                          JOIN p ON u.x = p.x AND u.y = p.y AND u.x2 = p.y AND u.y2 = p.x) AS matched

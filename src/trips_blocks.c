@@ -219,6 +219,19 @@ edp_trip_area_box(PG_FUNCTION_ARGS)
 	PG_RETURN_ARRAYTYPE_P(construct_array(box, 4, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
+static int
+block_count(int kind, bytea *points)
+{
+	Size		len = VARSIZE_ANY_EXHDR(points);
+	Size		rec = block_record_size(kind);
+
+	if (len % rec != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("point block of %zu bytes is not a whole number of %zu-byte points", len, rec)));
+	return (int) (len / rec);
+}
+
 /* state of edp.trip_block_pack: the records so far, in one growing buffer */
 typedef struct BlockPackState
 {
@@ -228,8 +241,10 @@ typedef struct BlockPackState
 } BlockPackState;
 
 /*
- * edp.trip_block_pack_add(state, kind, x, y, x2, y2, week): appends one
- * point record (x2, y2 only for kind 3).
+ * edp.trip_block_pack_add(state, kind, x, y, x2, y2, week, points):
+ * appends one point record (x2, y2 only for kind 3), or, when points is
+ * not null, the records of a whole block of the same kind as they are (the
+ * triggers refill a partly filled block this way without unpacking it).
  */
 PG_FUNCTION_INFO_V1(edp_trip_block_pack_add);
 Datum
@@ -237,17 +252,14 @@ edp_trip_block_pack_add(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggcontext;
 	BlockPackState *st;
-	float8		c[4];
-	int32		week;
 	int			i;
 
 	if (!AggCheckCallContext(fcinfo, &aggcontext))
 		elog(ERROR, "edp_trip_block_pack_add called in non-aggregate context");	/* internal error */
-	for (i = 1; i <= 6; i++)
-		if (PG_ARGISNULL(i))
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("point block values must not be null")));
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("point block values must not be null")));
 
 	st = PG_ARGISNULL(0) ? NULL : (BlockPackState *) PG_GETARG_POINTER(0);
 	if (st == NULL)
@@ -264,12 +276,32 @@ edp_trip_block_pack_add(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("one point block holds points of one kind")));
-	for (i = 0; i < 4; i++)
-		c[i] = PG_GETARG_FLOAT8(i + 2);
-	week = PG_GETARG_DATEADT(6);
-	appendBinaryStringInfo(&st->buf, (char *) c, sizeof(float8) * (st->kind == BLOCK_KIND_PAIR ? 4 : 2));
-	appendBinaryStringInfo(&st->buf, (char *) &week, sizeof(int32));
-	st->n++;
+
+	if (!PG_ARGISNULL(7))
+	{
+		bytea	   *points = PG_GETARG_BYTEA_PP(7);
+		int			n = block_count(st->kind, points);
+
+		appendBinaryStringInfo(&st->buf, VARDATA_ANY(points), VARSIZE_ANY_EXHDR(points));
+		st->n += n;
+	}
+	else
+	{
+		float8		c[4];
+		int32		week;
+
+		for (i = 2; i <= 6; i++)
+			if (PG_ARGISNULL(i))
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("point block values must not be null")));
+		for (i = 0; i < 4; i++)
+			c[i] = PG_GETARG_FLOAT8(i + 2);
+		week = PG_GETARG_DATEADT(6);
+		appendBinaryStringInfo(&st->buf, (char *) c, sizeof(float8) * (st->kind == BLOCK_KIND_PAIR ? 4 : 2));
+		appendBinaryStringInfo(&st->buf, (char *) &week, sizeof(int32));
+		st->n++;
+	}
 	PG_RETURN_POINTER(st);
 }
 
@@ -301,19 +333,6 @@ edp_trip_block_pack_final(PG_FUNCTION_ARGS)
 		blocks[b] = PointerGetDatum(blk);
 	}
 	PG_RETURN_ARRAYTYPE_P(construct_array(blocks, (int) nblocks, BYTEAOID, -1, false, TYPALIGN_INT));
-}
-
-static int
-block_count(int kind, bytea *points)
-{
-	Size		len = VARSIZE_ANY_EXHDR(points);
-	Size		rec = block_record_size(kind);
-
-	if (len % rec != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("point block of %zu bytes is not a whole number of %zu-byte points", len, rec)));
-	return (int) (len / rec);
 }
 
 /*
