@@ -33,6 +33,7 @@ OBJS = \
 	src/srf_generate_events.o \
 	src/srf_generate_trips.o \
 	src/srf_trip_assignments.o \
+	src/trips_blocks.o \
 	src/trips_copy.o \
 	src/trips_dbscan.o \
 	src/trips_geo.o
@@ -41,7 +42,7 @@ DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 
 # pg_regress: tests live in sql/ + expected/ beside the install scripts
 # (every sql/edp--*.sql is an extension script; test names never contain --)
-REGRESS = setup catalog generator flatten flatten_invariant flatten_fuzz buckets rollup dedupe partitions bucket_views aggregate_parallel ingest ingest_privileges trips trips_copy trips_cluster trips_rollup trips_aggregate trips_bi integration
+REGRESS = setup catalog generator flatten flatten_invariant flatten_fuzz buckets rollup dedupe partitions bucket_views aggregate_parallel ingest ingest_privileges trips trips_copy trips_cluster trips_rollup trips_blocks trips_aggregate trips_bi integration
 REGRESS_OPTS = --inputdir=. --temp-instance=./tmp_check --temp-config=test/edp.conf
 
 TAP_TESTS = 1

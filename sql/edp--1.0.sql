@@ -273,6 +273,9 @@ CREATE TABLE edp.trip_tables (
     time_zone     text NOT NULL,                    -- zone of the rollup's ISO weeks
     cell_weeks    pg_catalog.regclass NOT NULL,     -- (ox, oy, dx, dy, week) -> trips
     region_weeks  pg_catalog.regclass NOT NULL,     -- (region, week) -> trips
+    point_blocks  pg_catalog.regclass NOT NULL,     -- (kind, c1, c2) -> packed points
+    block_cell    float8 NOT NULL,                  -- cell side of origin and destination blocks
+    pair_cell     float8 NOT NULL,                  -- cell side of (origin, destination) blocks
     created_at    pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 COMMENT ON TABLE edp.trip_tables IS
@@ -302,6 +305,62 @@ DECLARE
                %3$s pg_catalog.count(*)
           FROM %2$s r GROUP BY 1, 2
         ON CONFLICT (region, week) DO UPDATE SET trips = c.trips + EXCLUDED.trips$q$;
+    -- point blocks, one kind per statement ($1): the rows' points of that
+    -- kind with their cell keys and Monday (in the rollup's time zone)
+    points text := $q$
+        SELECT CASE $1 WHEN 1 THEN edp.trip_cell_id(ST_X(r.origin), ST_Y(r.origin), $2)
+                       WHEN 2 THEN edp.trip_cell_id(ST_X(r.destination), ST_Y(r.destination), $2)
+                       ELSE edp.trip_cell_id(ST_X(r.origin), ST_Y(r.origin), $3) END AS c1,
+               CASE $1 WHEN 3 THEN edp.trip_cell_id(ST_X(r.destination), ST_Y(r.destination), $3)
+                       ELSE 0 END AS c2,
+               CASE $1 WHEN 2 THEN ST_X(r.destination) ELSE ST_X(r.origin) END AS x,
+               CASE $1 WHEN 2 THEN ST_Y(r.destination) ELSE ST_Y(r.origin) END AS y,
+               CASE $1 WHEN 3 THEN ST_X(r.destination) ELSE 0 END AS x2,
+               CASE $1 WHEN 3 THEN ST_Y(r.destination) ELSE 0 END AS y2,
+               pg_catalog.date_trunc('week', (r.datetime AT TIME ZONE 'UTC') AT TIME ZONE $4)::date AS week
+          FROM %2$s r$q$;
+    -- added rows: the keys' partly filled blocks are packed again with the
+    -- new points (their records copied as they are), so a key keeps at
+    -- most one partial block
+    blocks_add text := $q$
+        WITH np AS NOT MATERIALIZED (%3$s),
+        old AS (
+            DELETE FROM %1$s b USING (SELECT DISTINCT c1, c2 FROM np) k
+             WHERE b.kind = $1 AND b.c1 = k.c1 AND b.c2 = k.c2
+               AND b.n < CASE $1 WHEN 3 THEN 110 ELSE 200 END
+            RETURNING b.c1, b.c2, b.points),
+        pts AS (
+            SELECT np.*, NULL::bytea AS points FROM np
+            UNION ALL
+            SELECT old.c1, old.c2, NULL, NULL, NULL, NULL, NULL, old.points FROM old)
+        INSERT INTO %1$s (kind, c1, c2, n, points)
+        SELECT $1, s.c1, s.c2, pg_catalog.length(s.blk) / CASE $1 WHEN 3 THEN 36 ELSE 20 END, s.blk
+          FROM (SELECT c1, c2, pg_catalog.unnest(edp.trip_block_pack($1, x, y, x2, y2, week, points)) AS blk
+                  FROM pts GROUP BY c1, c2) s$q$;
+    -- removed rows: each removes one equal point from its key's blocks
+    -- (a multiset difference), and the rest are packed again
+    blocks_remove text := $q$
+        WITH op AS NOT MATERIALIZED (%3$s),
+        gone AS (
+            SELECT c1, c2, x, y, x2, y2, week, pg_catalog.count(*) AS k
+              FROM op GROUP BY 1, 2, 3, 4, 5, 6, 7),
+        old AS (
+            DELETE FROM %1$s b USING (SELECT DISTINCT c1, c2 FROM op) k
+             WHERE b.kind = $1 AND b.c1 = k.c1 AND b.c2 = k.c2
+            RETURNING b.c1, b.c2, b.points),
+        pts AS (
+            SELECT old.c1, old.c2, p.*,
+                   pg_catalog.row_number() OVER (PARTITION BY old.c1, old.c2, p.x, p.y, p.x2, p.y2, p.week) AS rn
+              FROM old, LATERAL edp.trip_block_points($1, old.points) p)
+        INSERT INTO %1$s (kind, c1, c2, n, points)
+        SELECT $1, s.c1, s.c2, pg_catalog.length(s.blk) / CASE $1 WHEN 3 THEN 36 ELSE 20 END, s.blk
+          FROM (SELECT p.c1, p.c2, pg_catalog.unnest(edp.trip_block_pack($1, p.x, p.y, p.x2, p.y2, p.week, NULL)) AS blk
+                  FROM pts p
+                  LEFT JOIN gone g ON g.c1 = p.c1 AND g.c2 = p.c2 AND g.x = p.x AND g.y = p.y
+                                  AND g.x2 = p.x2 AND g.y2 = p.y2 AND g.week = p.week
+                 WHERE p.rn > coalesce(g.k, 0)
+                 GROUP BY p.c1, p.c2) s$q$;
+    kind int;
 BEGIN
     SELECT * INTO cfg FROM edp.trip_tables WHERE relid = TG_RELID;
     IF NOT FOUND THEN
@@ -309,22 +368,34 @@ BEGIN
             USING ERRCODE = 'triggered_action_exception';
     END IF;
     IF TG_OP = 'TRUNCATE' THEN
-        EXECUTE pg_catalog.format('TRUNCATE %s, %s', cfg.cell_weeks, cfg.region_weeks);
+        EXECUTE pg_catalog.format('TRUNCATE %s, %s, %s', cfg.cell_weeks, cfg.region_weeks, cfg.point_blocks);
         RETURN NULL;
     END IF;
     IF TG_OP IN ('DELETE', 'UPDATE') THEN
         EXECUTE pg_catalog.format(delta, cfg.cell_weeks, 'old_rows', '-') USING cfg.cell_size, cfg.time_zone;
         EXECUTE pg_catalog.format(rdelta, cfg.region_weeks, 'old_rows', '-') USING cfg.time_zone;
+        -- a removal rewrites whole cells: writers that started before it
+        -- must have committed (and later ones wait) so that no rewrite
+        -- misses a block another transaction added or replaced
+        EXECUTE pg_catalog.format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', cfg.point_blocks);
+        FOREACH kind IN ARRAY ARRAY[1, 2, 3] LOOP
+            EXECUTE pg_catalog.format(blocks_remove, cfg.point_blocks, NULL, pg_catalog.format(points, NULL, 'old_rows'))
+              USING kind, cfg.block_cell, cfg.pair_cell, cfg.time_zone;
+        END LOOP;
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
         EXECUTE pg_catalog.format(delta, cfg.cell_weeks, 'new_rows', '') USING cfg.cell_size, cfg.time_zone;
         EXECUTE pg_catalog.format(rdelta, cfg.region_weeks, 'new_rows', '') USING cfg.time_zone;
+        FOREACH kind IN ARRAY ARRAY[1, 2, 3] LOOP
+            EXECUTE pg_catalog.format(blocks_add, cfg.point_blocks, NULL, pg_catalog.format(points, NULL, 'new_rows'))
+              USING kind, cfg.block_cell, cfg.pair_cell, cfg.time_zone;
+        END LOOP;
     END IF;
     RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION edp.trips_rollup_trigger() IS
-    'statement trigger of trips tables: keeps the weekly cell and region rollups exact';
+    'statement trigger of trips tables: keeps the weekly cell and region rollups and the point blocks exact';
 
 CREATE FUNCTION edp.create_trips_table(name text, cell_size float8 DEFAULT 0.05,
                                        time_zone text DEFAULT 'UTC')
@@ -337,6 +408,7 @@ DECLARE
     rel pg_catalog.regclass;
     cells pg_catalog.regclass;
     regs pg_catalog.regclass;
+    blocks pg_catalog.regclass;
     gis name := (SELECT n.nspname FROM pg_catalog.pg_extension e
                    JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
                   WHERE e.extname = 'postgis');
@@ -389,8 +461,19 @@ BEGIN
         'edp rollup of ' || rel::text || ': trips per origin cell, destination cell and week');
     EXECUTE pg_catalog.format('COMMENT ON TABLE %s IS %L', regs,
         'edp rollup of ' || rel::text || ': trips per region and week');
-    INSERT INTO edp.trip_tables (relid, cell_size, time_zone, cell_weeks, region_weeks)
-    VALUES (rel, cell_size, time_zone, cells, regs);
+    -- point blocks (edp.trip_block_pack): the points packed per 0.002-degree
+    -- cell for origins and destinations, per pair of 0.01-degree cells for
+    -- both ends; inline storage (blocks stay under a page), no TOAST
+    EXECUTE pg_catalog.format($ddl$
+        CREATE TABLE %s (kind smallint NOT NULL, c1 bigint NOT NULL, c2 bigint NOT NULL,
+                         n integer NOT NULL, points bytea NOT NULL)$ddl$, qname || '_point_blocks');
+    blocks := (qname || '_point_blocks')::pg_catalog.regclass;
+    EXECUTE pg_catalog.format('ALTER TABLE %s ALTER COLUMN points SET STORAGE PLAIN', blocks);
+    EXECUTE pg_catalog.format('CREATE INDEX ON %s (kind, c1, c2)', blocks);
+    EXECUTE pg_catalog.format('COMMENT ON TABLE %s IS %L', blocks,
+        'edp point blocks of ' || rel::text || ': exact points packed per cell (kind 1 origin, 2 destination, 3 both ends)');
+    INSERT INTO edp.trip_tables (relid, cell_size, time_zone, cell_weeks, region_weeks, point_blocks, block_cell, pair_cell)
+    VALUES (rel, cell_size, time_zone, cells, regs, blocks, 0.002, 0.01);
 
     -- BI view: trips per region and week over the data's span, zero weeks included
     EXECUTE pg_catalog.format($ddl$
@@ -416,7 +499,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION edp.create_trips_table(text, float8, text) IS
-    'create a trips table (id, region, origin, destination, datetime, datasource) with GiST indexes and weekly rollups kept by triggers';
+    'create a trips table (id, region, origin, destination, datetime, datasource) with GiST indexes, weekly rollups and point blocks kept by triggers';
 
 -- dropping a trips table drops its rollups and its catalog row
 CREATE FUNCTION edp.trips_drop_event()
@@ -427,6 +510,7 @@ DECLARE
     t record;
 BEGIN
     FOR t IN SELECT tt.relid::oid AS relid, tt.cell_weeks::oid AS cells, tt.region_weeks::oid AS regs,
+                    tt.point_blocks::oid AS blocks,
                     d.schema_name, d.object_name
                FROM edp.trip_tables tt
                JOIN pg_catalog.pg_event_trigger_dropped_objects() d
@@ -441,11 +525,14 @@ BEGIN
         IF EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid = t.regs) THEN
             EXECUTE pg_catalog.format('DROP TABLE %s', t.regs::pg_catalog.regclass);
         END IF;
+        IF EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid = t.blocks) THEN
+            EXECUTE pg_catalog.format('DROP TABLE %s', t.blocks::pg_catalog.regclass);
+        END IF;
     END LOOP;
 END
 $$;
 COMMENT ON FUNCTION edp.trips_drop_event() IS
-    'event trigger: dropping a trips table drops its rollup tables and its edp.trip_tables row';
+    'event trigger: dropping a trips table drops its rollup and point block tables and its edp.trip_tables row';
 CREATE EVENT TRIGGER edp_trips_drop ON sql_drop EXECUTE FUNCTION edp.trips_drop_event();
 
 CREATE TABLE edp.regions (
@@ -531,6 +618,11 @@ COMMENT ON FUNCTION edp.trip_weeks(pg_catalog.regclass, text, date, date) IS
 -- inside the area come from the rollup and only trips with an end in a
 -- cell on the area's edge are counted from the table (GiST per edge cell);
 -- otherwise the table is queried directly through the GiST indexes.
+-- Boxes that the rollup's cells do not pay for (more edge than interior
+-- cells) are counted from the point blocks of the cells they touch: the
+-- exact coordinates packed per fine cell, a few pages instead of one heap
+-- page per trip; 'both' reads blocks keyed by (origin cell, destination
+-- cell), so only trips with both ends near the box are tested.
 -- jit = off: at 10M trips the direct query's estimated cost passes
 -- jit_optimize_above_cost and compiling it took ~0.4 s of a ~1.5 s answer
 -- (5 km box), while the work per row is a few function calls.
@@ -549,6 +641,9 @@ DECLARE
     wk text := $w$pg_catalog.date_trunc('week', (t.datetime AT TIME ZONE 'UTC') AT TIME ZONE $2)::date$w$;
     inside_o text := 'ST_Intersects(t.origin, $1)';
     inside_d text := 'ST_Intersects(t.destination, $1)';
+    bx float8[];
+    kind int;
+    ids bigint[];
 BEGIN
     -- use_rollup: NULL = when it pays, true = whenever one exists, false = never
     IF use_rollup IS DISTINCT FROM false THEN
@@ -558,8 +653,40 @@ BEGIN
         s := cfg.cell_size;
         x0 := pg_catalog.floor(ST_XMin(area) / s); x1 := pg_catalog.floor(ST_XMax(area) / s);
         y0 := pg_catalog.floor(ST_YMin(area) / s); y1 := pg_catalog.floor(ST_YMax(area) / s);
+        IF use_rollup IS NULL THEN
+            bx := edp.trip_area_box(ST_AsBinary(area));
+        END IF;
         IF (x1 - x0 + 1)::float8 * (y1 - y0 + 1) > 50000 THEN
             cfg.relid := NULL;      -- too many cells for this area: direct path
+        ELSIF bx IS NOT NULL THEN
+            -- a box: its cells wholly inside are counted, not tested (the
+            -- rule below, in arithmetic); the rollup pays when they are at
+            -- least half of the cells it touches, else the point blocks do
+            IF 2 * (GREATEST(0, pg_catalog.floor(bx[3] / s) - pg_catalog.ceil(bx[1] / s))
+                    * GREATEST(0, pg_catalog.floor(bx[4] / s) - pg_catalog.ceil(bx[2] / s)))
+               < (x1 - x0 + 1)::float8 * (y1 - y0 + 1) THEN
+                kind := CASE part WHEN 'origin' THEN 1 WHEN 'destination' THEN 2 ELSE 3 END;
+                ids := edp.trip_cell_ids(bx[1], bx[2], bx[3], bx[4],
+                                         CASE kind WHEN 3 THEN cfg.pair_cell ELSE cfg.block_cell END);
+            END IF;
+            IF ids IS NOT NULL THEN
+                -- one index probe per cell (per pair of cells for 'both');
+                -- OFFSET 0 keeps the probes a nested loop
+                RETURN QUERY EXECUTE pg_catalog.format($q$
+                    SELECT ($7 + 7 * (u.o - 1)::int)::date, u.c
+                      FROM pg_catalog.unnest((
+                               SELECT edp.trip_block_counts(b.points, b.c1, b.c2, $1, $2, $3, $4, $5, $9, $7, $8)
+                                 FROM pg_catalog.unnest($6) o(id), %s,
+                                      LATERAL (SELECT b.c1, b.c2, b.points FROM %s b
+                                                WHERE b.kind = $1 AND b.c1 = o.id AND b.c2 = d.id OFFSET 0) b))
+                           WITH ORDINALITY AS u(c, o)
+                     WHERE u.c > 0$q$,
+                    CASE kind WHEN 3 THEN 'pg_catalog.unnest($6) d(id)' ELSE '(VALUES (0::bigint)) d(id)' END,
+                    cfg.point_blocks)
+                USING kind, bx[1], bx[2], bx[3], bx[4], ids, first_monday, last_monday,
+                      CASE kind WHEN 3 THEN cfg.pair_cell ELSE cfg.block_cell END;
+                RETURN;
+            END IF;
         ELSIF use_rollup IS NULL THEN
             -- the rollup pays when the area holds more interior than edge
             -- cells; small areas are cheaper straight from the GiST indexes
@@ -2083,3 +2210,85 @@ END
 $$;
 COMMENT ON FUNCTION edp.create_bucket_views(pg_catalog.regclass, pg_catalog.name) IS
     'creates the BI views <table>_hourly_counts (key, bucket_start, events) and <table>_hourly_type_counts (key, event_type, bucket_start, events)';
+
+-- trip point blocks -----------------------------------------------------------
+-- Point blocks of trips tables (issue 4, small areas): the trips' exact
+-- coordinates packed per fine cell in <table>_point_blocks, kept by the
+-- statement triggers (edp.trips_rollup_trigger) and read by
+-- edp.trip_area_week_counts for boxes too small for the rollup cells.
+CREATE FUNCTION edp.trip_cell_id(x float8, y float8, size float8)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'edp_trip_cell_id'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION edp.trip_cell_id(float8, float8, float8) IS
+    'id of the cell of side size degrees holding (x, y): floor(x / size) in the high 32 bits, floor(y / size) in the low';
+
+CREATE FUNCTION edp.trip_cell_ids(xmin float8, ymin float8, xmax float8, ymax float8, size float8)
+RETURNS bigint[]
+AS 'MODULE_PATHNAME', 'edp_trip_cell_ids'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION edp.trip_cell_ids(float8, float8, float8, float8, float8) IS
+    'ids (edp.trip_cell_id) of every cell a point of the box can lie in; NULL above 100000 cells';
+
+CREATE FUNCTION edp.trip_area_box(wkb bytea)
+RETURNS float8[]
+AS 'MODULE_PATHNAME', 'edp_trip_area_box'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION edp.trip_area_box(bytea) IS
+    '{xmin, ymin, xmax, ymax} of a WKB polygon that is an axis-aligned box (as ST_MakeEnvelope makes), else NULL';
+
+CREATE FUNCTION edp.trip_block_pack_add(internal, kind integer, x float8, y float8, x2 float8, y2 float8, week date,
+                                        points bytea)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'edp_trip_block_pack_add'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp.trip_block_pack_add(internal, integer, float8, float8, float8, float8, date, bytea) IS
+    'transition function of edp.trip_block_pack';
+CREATE FUNCTION edp.trip_block_pack_final(internal)
+RETURNS bytea[]
+AS 'MODULE_PATHNAME', 'edp_trip_block_pack_final'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp.trip_block_pack_final(internal) IS
+    'final function of edp.trip_block_pack';
+CREATE AGGREGATE edp.trip_block_pack(kind integer, x float8, y float8, x2 float8, y2 float8, week date,
+                                     points bytea) (
+    SFUNC = edp.trip_block_pack_add,
+    STYPE = internal,
+    FINALFUNC = edp.trip_block_pack_final,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE edp.trip_block_pack(integer, float8, float8, float8, float8, date, bytea) IS
+    'point blocks (bytea[], at most 200 points each, 110 for kind 3) of points of one kind (1 origin, 2 destination, 3 both ends), given one by one or, where points is not null, as whole blocks';
+
+CREATE FUNCTION edp.trip_block_points(kind integer, points bytea,
+                                      OUT x float8, OUT y float8, OUT x2 float8, OUT y2 float8, OUT week date)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'edp_trip_block_points'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION edp.trip_block_points(integer, bytea) IS
+    'the points of a point block as rows (x2, y2 are 0 unless kind is 3)';
+
+CREATE FUNCTION edp.trip_block_counts_add(internal, points bytea, c1 bigint, c2 bigint, kind integer,
+                                          xmin float8, ymin float8, xmax float8, ymax float8,
+                                          cell_size float8, first_monday date, last_monday date)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'edp_trip_block_counts_add'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp.trip_block_counts_add(internal, bytea, bigint, bigint, integer, float8, float8, float8, float8, float8, date, date) IS
+    'transition function of edp.trip_block_counts';
+CREATE FUNCTION edp.trip_block_counts_final(internal)
+RETURNS bigint[]
+AS 'MODULE_PATHNAME', 'edp_trip_block_counts_final'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp.trip_block_counts_final(internal) IS
+    'final function of edp.trip_block_counts';
+CREATE AGGREGATE edp.trip_block_counts(points bytea, c1 bigint, c2 bigint, kind integer,
+                                       xmin float8, ymin float8, xmax float8, ymax float8,
+                                       cell_size float8, first_monday date, last_monday date) (
+    SFUNC = edp.trip_block_counts_add,
+    STYPE = internal,
+    FINALFUNC = edp.trip_block_counts_final,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE edp.trip_block_counts(bytea, bigint, bigint, integer, float8, float8, float8, float8, float8, date, date) IS
+    'points of point blocks (cells c1, c2 of side cell_size) inside the box (boundary included; kind 3: both ends) per week from first_monday to last_monday';

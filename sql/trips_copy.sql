@@ -168,6 +168,7 @@ r,POINT(1 2),POINT(3 4),2024-01-01,s
 RESET ROLE;
 GRANT INSERT ON trips_c TO trips_copy_user;
 GRANT SELECT, INSERT, UPDATE ON trips_c_cell_weeks, trips_c_region_weeks TO trips_copy_user;
+GRANT SELECT, INSERT, DELETE ON trips_c_point_blocks TO trips_copy_user;
 GRANT USAGE ON SEQUENCE trips_c_id_seq TO trips_copy_user;
 SET ROLE trips_copy_user;
 COPY trips_c (region, origin, destination, datetime, datasource) FROM '/nonexistent.csv' CSV;  -- ERROR

@@ -1,20 +1,18 @@
 #!/usr/bin/env bash
 # test/bench/trips_areas.sh [N] -- trips: weekly averages for small areas
 #
-# Issue 4, "Performance", the ~1 km and ~5 km bounding boxes only (the areas
-# that have no rollup cell inside them and are answered from the trips table
-# through the GiST indexes).  N generated trips (edp.generate_trips, seed 1)
-# are inserted into an edp trips table (indexes and rollup triggers in
-# place); the peer table is a copy with plain PostGIS indexes (GiST on
-# origin, GiST on destination, btree on datetime), built after the copy.
-# Then, side by side, best of BENCH_REPEAT runs (psql \timing):
-#   edp      edp.weekly_trip_average(..., match) with the trips table as made
-#            by edp.create_trips_table: GiST (origin, destination) + GiST
-#            (destination)
-#   before   the same edp calls with the layout before this change: GiST
-#            (origin) + GiST (destination), origin index built after the load
+# Issue 4, "Performance", the ~1 km and ~5 km bounding boxes (areas with
+# more edge than interior rollup cells, answered from the point blocks).
+# N generated trips (edp.generate_trips, seed 1) are inserted into an edp
+# trips table (indexes, rollup and point block triggers in place; the load
+# time is reported); the peer table is a copy with plain PostGIS indexes
+# (GiST on origin, GiST on destination, btree on datetime), built after the
+# copy.  Then, side by side, best of BENCH_REPEAT runs (psql \timing):
+#   edp      edp.weekly_trip_average('trips', box, match)
 #   peer     plain PostGIS (&& / ST_Intersects, date_trunc('week') GROUP BY,
 #            generate_series join for zero weeks), as in trips.sh
+# for match both, origin and either.  BENCH_LOAD_ONLY=1 stops after the
+# load (ingest cost only).
 # Environment: PG_BINDIR, BENCH_DIR, BENCH_PORT (see lib.sh), BENCH_REPEAT.
 BENCH_DIR=${BENCH_DIR:-/tmp/edp-bench-trips-areas}
 BENCH_PORT=${BENCH_PORT:-55422}
@@ -42,6 +40,11 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", a / b; else
 echo "loading $N trips" >&2
 t_load=$(bench_time bench_psql -c "SELECT edp.create_trips_table('trips')" \
     -c "INSERT INTO trips (region, origin, destination, datetime, datasource) SELECT * FROM edp.generate_trips($N, 1)")
+sizes=$(bench_psql -At -c "SELECT pg_size_pretty(pg_total_relation_size('trips')) || ' table and indexes, ' ||
+    pg_size_pretty(pg_total_relation_size('trips_point_blocks')) || ' point blocks (' ||
+    (SELECT count(*) FROM trips_point_blocks) || ' blocks)'")
+echo "load: $t_load s; $sizes" >&2
+[ -n "${BENCH_LOAD_ONLY:-}" ] && exit 0
 bench_psql -c "CREATE TABLE peer AS SELECT * FROM trips" \
     -c "CREATE INDEX ON peer USING gist (origin)" -c "CREATE INDEX ON peer USING gist (destination)" \
     -c "CREATE INDEX ON peer (datetime)" \
@@ -61,43 +64,32 @@ AREAS=(
     "~1 km bbox|14.4200 50.0800 14.4340 50.0890"
     "~5 km bbox|14.4000 50.0600 14.4700 50.1050"
 )
-run_edp() {  # run_edp LABEL: one table row per area and match into $rows_LABEL
-    local a name match e te
-    for a in "${AREAS[@]}"; do
-        name=${a%%|*}; set -- ${a#*|}
-        for match in both origin either; do
-            e=$(bench_psql -At -c "SELECT round(edp.weekly_trip_average('trips', $1, $2, $3, $4, '$match')::numeric, 3)")
-            te=$(best_of "SELECT edp.weekly_trip_average('trips', $1, $2, $3, $4, '$match')")
-            echo "$name|$match|$e|$te"
-        done
-    done
-}
-echo "edp (new layout)" >&2
-new=$(run_edp)
-echo "peer" >&2
+edp=""
 peer=""
 for a in "${AREAS[@]}"; do
     name=${a%%|*}; set -- ${a#*|}
     for match in both origin either; do
+        e=$(bench_psql -At -c "SELECT round(edp.weekly_trip_average('trips', $1, $2, $3, $4, '$match')::numeric, 3)")
+        te=$(best_of "SELECT edp.weekly_trip_average('trips', $1, $2, $3, $4, '$match')")
+        edp+="$name|$match|$e|$te"$'\n'
         p=$(bench_psql -At -c "SELECT round(($(peer_avg "$(peer_where $match "$@")"))::numeric, 3)")
         tp=$(best_of "$(peer_avg "$(peer_where $match "$@")")")
         peer+="$name|$match|$p|$tp"$'\n'
+        echo "$name $match: edp $(ms "$te") ms, peer $(ms "$tp") ms" >&2
     done
 done
-echo "edp (layout before: GiST origin + GiST destination)" >&2
-bench_psql -c "CREATE INDEX trips_origin_only ON trips USING gist (origin)" \
-    -c "DROP INDEX trips_origin_destination_idx" -c "ANALYZE trips"
-old=$(run_edp)
 
 echo
 echo "### Trips, small areas, N = $N, best of $REPEAT"
 echo
 bench_machine
 echo "Load average (1 min) at the end: $(bench_loadavg) (2 cores shared with other engineers)."
-echo "Load of the edp table (INSERT ... SELECT edp.generate_trips, indexes and rollup triggers in place): $t_load s."
+echo "Load of the edp table (INSERT ... SELECT edp.generate_trips, indexes, rollup and point block triggers in place): $t_load s."
 echo
-echo "| area | match | edp average | peer average | peer ms | before ms | edp ms | peer / edp | before / edp |"
-echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
-paste -d '|' <(echo "$new") <(echo "$old") <(echo -n "$peer") | while IFS='|' read -r n m e te _ _ _ to _ _ p tp; do
-    echo "| $n | $m | $e | $p | $(ms "$tp") | $(ms "$to") | $(ms "$te") | $(ratio "$tp" "$te") | $(ratio "$to" "$te") |"
+echo "Sizes: $sizes."
+echo
+echo "| area | match | edp average | peer average | peer ms | edp ms | peer / edp |"
+echo "|---|---|---:|---:|---:|---:|---:|"
+paste -d '|' <(echo -n "$edp") <(echo -n "$peer") | while IFS='|' read -r n m e te _ _ p tp; do
+    echo "| $n | $m | $e | $p | $(ms "$tp") | $(ms "$te") | $(ratio "$tp" "$te") |"
 done
