@@ -27,7 +27,8 @@
  * dimension, so a trip's neighbours are all in the 3^5 = 243 cells around
  * its own (time slots wrap at midnight).  Trips are sorted by cell and the
  * neighbour cells are found once per cell, not per trip, by a trie descent
- * of the sorted cells (grid_neighbours).  Expected work is O(n) for
+ * of the sorted cells over time and origin, then runs of destination cells
+ * (grid_neighbours).  Expected work is O(n) for
  * bounded density; memory is O(n) (about 150 bytes per trip).
  *
  * Longitudes are not wrapped at +-180 degrees: trips whose ends straddle
@@ -46,6 +47,7 @@
 
 #define DIMS			5
 #define TIME_DIM		0		/* first: it prunes best (see grid_neighbours) */
+#define TRIE_DIMS		3		/* time, origin row and column; then the destination */
 #define MINUTES_PER_DAY	1440.0
 
 typedef struct CellKey
@@ -58,7 +60,8 @@ typedef struct Grid
 {
 	int			ncells;
 	int32	   *cell_start;		/* ncells + 1 offsets into the sorted trips */
-	int32	   *cell_key;		/* ncells * DIMS */
+	int32	   *cell_key;		/* ncells * TRIE_DIMS: time, origin row, column */
+	int64	   *cell_dest;		/* ncells: destination row and column (dest_pack) */
 	int			time_slots;		/* 1: time never separates cells */
 } Grid;
 
@@ -123,6 +126,25 @@ cellkey_cmp(const CellKey *x, const CellKey *y)
 #define ST_DEFINE
 #include "lib/sort_template.h"
 
+/*
+ * Destination row and column as one int64 that sorts like the pair, so the
+ * last two levels of the neighbour search are one search on one array.
+ */
+static inline int64
+dest_pack(int32 row, int32 col)
+{
+	return (int64) row * (INT64CONST(1) << 32) + ((int64) col + INT64CONST(2147483648));
+}
+
+static inline void
+dest_unpack(int64 key, int32 *row, int32 *col)
+{
+	int64		low = key & INT64CONST(0xFFFFFFFF);
+
+	*row = (int32) ((key - low) / (INT64CONST(1) << 32));
+	*col = (int32) (low - INT64CONST(2147483648));
+}
+
 /* grid coordinate, refusing cells so small that they overflow int32 */
 static int32
 grid_coord(double v)
@@ -144,7 +166,7 @@ grid_lower_bound(const Grid *g, int lo, int hi, int d, int32 v)
 	{
 		int			mid = lo + (hi - lo) / 2;
 
-		if (g->cell_key[mid * DIMS + d] < v)
+		if (g->cell_key[mid * TRIE_DIMS + d] < v)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -169,11 +191,12 @@ grid_lower_bound(const Grid *g, int lo, int hi, int d, int32 v)
 typedef struct NeighbourCursor
 {
 	bool		valid;
-	int32		key[DIMS];		/* key the frontiers were built for */
-	int			n[DIMS + 1];
-	int32		lo[DIMS + 1][243];
-	int32		hi[DIMS + 1][243];
-	int32		from[DIMS + 1][243];	/* where the next search in the range starts */
+	int32		key[TRIE_DIMS]; /* key the frontiers were built for */
+	int			n[TRIE_DIMS + 1];
+	int32		lo[TRIE_DIMS + 1][27];
+	int32		hi[TRIE_DIMS + 1][27];
+	int32		from[TRIE_DIMS + 1][27];	/* where the next search in the range
+											 * starts */
 } NeighbourCursor;
 
 /*
@@ -188,7 +211,7 @@ grid_gallop(const Grid *g, int from, int hi, int d, int32 v)
 	int			step = 1;
 	int			lo = from;
 
-	while (from < hi && g->cell_key[from * DIMS + d] < v)
+	while (from < hi && g->cell_key[from * TRIE_DIMS + d] < v)
 	{
 		lo = from + 1;
 		from += step;
@@ -246,10 +269,10 @@ frontier_expand(const Grid *g, NeighbourCursor *nc, int d, int32 kd)
 
 			while (a < hi)
 			{
-				int32		v = g->cell_key[a * DIMS + d];
+				int32		v = g->cell_key[a * TRIE_DIMS + d];
 				int			b = a + 1;
 
-				while (b < hi && g->cell_key[b * DIMS + d] == v)
+				while (b < hi && g->cell_key[b * TRIE_DIMS + d] == v)
 					b++;
 				if (v < vals[0])
 					nc->from[d][r] = b; /* later cells need v >= vals[0] too */
@@ -277,7 +300,7 @@ frontier_expand(const Grid *g, NeighbourCursor *nc, int d, int32 kd)
 				nc->from[d][r] = a;
 				first = false;
 			}
-			if (a >= hi || g->cell_key[a * DIMS + d] != vals[i])
+			if (a >= hi || g->cell_key[a * TRIE_DIMS + d] != vals[i])
 			{
 				lo = a;
 				continue;
@@ -292,19 +315,56 @@ frontier_expand(const Grid *g, NeighbourCursor *nc, int d, int32 kd)
 	}
 }
 
+/* first cell in [from, hi) whose destination key is >= v, galloping */
+static inline int
+dest_gallop(const Grid *g, int from, int hi, int64 v)
+{
+	int			step = 1;
+	int			lo = from;
+
+	while (from < hi && g->cell_dest[from] < v)
+	{
+		lo = from + 1;
+		from += step;
+		step *= 2;
+	}
+	hi = Min(from, hi);
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (g->cell_dest[mid] < v)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 /*
  * Cells of the neighbours of cell c (c itself included), ascending; returns
  * how many.  Call with the cells in ascending order for the reuse to pay.
+ *
+ * The trie descends the first TRIE_DIMS levels; each range left then holds
+ * the cells of one (time slot, origin row, origin column), sorted by
+ * destination (row, column), and the neighbours in it are three runs, one
+ * per destination row, found by galloping on the packed destination key.
+ * (With about one trip per cell, one level per destination coordinate
+ * meant twice as many short ranges to walk.)
  */
 static int
 grid_neighbours(const Grid *g, NeighbourCursor *nc, int c, int32 *out)
 {
-	const int32 *k = &g->cell_key[c * DIMS];
+	const int32 *k = &g->cell_key[c * TRIE_DIMS];
+	int32		drow,
+				dcol;
+	int64		first;
 	int			d = 0;
-	int			i;
+	int			nout = 0;
+	int			r;
 
 	if (nc->valid)
-		while (d < DIMS && nc->key[d] == k[d])
+		while (d < TRIE_DIMS && nc->key[d] == k[d])
 			d++;
 	else
 	{
@@ -314,15 +374,34 @@ grid_neighbours(const Grid *g, NeighbourCursor *nc, int c, int32 *out)
 		nc->from[0][0] = 0;
 		nc->valid = true;
 	}
-	for (; d < DIMS; d++)
+	for (; d < TRIE_DIMS; d++)
 	{
 		nc->key[d] = k[d];
 		frontier_expand(g, nc, d, k[d]);
 	}
-	/* at the last level every range is a single cell */
-	for (i = 0; i < nc->n[DIMS]; i++)
-		out[i] = nc->lo[DIMS][i];
-	return nc->n[DIMS];
+
+	dest_unpack(g->cell_dest[c], &drow, &dcol);
+	first = dest_pack(drow - 1, dcol - 1);
+	for (r = 0; r < nc->n[TRIE_DIMS]; r++)
+	{
+		int			q = nc->from[TRIE_DIMS][r];
+		int			hi = nc->hi[TRIE_DIMS][r];
+		int32		row;
+
+		/* cells of one frontier range ascend, so `first' only grows */
+		q = dest_gallop(g, q, hi, first);
+		nc->from[TRIE_DIMS][r] = q;
+		for (row = drow - 1; row <= drow + 1 && q < hi; row++)
+		{
+			int64		last = dest_pack(row, dcol + 1);
+
+			if (row > drow - 1)
+				q = dest_gallop(g, q, hi, dest_pack(row, dcol - 1));
+			while (q < hi && g->cell_dest[q] <= last)
+				out[nout++] = q++;
+		}
+	}
+	return nout;
 }
 
 static inline int32
@@ -406,13 +485,15 @@ grid_build(Grid *g, EdpTripPoint *trips, int n, const EdpDbscanParams *params)
 		if (i == 0 || memcmp(keys[i].k, keys[i - 1].k, sizeof(int32) * DIMS) != 0)
 			g->ncells++;
 	g->cell_start = palloc_extended(sizeof(int32) * (g->ncells + 1), MCXT_ALLOC_HUGE);
-	g->cell_key = palloc_extended(sizeof(int32) * DIMS * Max(g->ncells, 1), MCXT_ALLOC_HUGE);
+	g->cell_key = palloc_extended(sizeof(int32) * TRIE_DIMS * Max(g->ncells, 1), MCXT_ALLOC_HUGE);
+	g->cell_dest = palloc_extended(sizeof(int64) * Max(g->ncells, 1), MCXT_ALLOC_HUGE);
 	c = 0;
 	for (i = 0; i < n; i++)
 		if (i == 0 || memcmp(keys[i].k, keys[i - 1].k, sizeof(int32) * DIMS) != 0)
 		{
 			g->cell_start[c] = i;
-			memcpy(&g->cell_key[c * DIMS], keys[i].k, sizeof(int32) * DIMS);
+			memcpy(&g->cell_key[c * TRIE_DIMS], keys[i].k, sizeof(int32) * TRIE_DIMS);
+			g->cell_dest[c] = dest_pack(keys[i].k[3], keys[i].k[4]);
 			c++;
 		}
 	g->cell_start[g->ncells] = n;
@@ -582,5 +663,6 @@ edp_trip_dbscan(EdpTripPoint *trips, int n, const EdpDbscanParams *params,
 	pfree(label);
 	pfree(parent);
 	pfree(g.cell_key);
+	pfree(g.cell_dest);
 	pfree(g.cell_start);
 }
