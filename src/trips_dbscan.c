@@ -343,7 +343,10 @@ dest_gallop(const Grid *g, int from, int hi, int64 v)
 
 /*
  * Cells of the neighbours of cell c (c itself included), ascending; returns
- * how many.  Call with the cells in ascending order for the reuse to pay.
+ * how many.  With `forward', ranges wholly before c are skipped (callers
+ * that take each pair of cells once need only the cells from c on; some
+ * cells before c may still come).  Call with the cells in ascending order
+ * for the reuse to pay.
  *
  * The trie descends the first TRIE_DIMS levels; each range left then holds
  * the cells of one (time slot, origin row, origin column), sorted by
@@ -353,7 +356,7 @@ dest_gallop(const Grid *g, int from, int hi, int64 v)
  * meant twice as many short ranges to walk.)
  */
 static int
-grid_neighbours(const Grid *g, NeighbourCursor *nc, int c, int32 *out)
+grid_neighbours(const Grid *g, NeighbourCursor *nc, int c, bool forward, int32 *out)
 {
 	const int32 *k = &g->cell_key[c * TRIE_DIMS];
 	int32		drow,
@@ -388,6 +391,8 @@ grid_neighbours(const Grid *g, NeighbourCursor *nc, int c, int32 *out)
 		int			hi = nc->hi[TRIE_DIMS][r];
 		int32		row;
 
+		if (forward && hi <= c)
+			continue;
 		/* cells of one frontier range ascend, so `first' only grows */
 		q = dest_gallop(g, q, hi, first);
 		nc->from[TRIE_DIMS][r] = q;
@@ -538,7 +543,7 @@ edp_trip_dbscan(EdpTripPoint *trips, int n, const EdpDbscanParams *params,
 	pairs = palloc_extended(sizeof(int32) * 2 * pairs_cap, MCXT_ALLOC_HUGE);
 	for (c = 0; c < g.ncells; c++)
 	{
-		int			nnb = grid_neighbours(&g, cursor, c, nb);
+		int			nnb = grid_neighbours(&g, cursor, c, false, nb);
 		int			p;
 		int			j;
 
@@ -600,12 +605,14 @@ edp_trip_dbscan(EdpTripPoint *trips, int n, const EdpDbscanParams *params,
 		CHECK_FOR_INTERRUPTS();
 		for (p = g.cell_start[c]; p < g.cell_start[c + 1]; p++)
 		{
+			int32		rp;
 			int			j;
 
 			if (!core[p])
 				continue;
 			if (nnb < 0)
-				nnb = grid_neighbours(&g, cursor, c, nb);
+				nnb = grid_neighbours(&g, cursor, c, true, nb);
+			rp = uf_find(parent, p);	/* kept current below */
 			for (j = 0; j < nnb; j++)
 			{
 				int			q;
@@ -615,19 +622,20 @@ edp_trip_dbscan(EdpTripPoint *trips, int n, const EdpDbscanParams *params,
 				q = (nb[j] == c) ? p + 1 : g.cell_start[nb[j]];
 				for (; q < g.cell_start[nb[j] + 1]; q++)
 				{
-					int32		rp,
-								rq;
+					int32		rq;
 
 					if (!core[q])
 						continue;
-					rp = uf_find(parent, p);
 					rq = uf_find(parent, q);
 					if (rp != rq && trips_within(&trips[p], &trips[q], &m))
 					{
 						if (rp < rq)
 							parent[rq] = rp;
 						else
+						{
 							parent[rp] = rq;
+							rp = rq;
+						}
 					}
 				}
 			}
