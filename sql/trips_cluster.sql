@@ -153,6 +153,37 @@ SELECT p.*,
   FROM params p ORDER BY 1, 2, 3, 4;
 DROP TABLE ct2;
 
+-- 7. equality with the brute force where one (time slot, origin cell) holds
+--    hundreds of destination cells (the neighbour search gallops through
+--    long runs of cells) and where grid rows and columns change sign:
+--    origins within 30 m of (0, 0), destinations within 600 m of (0, 0),
+--    times within 10 minutes of 08:00
+CREATE TABLE ct_dense (LIKE ct INCLUDING ALL);
+INSERT INTO ct_dense (id, region, origin, destination, datetime, datasource)
+SELECT i, 'Null Island', ST_SetSRID(ST_MakePoint((u1 - 0.5) * 0.0005, (u2 - 0.5) * 0.0005), 4326),
+       ST_SetSRID(ST_MakePoint((u3 - 0.5) * 0.011, (u4 - 0.5) * 0.011), 4326),
+       '2018-05-07 08:00'::timestamp + (u5 - 0.5) * interval '20 minutes', 'test'
+  FROM (SELECT i, ('x' || substr(md5(i || 'o1'), 1, 8))::bit(32)::bigint / 4294967296.0 AS u1,
+                  ('x' || substr(md5(i || 'o2'), 1, 8))::bit(32)::bigint / 4294967296.0 AS u2,
+                  ('x' || substr(md5(i || 'd1'), 1, 8))::bit(32)::bigint / 4294967296.0 AS u3,
+                  ('x' || substr(md5(i || 'd2'), 1, 8))::bit(32)::bigint / 4294967296.0 AS u4,
+                  ('x' || substr(md5(i || 't'), 1, 8))::bit(32)::bigint / 4294967296.0 AS u5
+          FROM generate_series(1, 400) i) s;
+ALTER TABLE ct RENAME TO ct_spread;
+ALTER TABLE ct_dense RENAME TO ct;
+CREATE TEMP TABLE params_dense (eo float8, ed float8, et float8, minpts int);
+INSERT INTO params_dense VALUES (60, 60, 45, 2), (40, 80, 30, 3), (100, 45, 20, 3);
+SELECT p.*, c.groups, c.grouped_trips, c.assignment = b.assignment AS equals_brute_force
+  FROM params_dense p,
+       LATERAL (SELECT count(DISTINCT group_id) AS groups, count(group_id) AS grouped_trips,
+                       array_agg(row(trip_id, group_id) ORDER BY trip_id) AS assignment
+                  FROM edp.trip_assignments('ct', eo, ed, et, minpts)) c,
+       LATERAL (SELECT array_agg(row(trip_id, group_id) ORDER BY trip_id) AS assignment
+                  FROM brute_dbscan(eo, ed, et, minpts)) b
+ ORDER BY 1, 2, 3, 4;
+DROP TABLE ct;
+ALTER TABLE ct_spread RENAME TO ct;
+
 -- groups: size, centroids, circular mean and spread of the time of day, regions
 SELECT group_id, trips, core_trips, ST_AsText(origin_centroid, 4) AS origin,
        ST_AsText(destination_centroid, 4) AS destination,

@@ -50,6 +50,7 @@ read_trips(Oid relid, text *time_zone, MemoryContext mcxt, int *n_out)
 {
 	char	   *relname = get_rel_name(relid);
 	char	   *query;
+	const char *time_of_day;
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		args[1];
 	Portal		portal;
@@ -61,8 +62,17 @@ read_trips(Oid relid, text *time_zone, MemoryContext mcxt, int *n_out)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation with OID %u does not exist", relid)));
-	query = psprintf("SELECT id::pg_catalog.int8, origin::pg_catalog.bytea, destination::pg_catalog.bytea,"
-					 " (datetime::pg_catalog.timestamp AT TIME ZONE 'UTC') AT TIME ZONE $1 FROM %s",
+	/*
+	 * In UTC, the default, the stored wall-clock time is the time of day
+	 * already: skip the two AT TIME ZONE, which look the zone names up for
+	 * every row.
+	 */
+	if (pg_strcasecmp(text_to_cstring(time_zone), "UTC") == 0)
+		time_of_day = "datetime::pg_catalog.timestamp";
+	else
+		time_of_day = "(datetime::pg_catalog.timestamp AT TIME ZONE 'UTC') AT TIME ZONE $1";
+	query = psprintf("SELECT id::pg_catalog.int8, origin::pg_catalog.bytea, destination::pg_catalog.bytea, %s FROM %s",
+					 time_of_day,
 					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 												relname));
 	args[0] = PointerGetDatum(time_zone);

@@ -27,7 +27,8 @@
  * dimension, so a trip's neighbours are all in the 3^5 = 243 cells around
  * its own (time slots wrap at midnight).  Trips are sorted by cell and the
  * neighbour cells are found once per cell, not per trip, by a trie descent
- * of the sorted cells (grid_neighbours).  Expected work is O(n) for
+ * of the sorted cells over time and origin, then runs of destination cells
+ * (grid_neighbours).  Expected work is O(n) for
  * bounded density; memory is O(n) (about 150 bytes per trip).
  *
  * Longitudes are not wrapped at +-180 degrees: trips whose ends straddle
@@ -46,6 +47,7 @@
 
 #define DIMS			5
 #define TIME_DIM		0		/* first: it prunes best (see grid_neighbours) */
+#define TRIE_DIMS		3		/* time, origin row and column; then the destination */
 #define MINUTES_PER_DAY	1440.0
 
 typedef struct CellKey
@@ -58,7 +60,8 @@ typedef struct Grid
 {
 	int			ncells;
 	int32	   *cell_start;		/* ncells + 1 offsets into the sorted trips */
-	int32	   *cell_key;		/* ncells * DIMS */
+	int32	   *cell_key;		/* ncells * TRIE_DIMS: time, origin row, column */
+	int64	   *cell_dest;		/* ncells: destination row and column (dest_pack) */
 	int			time_slots;		/* 1: time never separates cells */
 } Grid;
 
@@ -123,6 +126,25 @@ cellkey_cmp(const CellKey *x, const CellKey *y)
 #define ST_DEFINE
 #include "lib/sort_template.h"
 
+/*
+ * Destination row and column as one int64 that sorts like the pair, so the
+ * last two levels of the neighbour search are one search on one array.
+ */
+static inline int64
+dest_pack(int32 row, int32 col)
+{
+	return (int64) row * (INT64CONST(1) << 32) + ((int64) col + INT64CONST(2147483648));
+}
+
+static inline void
+dest_unpack(int64 key, int32 *row, int32 *col)
+{
+	int64		low = key & INT64CONST(0xFFFFFFFF);
+
+	*row = (int32) ((key - low) / (INT64CONST(1) << 32));
+	*col = (int32) (low - INT64CONST(2147483648));
+}
+
 /* grid coordinate, refusing cells so small that they overflow int32 */
 static int32
 grid_coord(double v)
@@ -144,7 +166,7 @@ grid_lower_bound(const Grid *g, int lo, int hi, int d, int32 v)
 	{
 		int			mid = lo + (hi - lo) / 2;
 
-		if (g->cell_key[mid * DIMS + d] < v)
+		if (g->cell_key[mid * TRIE_DIMS + d] < v)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -159,16 +181,44 @@ grid_lower_bound(const Grid *g, int lo, int hi, int d, int32 v)
  * prefixes drop out at once, which keeps sparse data cheap.  Cells are
  * visited in sorted order, so consecutive cells share leading
  * coordinates and the frontiers of those levels are reused: only the
- * levels from the first differing coordinate on are recomputed.
+ * levels from the first differing coordinate on are recomputed.  And
+ * while the frontier of a level is reused, the cell's coordinate there
+ * only grows (cells ascend), so each range's searches gallop on from
+ * where the previous cell's ended (from[][]) instead of bisecting the
+ * whole range again: with about one trip per cell, that bisecting was
+ * most of the clustering's time.
  */
 typedef struct NeighbourCursor
 {
 	bool		valid;
-	int32		key[DIMS];		/* key the frontiers were built for */
-	int			n[DIMS + 1];
-	int32		lo[DIMS + 1][243];
-	int32		hi[DIMS + 1][243];
+	int32		key[TRIE_DIMS]; /* key the frontiers were built for */
+	int			n[TRIE_DIMS + 1];
+	int32		lo[TRIE_DIMS + 1][27];
+	int32		hi[TRIE_DIMS + 1][27];
+	int32		from[TRIE_DIMS + 1][27];	/* where the next search in the range
+											 * starts */
 } NeighbourCursor;
+
+/*
+ * First cell in [from, hi) whose coordinate d is >= v, galloping from
+ * `from': the searches within one range start where the previous one
+ * ended (see frontier_expand), so the answer is usually a few cells on
+ * and a full binary search over the range would waste most of its steps.
+ */
+static inline int
+grid_gallop(const Grid *g, int from, int hi, int d, int32 v)
+{
+	int			step = 1;
+	int			lo = from;
+
+	while (from < hi && g->cell_key[from * TRIE_DIMS + d] < v)
+	{
+		lo = from + 1;
+		from += step;
+		step *= 2;
+	}
+	return grid_lower_bound(g, lo, Min(from, hi), d, v);
+}
 
 static void
 frontier_expand(const Grid *g, NeighbourCursor *nc, int d, int32 kd)
@@ -207,8 +257,10 @@ frontier_expand(const Grid *g, NeighbourCursor *nc, int d, int32 kd)
 	nc->n[d + 1] = 0;
 	for (r = 0; r < nc->n[d]; r++)
 	{
-		int			lo = nc->lo[d][r];
+		/* time slots wrap, so they do not ascend: search the whole range */
+		int			lo = (d == TIME_DIM) ? nc->lo[d][r] : nc->from[d][r];
 		int			hi = nc->hi[d][r];
+		bool		first = true;
 
 		if (hi - lo <= 8)
 		{
@@ -217,67 +269,144 @@ frontier_expand(const Grid *g, NeighbourCursor *nc, int d, int32 kd)
 
 			while (a < hi)
 			{
-				int32		v = g->cell_key[a * DIMS + d];
+				int32		v = g->cell_key[a * TRIE_DIMS + d];
 				int			b = a + 1;
 
-				while (b < hi && g->cell_key[b * DIMS + d] == v)
+				while (b < hi && g->cell_key[b * TRIE_DIMS + d] == v)
 					b++;
-				if (v == vals[0] || (nvals > 1 && (v == vals[1] || v == vals[2])))
+				if (v < vals[0])
+					nc->from[d][r] = b; /* later cells need v >= vals[0] too */
+				else if (v == vals[0] || (nvals > 1 && (v == vals[1] || v == vals[2])))
 				{
 					nc->lo[d + 1][nc->n[d + 1]] = a;
 					nc->hi[d + 1][nc->n[d + 1]] = b;
+					nc->from[d + 1][nc->n[d + 1]] = a;
 					nc->n[d + 1]++;
 				}
+				else if (v > vals[nvals - 1])
+					break;
 				a = b;
 			}
 			continue;
 		}
 		for (i = 0; i < nvals && lo < hi; i++)
 		{
-			int			a = grid_lower_bound(g, lo, hi, d, vals[i]);
+			int			a = grid_gallop(g, lo, hi, d, vals[i]);
 			int			b;
 
-			if (a >= hi || g->cell_key[a * DIMS + d] != vals[i])
+			if (first)
+			{
+				/* the next cell's smallest value is >= vals[0] */
+				nc->from[d][r] = a;
+				first = false;
+			}
+			if (a >= hi || g->cell_key[a * TRIE_DIMS + d] != vals[i])
+			{
+				lo = a;
 				continue;
-			b = grid_lower_bound(g, a, hi, d, vals[i] + 1);
+			}
+			b = grid_gallop(g, a, hi, d, vals[i] + 1);
 			nc->lo[d + 1][nc->n[d + 1]] = a;
 			nc->hi[d + 1][nc->n[d + 1]] = b;
+			nc->from[d + 1][nc->n[d + 1]] = a;
 			nc->n[d + 1]++;
 			lo = b;				/* values ascend: search on after this run */
 		}
 	}
 }
 
+/* first cell in [from, hi) whose destination key is >= v, galloping */
+static inline int
+dest_gallop(const Grid *g, int from, int hi, int64 v)
+{
+	int			step = 1;
+	int			lo = from;
+
+	while (from < hi && g->cell_dest[from] < v)
+	{
+		lo = from + 1;
+		from += step;
+		step *= 2;
+	}
+	hi = Min(from, hi);
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (g->cell_dest[mid] < v)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 /*
  * Cells of the neighbours of cell c (c itself included), ascending; returns
- * how many.  Call with the cells in ascending order for the reuse to pay.
+ * how many.  With `forward', ranges wholly before c are skipped (callers
+ * that take each pair of cells once need only the cells from c on; some
+ * cells before c may still come).  Call with the cells in ascending order
+ * for the reuse to pay.
+ *
+ * The trie descends the first TRIE_DIMS levels; each range left then holds
+ * the cells of one (time slot, origin row, origin column), sorted by
+ * destination (row, column), and the neighbours in it are three runs, one
+ * per destination row, found by galloping on the packed destination key.
+ * (With about one trip per cell, one level per destination coordinate
+ * meant twice as many short ranges to walk.)
  */
 static int
-grid_neighbours(const Grid *g, NeighbourCursor *nc, int c, int32 *out)
+grid_neighbours(const Grid *g, NeighbourCursor *nc, int c, bool forward, int32 *out)
 {
-	const int32 *k = &g->cell_key[c * DIMS];
+	const int32 *k = &g->cell_key[c * TRIE_DIMS];
+	int32		drow,
+				dcol;
+	int64		first;
 	int			d = 0;
-	int			i;
+	int			nout = 0;
+	int			r;
 
 	if (nc->valid)
-		while (d < DIMS && nc->key[d] == k[d])
+		while (d < TRIE_DIMS && nc->key[d] == k[d])
 			d++;
 	else
 	{
 		nc->n[0] = 1;
 		nc->lo[0][0] = 0;
 		nc->hi[0][0] = g->ncells;
+		nc->from[0][0] = 0;
 		nc->valid = true;
 	}
-	for (; d < DIMS; d++)
+	for (; d < TRIE_DIMS; d++)
 	{
 		nc->key[d] = k[d];
 		frontier_expand(g, nc, d, k[d]);
 	}
-	/* at the last level every range is a single cell */
-	for (i = 0; i < nc->n[DIMS]; i++)
-		out[i] = nc->lo[DIMS][i];
-	return nc->n[DIMS];
+
+	dest_unpack(g->cell_dest[c], &drow, &dcol);
+	first = dest_pack(drow - 1, dcol - 1);
+	for (r = 0; r < nc->n[TRIE_DIMS]; r++)
+	{
+		int			q = nc->from[TRIE_DIMS][r];
+		int			hi = nc->hi[TRIE_DIMS][r];
+		int32		row;
+
+		if (forward && hi <= c)
+			continue;
+		/* cells of one frontier range ascend, so `first' only grows */
+		q = dest_gallop(g, q, hi, first);
+		nc->from[TRIE_DIMS][r] = q;
+		for (row = drow - 1; row <= drow + 1 && q < hi; row++)
+		{
+			int64		last = dest_pack(row, dcol + 1);
+
+			if (row > drow - 1)
+				q = dest_gallop(g, q, hi, dest_pack(row, dcol - 1));
+			while (q < hi && g->cell_dest[q] <= last)
+				out[nout++] = q++;
+		}
+	}
+	return nout;
 }
 
 static inline int32
@@ -361,13 +490,15 @@ grid_build(Grid *g, EdpTripPoint *trips, int n, const EdpDbscanParams *params)
 		if (i == 0 || memcmp(keys[i].k, keys[i - 1].k, sizeof(int32) * DIMS) != 0)
 			g->ncells++;
 	g->cell_start = palloc_extended(sizeof(int32) * (g->ncells + 1), MCXT_ALLOC_HUGE);
-	g->cell_key = palloc_extended(sizeof(int32) * DIMS * Max(g->ncells, 1), MCXT_ALLOC_HUGE);
+	g->cell_key = palloc_extended(sizeof(int32) * TRIE_DIMS * Max(g->ncells, 1), MCXT_ALLOC_HUGE);
+	g->cell_dest = palloc_extended(sizeof(int64) * Max(g->ncells, 1), MCXT_ALLOC_HUGE);
 	c = 0;
 	for (i = 0; i < n; i++)
 		if (i == 0 || memcmp(keys[i].k, keys[i - 1].k, sizeof(int32) * DIMS) != 0)
 		{
 			g->cell_start[c] = i;
-			memcpy(&g->cell_key[c * DIMS], keys[i].k, sizeof(int32) * DIMS);
+			memcpy(&g->cell_key[c * TRIE_DIMS], keys[i].k, sizeof(int32) * TRIE_DIMS);
+			g->cell_dest[c] = dest_pack(keys[i].k[3], keys[i].k[4]);
 			c++;
 		}
 	g->cell_start[g->ncells] = n;
@@ -412,7 +543,7 @@ edp_trip_dbscan(EdpTripPoint *trips, int n, const EdpDbscanParams *params,
 	pairs = palloc_extended(sizeof(int32) * 2 * pairs_cap, MCXT_ALLOC_HUGE);
 	for (c = 0; c < g.ncells; c++)
 	{
-		int			nnb = grid_neighbours(&g, cursor, c, nb);
+		int			nnb = grid_neighbours(&g, cursor, c, false, nb);
 		int			p;
 		int			j;
 
@@ -474,12 +605,14 @@ edp_trip_dbscan(EdpTripPoint *trips, int n, const EdpDbscanParams *params,
 		CHECK_FOR_INTERRUPTS();
 		for (p = g.cell_start[c]; p < g.cell_start[c + 1]; p++)
 		{
+			int32		rp;
 			int			j;
 
 			if (!core[p])
 				continue;
 			if (nnb < 0)
-				nnb = grid_neighbours(&g, cursor, c, nb);
+				nnb = grid_neighbours(&g, cursor, c, true, nb);
+			rp = uf_find(parent, p);	/* kept current below */
 			for (j = 0; j < nnb; j++)
 			{
 				int			q;
@@ -489,19 +622,20 @@ edp_trip_dbscan(EdpTripPoint *trips, int n, const EdpDbscanParams *params,
 				q = (nb[j] == c) ? p + 1 : g.cell_start[nb[j]];
 				for (; q < g.cell_start[nb[j] + 1]; q++)
 				{
-					int32		rp,
-								rq;
+					int32		rq;
 
 					if (!core[q])
 						continue;
-					rp = uf_find(parent, p);
 					rq = uf_find(parent, q);
 					if (rp != rq && trips_within(&trips[p], &trips[q], &m))
 					{
 						if (rp < rq)
 							parent[rq] = rp;
 						else
+						{
 							parent[rp] = rq;
+							rp = rq;
+						}
 					}
 				}
 			}
@@ -537,5 +671,6 @@ edp_trip_dbscan(EdpTripPoint *trips, int n, const EdpDbscanParams *params,
 	pfree(label);
 	pfree(parent);
 	pfree(g.cell_key);
+	pfree(g.cell_dest);
 	pfree(g.cell_start);
 }
