@@ -26,6 +26,11 @@ extern bytea *edp_point_ewkb(double lon, double lat);
  */
 extern bool edp_point_from_wkb(const bytea *wkb, double *lon, double *lat);
 
+/* WKB reading: byte order (false for a bad order byte), numbers in that order */
+extern bool edp_wkb_byte_order(const unsigned char *p, bool *swap);
+extern uint32 edp_wkb_uint32(const unsigned char *p, bool swap);
+extern double edp_wkb_double(const unsigned char *p, bool swap);
+
 /*
  * Radii of curvature of WGS 84 at latitude lat (degrees), in metres per
  * radian: meridional (north-south) and parallel (east-west, N cos lat).

@@ -29,11 +29,12 @@
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
-#include "port/pg_bswap.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/lsyscache.h"
+
+#include "trips.h"
 
 #define BLOCK_KIND_ORIGIN		1
 #define BLOCK_KIND_DESTINATION	2
@@ -146,28 +147,6 @@ edp_trip_cell_ids(PG_FUNCTION_ARGS)
 	PG_RETURN_ARRAYTYPE_P(construct_array(ids, n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
-static uint32
-wkb_read_uint32(const unsigned char *p, bool swap)
-{
-	uint32		v;
-
-	memcpy(&v, p, 4);
-	return swap ? pg_bswap32(v) : v;
-}
-
-static float8
-wkb_read_double(const unsigned char *p, bool swap)
-{
-	uint64		v;
-	float8		d;
-
-	memcpy(&v, p, 8);
-	if (swap)
-		v = pg_bswap64(v);
-	memcpy(&d, &v, 8);
-	return d;
-}
-
 /*
  * edp.trip_area_box(wkb): {xmin, ymin, xmax, ymax} when the WKB is a
  * polygon that is an axis-aligned box with finite corners (one ring of
@@ -190,20 +169,15 @@ edp_trip_area_box(PG_FUNCTION_ARGS)
 	int			i;
 
 	/* byte order, type 3 (polygon, 2D, no SRID), 1 ring, 5 points */
-	if (len != 1 + 4 + 4 + 4 + 5 * 16 || (p[0] != 0 && p[0] != 1))
+	if (len != 1 + 4 + 4 + 4 + 5 * 16 || !edp_wkb_byte_order(p, &swap))
 		PG_RETURN_NULL();
-#ifdef WORDS_BIGENDIAN
-	swap = (p[0] == 1);
-#else
-	swap = (p[0] == 0);
-#endif
-	if (wkb_read_uint32(p + 1, swap) != 3 || wkb_read_uint32(p + 5, swap) != 1 ||
-		wkb_read_uint32(p + 9, swap) != 5)
+	if (edp_wkb_uint32(p + 1, swap) != 3 || edp_wkb_uint32(p + 5, swap) != 1 ||
+		edp_wkb_uint32(p + 9, swap) != 5)
 		PG_RETURN_NULL();
 	for (i = 0; i < 5; i++)
 	{
-		x[i] = wkb_read_double(p + 13 + 16 * i, swap);
-		y[i] = wkb_read_double(p + 13 + 16 * i + 8, swap);
+		x[i] = edp_wkb_double(p + 13 + 16 * i, swap);
+		y[i] = edp_wkb_double(p + 13 + 16 * i + 8, swap);
 		if (!isfinite(x[i]) || !isfinite(y[i]))
 			PG_RETURN_NULL();
 	}

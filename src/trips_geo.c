@@ -50,8 +50,22 @@ edp_point_ewkb(double lon, double lat)
 	return result;
 }
 
-static uint32
-wkb_uint32(const unsigned char *p, bool swap)
+/* whether WKB in byte order p[0] must be swapped here; false for a bad order byte */
+bool
+edp_wkb_byte_order(const unsigned char *p, bool *swap)
+{
+	if (p[0] != 0 && p[0] != 1)
+		return false;
+#ifdef WORDS_BIGENDIAN
+	*swap = (p[0] == 1);
+#else
+	*swap = (p[0] == 0);
+#endif
+	return true;
+}
+
+uint32
+edp_wkb_uint32(const unsigned char *p, bool swap)
 {
 	uint32		v;
 
@@ -59,8 +73,8 @@ wkb_uint32(const unsigned char *p, bool swap)
 	return swap ? pg_bswap32(v) : v;
 }
 
-static double
-wkb_double(const unsigned char *p, bool swap)
+double
+edp_wkb_double(const unsigned char *p, bool swap)
 {
 	uint64		v;
 	double		d;
@@ -81,22 +95,17 @@ edp_point_from_wkb(const bytea *wkb, double *lon, double *lat)
 	uint32		type;
 	size_t		off = 5;
 
-	if (len < 21 || (p[0] != 0 && p[0] != 1))
+	if (len < 21 || !edp_wkb_byte_order(p, &swap))
 		return false;
-#ifdef WORDS_BIGENDIAN
-	swap = (p[0] == 1);
-#else
-	swap = (p[0] == 0);
-#endif
-	type = wkb_uint32(p + 1, swap);
+	type = edp_wkb_uint32(p + 1, swap);
 	if ((type & EWKB_TYPE_MASK) != EWKB_POINT || (type & 0xC0000000) != 0)
 		return false;			/* not a point, or has Z/M */
 	if (type & EWKB_SRID_FLAG)
 		off += 4;
 	if (len != off + 16)
 		return false;
-	*lon = wkb_double(p + off, swap);
-	*lat = wkb_double(p + off + 8, swap);
+	*lon = edp_wkb_double(p + off, swap);
+	*lat = edp_wkb_double(p + off + 8, swap);
 	return !isnan(*lon) && !isnan(*lat);	/* POINT EMPTY is NaN NaN */
 }
 
