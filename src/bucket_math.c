@@ -25,17 +25,6 @@
 
 #include "buckets.h"
 
-/* floor(a / b) for b > 0, also for negative a (instants before 2000) */
-static inline int64
-floor_div(int64 a, int64 b)
-{
-	int64		q = a / b;
-
-	if ((a % b) != 0 && a < 0)
-		q--;
-	return q;
-}
-
 /* "+05:30", "-03", "+0530", "Z", "UTC": fixed offset in seconds east */
 static bool
 parse_fixed_offset(const char *s, int *seconds_east)
@@ -173,7 +162,7 @@ edp_bucket_start(const EdpBucketSpec *spec, TimestampTz t)
 					 errmsg("timestamp out of range")));
 		return result;
 	}
-	return floor_div(t + off, spec->width_us) * spec->width_us - off;
+	return edp_floor_div(t + off, spec->width_us) * spec->width_us - off;
 }
 
 /* start of the bucket after the one starting at b */

@@ -26,6 +26,20 @@ typedef struct EdpBucketSpec
 	char		tzname[64];		/* as given, for messages and serialization */
 } EdpBucketSpec;
 
+/*
+ * floor(a / b) for b > 0, also for negative a (instants before 2000):
+ * the bucket, chunk and day of an instant, whichever side of the epoch
+ */
+static inline int64
+edp_floor_div(int64 a, int64 b)
+{
+	int64		q = a / b;
+
+	if ((a % b) != 0 && a < 0)
+		q--;
+	return q;
+}
+
 /* GUCs (buckets_guc.c) */
 extern int	edp_max_buckets;
 extern uint64 edp_dedupe_removed;

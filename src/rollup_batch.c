@@ -45,6 +45,7 @@
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
+#include "buckets.h"
 #include "rollup_batch.h"
 #include "rollup_packed.h"
 
@@ -137,16 +138,6 @@ keys_equal(RollupBatch *b, Datum x, Datum y)
 #define SH_DEFINE
 #include "lib/simplehash.h"
 
-static inline int64
-floor_div64(int64 a, int64 b)
-{
-	int64		q = a / b;
-
-	if ((a % b) != 0 && a < 0)
-		q--;
-	return q;
-}
-
 /* the group of (key, chunk), made on first sight */
 static int
 group_of(RollupBatch *b, Datum key, int64 chunk)
@@ -212,7 +203,7 @@ group_add(RollupGroup *g, int64 slot, int64 count)
 static inline void
 chunk_and_slot(const RollupBatch *b, TimestampTz ts, int64 *chunk, int64 *slot)
 {
-	int64		q = floor_div64(ts, b->chunk_len);
+	int64		q = edp_floor_div(ts, b->chunk_len);
 
 	*chunk = TIMESTAMP_NOT_FINITE(ts) ? ts : q * b->chunk_len;
 	*slot = (ts - q * b->chunk_len) / b->spec.width_us;

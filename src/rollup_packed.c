@@ -22,6 +22,7 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
+#include "buckets.h"
 #include "compat.h"
 #include "rollup_packed.h"
 
@@ -272,9 +273,7 @@ edp_rollup_agg_trans(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("rollup width must be a positive interval without months")));
 	chunk_len = w * EDP_ROLLUP_SLOTS;
-	q = ts / chunk_len;
-	if ((ts % chunk_len) != 0 && ts < 0)
-		q--;
+	q = edp_floor_div(ts, chunk_len);
 	if (st->n == st->cap)
 	{
 		st->cap *= 2;

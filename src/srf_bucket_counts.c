@@ -411,11 +411,7 @@ add_raw(BucketEmitter *e, BucketPlans *p, Datum key, TimestampTz a, TimestampTz 
 static TimestampTz
 grid_floor(TimestampTz t, int64 w)
 {
-	int64		q = t / w;
-
-	if ((t % w) != 0 && t < 0)
-		q--;
-	return q * w;
+	return edp_floor_div(t, w) * w;
 }
 
 static void

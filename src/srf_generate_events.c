@@ -40,6 +40,7 @@
 #include "utils/tuplestore.h"
 #include "utils/uuid.h"
 
+#include "buckets.h"
 #include "compat.h"
 
 /* result columns, in the order of the SQL signature */
@@ -162,21 +163,11 @@ static const double gen_hour_weight[24] = {
 #define GEN_EPOCH_WEEKDAY	6	/* 0 = Sunday */
 #define GEN_WEEKEND_WEIGHT	0.7
 
-static inline int64
-floor_div(int64 a, int64 b)
-{
-	int64		q = a / b;
-
-	if ((a % b) != 0 && ((a < 0) != (b < 0)))
-		q--;
-	return q;
-}
-
 /* "2023-05-10 17:51:50" into p (19 bytes) for microseconds since 2000 */
 static char *
 write_civil_time(char *p, int64 local, int64 *usec_of_second)
 {
-	int64		days = floor_div(local, USECS_PER_DAY);
+	int64		days = edp_floor_div(local, USECS_PER_DAY);
 	int64		tod = local - days * USECS_PER_DAY;
 	int64		z,
 				era;
@@ -196,7 +187,7 @@ write_civil_time(char *p, int64 local, int64 *usec_of_second)
 	 * into 400-year eras, then year of era, day of year, month from March.
 	 */
 	z = days + 730425;
-	era = floor_div(z, 146097);
+	era = edp_floor_div(z, 146097);
 	doe = (unsigned) (z - era * 146097);
 	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
 	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
@@ -406,7 +397,7 @@ generate_row(EdpGenerator *g, int64 id, Datum *values)
 		ts = g->start_at + (int64) gen_below(&rs, g->span);
 		if (attempt == 7)
 			break;
-		days = floor_div(ts, USECS_PER_DAY);
+		days = edp_floor_div(ts, USECS_PER_DAY);
 		hour = (int) ((ts - days * USECS_PER_DAY) / USECS_PER_HOUR);
 		weekday = (int) ((days % 7 + 7 + GEN_EPOCH_WEEKDAY) % 7);
 		weight = gen_hour_weight[hour];
@@ -422,7 +413,7 @@ generate_row(EdpGenerator *g, int64 id, Datum *values)
 		digits = 6;
 	for (unit = 1, lo = digits; lo < 6; lo++)
 		unit *= 10;
-	truncated = ts - (ts - floor_div(ts, unit) * unit);
+	truncated = ts - (ts - edp_floor_div(ts, unit) * unit);
 	if (truncated >= g->start_at)
 		ts = truncated;
 	else
