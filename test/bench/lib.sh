@@ -76,3 +76,25 @@ bench_machine() {
 bench_loadavg() {
     cut -d ' ' -f 1 /proc/loadavg
 }
+
+# bench_best_of SQL : best of BENCH_REPEAT (default 3) runs of one statement in
+# one session, in seconds, as psql's \timing measures it (no connection start-up)
+bench_best_of() {
+    local i
+    {
+        echo '\timing on'
+        for i in $(seq "${BENCH_REPEAT:-3}"); do echo "$1;"; done
+    } | bench_psql -At -o /dev/null 2>&1 | awk '/^Time: / { t = $2 / 1000; if (best == "" || t < best) best = t }
+                                                  END { printf "%.4f", best }'
+}
+
+# bench_ms SECONDS : milliseconds, one decimal
+bench_ms() { awk -v s="$1" 'BEGIN { printf "%.1f", s * 1000 }'; }
+
+# bench_peak_mb SQL : run SQL in one session, print the backend's peak private
+# memory in MB (VmHWM - RssShmem: shared buffers excluded)
+bench_peak_mb() {
+    bench_psql -At -c "$1" -c "SELECT ((regexp_match(s, 'VmHWM:\s+(\d+)'))[1]::bigint
+                                      - (regexp_match(s, 'RssShmem:\s+(\d+)'))[1]::bigint) / 1024
+                                 FROM pg_read_file('/proc/self/status') s" | tail -n 1
+}

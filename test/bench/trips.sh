@@ -52,29 +52,11 @@ echo "trips benchmark: N=$N, cluster in $BENCH_DIR" >&2
 bench_start_cluster "max_parallel_workers_per_gather = 2"
 trap bench_stop_cluster EXIT
 
-# best_of SQL: best of REPEAT runs of one statement in one session, in
-# seconds, as psql's \timing measures it (no connection start-up)
-best_of() {
-    local i
-    {
-        echo '\timing on'
-        for i in $(seq "$REPEAT"); do echo "$1;"; done
-    } | bench_psql -At -o /dev/null 2>&1 | awk '/^Time: / { t = $2 / 1000; if (best == "" || t < best) best = t }
-                                                  END { printf "%.4f", best }'
-}
 
-# ms SECONDS: milliseconds, one decimal
-ms() { awk -v s="$1" 'BEGIN { printf "%.1f", s * 1000 }'; }
 ratio2() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "-" }'; }
 rows_per_s() { awk -v n="$N" -v t="$1" 'BEGIN { if (t > 0) printf "%.0f", n / t; else print "-" }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "-" }'; }
 
-# peak_mb SQL: run SQL in one session, print the backend's peak private memory in MB
-peak_mb() {
-    bench_psql -At -c "$1" -c "SELECT ((regexp_match(s, 'VmHWM:\s+(\d+)'))[1]::bigint
-                                      - (regexp_match(s, 'RssShmem:\s+(\d+)'))[1]::bigint) / 1024
-                                 FROM pg_read_file('/proc/self/status') s" | tail -n 1
-}
 
 echo "generating $N trips and the two CSV files" >&2
 bench_psql -c "CREATE UNLOGGED TABLE gen AS SELECT * FROM edp.generate_trips($N, 1)"
@@ -141,15 +123,15 @@ for a in "${AREAS[@]}"; do
     name=${a%%|*}; set -- ${a#*|}
     e=$(bench_psql -At -c "SELECT round(edp.weekly_trip_average('trips', $1, $2, $3, $4)::numeric, 3)")
     p=$(bench_psql -At -c "SELECT round(($(peer_avg "$(env_where "$1" "$2" "$3" "$4")"))::numeric, 3)")
-    te=$(best_of "SELECT edp.weekly_trip_average('trips', $1, $2, $3, $4)")
-    tp=$(best_of "$(peer_avg "$(env_where "$1" "$2" "$3" "$4")")")
-    rows_weekly+="| $name | $e | $p | $(ms "$tp") | $(ms "$te") | $(ratio "$tp" "$te") |"$'\n'
+    te=$(bench_best_of "SELECT edp.weekly_trip_average('trips', $1, $2, $3, $4)")
+    tp=$(bench_best_of "$(peer_avg "$(env_where "$1" "$2" "$3" "$4")")")
+    rows_weekly+="| $name | $e | $p | $(bench_ms "$tp") | $(bench_ms "$te") | $(ratio "$tp" "$te") |"$'\n'
 done
 e=$(bench_psql -At -c "SELECT round(edp.region_weekly_trip_average('trips', 'Prague')::numeric, 3)")
 p=$(bench_psql -At -c "SELECT round(($(peer_avg "region = 'Prague'"))::numeric, 3)")
-te=$(best_of "SELECT edp.region_weekly_trip_average('trips', 'Prague')")
-tp=$(best_of "$(peer_avg "region = 'Prague'")")
-rows_weekly+="| region name 'Prague' | $e | $p | $(ms "$tp") | $(ms "$te") | $(ratio "$tp" "$te") |"$'\n'
+te=$(bench_best_of "SELECT edp.region_weekly_trip_average('trips', 'Prague')")
+tp=$(bench_best_of "$(peer_avg "region = 'Prague'")")
+rows_weekly+="| region name 'Prague' | $e | $p | $(bench_ms "$tp") | $(bench_ms "$te") | $(ratio "$tp" "$te") |"$'\n'
 
 fi
 
@@ -158,19 +140,19 @@ if part cluster; then
 echo "clustering" >&2
 CLUSTER="SELECT count(*), count(group_id), count(DISTINCT group_id) FROM edp.trip_assignments('trips', 100, 100, 15, 5)"
 c_result=$(bench_psql -At -c "$CLUSTER")
-t_cluster=$(best_of "$CLUSTER")
-m_cluster=$(peak_mb "$CLUSTER")
+t_cluster=$(bench_best_of "$CLUSTER")
+m_cluster=$(bench_peak_mb "$CLUSTER")
 SNAP="SELECT count(*) FROM (SELECT count(*) FROM peer GROUP BY ST_SnapToGrid(origin, 0.001), ST_SnapToGrid(destination, 0.001), extract(hour FROM datetime)) s"
-t_snap=$(best_of "$SNAP")
-m_snap=$(peak_mb "$SNAP")
+t_snap=$(bench_best_of "$SNAP")
+m_snap=$(bench_peak_mb "$SNAP")
 NDB=$(( N < DBSCAN_MAX ? N : DBSCAN_MAX ))
 DBSCAN="SELECT count(DISTINCT c) FROM (SELECT ST_ClusterDBSCAN(origin, 0.001, 5) OVER () AS c FROM (SELECT origin FROM peer ORDER BY id LIMIT $NDB) s) s"
 t_dbscan=$(bench_time bench_psql -c "$DBSCAN")
-m_dbscan=$(peak_mb "$DBSCAN")
+m_dbscan=$(bench_peak_mb "$DBSCAN")
 if [ "$NDB" -ne "$N" ]; then
     CLUSTER_NDB="SELECT count(*) FROM edp.trip_assignments('trips_ndb', 100, 100, 15, 5)"
     bench_psql -c "CREATE VIEW trips_ndb AS SELECT * FROM trips ORDER BY id LIMIT $NDB"
-    t_cluster_ndb=$(best_of "$CLUSTER_NDB")
+    t_cluster_ndb=$(bench_best_of "$CLUSTER_NDB")
 else
     t_cluster_ndb=$t_cluster
 fi

@@ -26,15 +26,6 @@ echo "trips areas benchmark: N=$N, cluster in $BENCH_DIR" >&2
 bench_start_cluster "max_parallel_workers_per_gather = 2"
 trap bench_stop_cluster EXIT
 
-best_of() {  # best_of SQL: best of REPEAT runs in one session, in seconds
-    local i
-    {
-        echo '\timing on'
-        for i in $(seq "$REPEAT"); do echo "$1;"; done
-    } | bench_psql -At -o /dev/null 2>&1 | awk '/^Time: / { t = $2 / 1000; if (best == "" || t < best) best = t }
-                                                  END { printf "%.4f", best }'
-}
-ms() { awk -v s="$1" 'BEGIN { printf "%.1f", s * 1000 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "-" }'; }
 
 echo "loading $N trips" >&2
@@ -70,12 +61,12 @@ for a in "${AREAS[@]}"; do
     name=${a%%|*}; set -- ${a#*|}
     for match in both origin either; do
         e=$(bench_psql -At -c "SELECT round(edp.weekly_trip_average('trips', $1, $2, $3, $4, '$match')::numeric, 3)")
-        te=$(best_of "SELECT edp.weekly_trip_average('trips', $1, $2, $3, $4, '$match')")
+        te=$(bench_best_of "SELECT edp.weekly_trip_average('trips', $1, $2, $3, $4, '$match')")
         edp+="$name|$match|$e|$te"$'\n'
         p=$(bench_psql -At -c "SELECT round(($(peer_avg "$(peer_where $match "$@")"))::numeric, 3)")
-        tp=$(best_of "$(peer_avg "$(peer_where $match "$@")")")
+        tp=$(bench_best_of "$(peer_avg "$(peer_where $match "$@")")")
         peer+="$name|$match|$p|$tp"$'\n'
-        echo "$name $match: edp $(ms "$te") ms, peer $(ms "$tp") ms" >&2
+        echo "$name $match: edp $(bench_ms "$te") ms, peer $(bench_ms "$tp") ms" >&2
     done
 done
 
@@ -91,5 +82,5 @@ echo
 echo "| area | match | edp average | peer average | peer ms | edp ms | peer / edp |"
 echo "|---|---|---:|---:|---:|---:|---:|"
 paste -d '|' <(echo -n "$edp") <(echo -n "$peer") | while IFS='|' read -r n m e te _ _ p tp; do
-    echo "| $n | $m | $e | $p | $(ms "$tp") | $(ms "$te") | $(ratio "$tp" "$te") |"
+    echo "| $n | $m | $e | $p | $(bench_ms "$tp") | $(bench_ms "$te") | $(ratio "$tp" "$te") |"
 done

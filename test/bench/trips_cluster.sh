@@ -32,22 +32,7 @@ echo "trips clustering benchmark: N=$N, cluster in $BENCH_DIR" >&2
 bench_start_cluster "max_parallel_workers_per_gather = 2"
 trap bench_stop_cluster EXIT
 
-# best_of SQL: best of REPEAT runs in one session, seconds (psql's \timing)
-best_of() {
-    local i
-    {
-        echo '\timing on'
-        for i in $(seq "$REPEAT"); do echo "$1;"; done
-    } | bench_psql -At -o /dev/null 2>&1 | awk '/^Time: / { t = $2 / 1000; if (best == "" || t < best) best = t }
-                                                  END { printf "%.3f", best }'
-}
 
-# peak_mb SQL: the backend's peak private memory in MB after running SQL
-peak_mb() {
-    bench_psql -At -c "$1" -c "SELECT ((regexp_match(s, 'VmHWM:\s+(\d+)'))[1]::bigint
-                                      - (regexp_match(s, 'RssShmem:\s+(\d+)'))[1]::bigint) / 1024
-                                 FROM pg_read_file('/proc/self/status') s" | tail -n 1
-}
 
 echo "generating $N trips" >&2
 # no GiST or datetime index: nothing here uses them and they slow the load
@@ -62,19 +47,19 @@ load_before=$(bench_loadavg)
 echo "clustering" >&2
 CLUSTER="SELECT count(*), count(group_id), count(DISTINCT group_id) FROM edp.trip_assignments('trips', 100, 100, 15, 5)"
 c_result=$(bench_psql -At -c "$CLUSTER")
-t_cluster=$(best_of "$CLUSTER")
-m_cluster=$(peak_mb "$CLUSTER")
+t_cluster=$(bench_best_of "$CLUSTER")
+m_cluster=$(bench_peak_mb "$CLUSTER")
 SNAP="SELECT count(*) FROM (SELECT count(*) FROM trips GROUP BY ST_SnapToGrid(origin, 0.001), ST_SnapToGrid(destination, 0.001), extract(hour FROM datetime)) s"
-t_snap=$(best_of "$SNAP")
-m_snap=$(peak_mb "$SNAP")
+t_snap=$(bench_best_of "$SNAP")
+m_snap=$(bench_peak_mb "$SNAP")
 NDB=$(( N < DBSCAN_MAX ? N : DBSCAN_MAX ))
 if [ "$NDB" -gt 0 ]; then
     DBSCAN="SELECT count(DISTINCT c) FROM (SELECT ST_ClusterDBSCAN(origin, 0.001, 5) OVER () AS c FROM (SELECT origin FROM trips ORDER BY id LIMIT $NDB) s) s"
     t_dbscan=$(bench_time bench_psql -c "$DBSCAN")
-    m_dbscan=$(peak_mb "$DBSCAN")
+    m_dbscan=$(bench_peak_mb "$DBSCAN")
     if [ "$NDB" -ne "$N" ]; then
         bench_psql -c "CREATE TABLE trips_ndb AS SELECT id, origin, destination, datetime FROM trips ORDER BY id LIMIT $NDB" -c "VACUUM ANALYZE trips_ndb"
-        t_cluster_ndb=$(best_of "SELECT count(*) FROM edp.trip_assignments('trips_ndb', 100, 100, 15, 5)")
+        t_cluster_ndb=$(bench_best_of "SELECT count(*) FROM edp.trip_assignments('trips_ndb', 100, 100, 15, 5)")
     else
         t_cluster_ndb=$t_cluster
     fi
