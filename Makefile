@@ -29,6 +29,7 @@ OBJS = \
 	src/notify.o \
 	src/rollup_batch.o \
 	src/rollup_packed.o \
+	src/security.o \
 	src/srf_bucket_counts.o \
 	src/srf_generate_events.o \
 	src/srf_generate_trips.o \
@@ -39,6 +40,9 @@ OBJS = \
 	src/trips_geo.o
 
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)
+
+# the library knows its version (job.c refuses an older ledger)
+PG_CPPFLAGS += -DEDP_VERSION='"$(EXTVERSION)"'
 
 # pg_regress: tests live in sql/ + expected/ beside the install scripts
 # (every sql/edp--*.sql is an extension script; test names never contain --)

@@ -16,6 +16,8 @@ for v in $(grep -o '"version": "[^"]*"' "$EDP_ROOT/META.json" | head -n 2 | cut 
     esac
 done
 
+say "static security check"; perl "$EDP_ROOT/scripts/check_security.pl"
+
 edp_build_install
 
 # Tests run as an unprivileged user; when we are root, run them in a copy

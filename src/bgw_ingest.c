@@ -14,14 +14,19 @@
  * therefore says exactly what is in the table, and edp.resume_job()
  * continues after the committed lines without loading a row twice.
  *
- * The worker runs the load as the job's owner, so the owner's privileges
- * (server files, INSERT on the target) are checked again when it starts.
+ * Two roles take part in a job.  Its owner submitted it: the right to read
+ * server files is the owner's, checked again when the worker starts.  Its
+ * run_as role (by default the table's owner, see
+ * edp_ingest_resolve_run_as) is whom the rows are inserted as: the table's
+ * triggers, defaults and constraints run as that role, in a restricted
+ * security context, never as the superuser the worker connects as.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_authid.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -30,6 +35,7 @@
 #include "storage/ipc.h"
 #include "storage/lmgr.h"
 #include "tcop/tcopprot.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -38,6 +44,7 @@
 #include "guc.h"
 #include "ingest.h"
 #include "job.h"
+#include "security.h"
 
 /* what the worker needs besides the job id (bgw_extra) */
 typedef struct EdpWorkerArgs
@@ -134,6 +141,7 @@ edp_ingest_async(PG_FUNCTION_ARGS)
 	Oid			relid;
 	char	   *path;
 	int64		job_id;
+	Oid			run_as;
 
 	edp_require_preload("edp.ingest_async()");
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
@@ -149,8 +157,9 @@ edp_ingest_async(PG_FUNCTION_ARGS)
 				 errmsg("path of a background ingest job must be absolute")));
 	edp_ingest_options_from_args(fcinfo, &opts);
 	edp_ingest_check_target(relid);
+	run_as = edp_ingest_resolve_run_as(relid, PG_ARGISNULL(9) ? InvalidOid : PG_GETARG_OID(9));
 
-	job_id = edp_job_create(GetUserId(), path, relid,
+	job_id = edp_job_create(GetUserId(), run_as, path, relid,
 							opts.format,
 							edp_ingest_options_jsonb(&opts), "queued");
 	launch_at_commit(job_id);
@@ -233,8 +242,7 @@ run_job(EdpJobSpec *spec)
 	EdpIngestOptions opts;
 	EdpIngestInput input = {0};
 	EdpIngest  *ing;
-	Oid			save_userid;
-	int			save_sec;
+	EdpIdentity as_run_as;
 	int64		earlier = 0;
 	bool		more = true;
 	bool		cancel = false;
@@ -244,16 +252,35 @@ run_job(EdpJobSpec *spec)
 	opts.format = spec->format;
 	input.path = spec->source;
 
-	/* open and check the input as the owner */
+	/*
+	 * The file right is the owner's; the table is written as run_as, a role
+	 * the owner could act as when submitting (checked again here: either
+	 * may have lost its rights since).
+	 */
 	begin_step("edp ingest: open");
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(spec->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	edp_ingest_check_file_privilege();
+	if (!OidIsValid(spec->owner) || !OidIsValid(spec->run_as))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("the role that submitted ingest job " INT64_FORMAT ", or the role it runs as, no longer exists",
+						spec->id)));
+	if (!has_privs_of_role(spec->owner, ROLE_PG_READ_SERVER_FILES))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("role \"%s\" may no longer read server files",
+						GetUserNameFromId(spec->owner, false)),
+				 errdetail("A background job reads its file with the rights of the role that submitted it.")));
+	if (spec->run_as != spec->owner && !has_privs_of_role(spec->owner, spec->run_as))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("role \"%s\" may no longer run loads as role \"%s\"",
+						GetUserNameFromId(spec->owner, false), GetUserNameFromId(spec->run_as, false))));
+	edp_become(&as_run_as, spec->run_as, EDP_RESTRICTED | EDP_SESSION_PATH);
 	edp_ingest_check_target(spec->target);
 	ing = edp_ingest_begin(spec->id, spec->target, &input, &opts, EDP_INGEST_BACKGROUND,
 						   spec->counts.lines_done, &spec->counts);
-	SetUserIdAndSecContext(save_userid, save_sec);
-	if (!opts.force && spec->counts.lines_done == 0 && edp_ingest_is_duplicate_input(ing, &earlier))
+	edp_unbecome(&as_run_as);
+	if (!opts.force && spec->counts.lines_done == 0 &&
+		edp_ingest_is_duplicate_input(ing, spec->owner, &earlier))
 	{
 		EdpJobCounts zero = {0};
 
@@ -272,9 +299,9 @@ run_job(EdpJobSpec *spec)
 	{
 		CHECK_FOR_INTERRUPTS();
 		begin_step("edp ingest: batch");
-		SetUserIdAndSecContext(spec->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+		edp_become(&as_run_as, spec->run_as, EDP_RESTRICTED | EDP_SESSION_PATH);
 		more = edp_ingest_next_batch(ing);
-		SetUserIdAndSecContext(save_userid, save_sec);
+		edp_unbecome(&as_run_as);
 		/* the last call may find only the end of the input: nothing to report */
 		if (edp_ingest_counts(ing)->rows_in != counts.rows_in || more)
 		{

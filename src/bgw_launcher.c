@@ -45,6 +45,7 @@
 #include "bgw.h"
 #include "guc.h"
 #include "job.h"
+#include "security.h"
 
 /* what a file looked like at the previous scan */
 typedef struct SeenFile
@@ -164,7 +165,8 @@ is_stable(const char *path, struct stat *st)
 
 /* claim a file: rename it into processing/, record the job, start its worker */
 static void
-claim_file(const char *inbox, const char *name, Oid owner, Oid target, const char *format, Jsonb *options)
+claim_file(const char *inbox, const char *name, Oid owner, Oid run_as, Oid target,
+		   const char *format, Jsonb *options)
 {
 	char	   *from = psprintf("%s/%s", inbox, name);
 	char	   *processing = psprintf("%s/processing", inbox);
@@ -179,7 +181,7 @@ claim_file(const char *inbox, const char *name, Oid owner, Oid target, const cha
 	if (durable_rename(from, to, LOG) != 0)
 		return;
 
-	job_id = edp_job_create(owner, to, target, format, options, "queued");
+	job_id = edp_job_create(owner, run_as, to, target, format, options, "queued");
 	/* the worker starts once this transaction has committed */
 	if (!edp_bgw_try_launch_job(job_id, GetTopTransactionId()))
 		ereport(LOG,
@@ -188,7 +190,7 @@ claim_file(const char *inbox, const char *name, Oid owner, Oid target, const cha
 }
 
 static void
-scan_inbox(const char *inbox, Oid owner, Oid target, const char *format, Jsonb *options)
+scan_inbox(const char *inbox, Oid owner, Oid run_as, Oid target, const char *format, Jsonb *options)
 {
 	DIR		   *dir = AllocateDir(inbox);
 	struct dirent *de;
@@ -211,7 +213,7 @@ scan_inbox(const char *inbox, Oid owner, Oid target, const char *format, Jsonb *
 		if (strlen(path) >= MAXPGPATH || lstat(path, &st) != 0 || !S_ISREG(st.st_mode))
 			continue;
 		if (is_stable(path, &st))
-			claim_file(inbox, de->d_name, owner, target, format, options);
+			claim_file(inbox, de->d_name, owner, run_as, target, format, options);
 	}
 	FreeDir(dir);
 }
@@ -220,21 +222,24 @@ static void
 scan_inboxes(void)
 {
 	static const char *sql =
-	"SELECT i.directory, (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) i.run_as), "
+	"SELECT i.directory, i.mapped_by::pg_catalog.oid, "
 	"  i.target::pg_catalog.oid, i.format, "
-	"  i.options OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('inbox', i.directory) "
-	"FROM edp.inboxes i ORDER BY 1";
+	"  i.options OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('inbox', i.directory), "
+	"  COALESCE(i.run_as::pg_catalog.oid, c.relowner) "
+	"FROM edp.inboxes i JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.target::pg_catalog.oid "
+	"ORDER BY 1";
 	MemoryContext caller = CurrentMemoryContext;
 	int			n;
 	int			i;
 	char	  **dirs;
 	Oid		   *owners;
+	Oid		   *run_as;
 	Oid		   *targets;
+	EdpIdentity id;
 	char	  **formats;
 	Jsonb	  **options;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");	/* internal error */
+	edp_spi_begin(&id, InvalidOid, EDP_PIN_PATH);
 	if (SPI_execute(sql, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute failed: %s", sql);	/* internal error */
 	n = (int) SPI_processed;
@@ -243,6 +248,7 @@ scan_inboxes(void)
 
 		dirs = palloc(sizeof(char *) * (n + 1));
 		owners = palloc(sizeof(Oid) * (n + 1));
+		run_as = palloc(sizeof(Oid) * (n + 1));
 		targets = palloc(sizeof(Oid) * (n + 1));
 		formats = palloc(sizeof(char *) * (n + 1));
 		options = palloc(sizeof(Jsonb *) * (n + 1));
@@ -259,14 +265,15 @@ scan_inboxes(void)
 			targets[i] = DatumGetObjectId(SPI_getbinval(t, d, 3, &isnull));
 			formats[i] = SPI_getvalue(t, d, 4);
 			options[i] = DatumGetJsonbPCopy(SPI_getbinval(t, d, 5, &isnull));
+			run_as[i] = DatumGetObjectId(SPI_getbinval(t, d, 6, &isnull));
 		}
 		MemoryContextSwitchTo(old);
 	}
-	SPI_finish();
+	edp_spi_end(&id);
 
 	for (i = 0; i < n; i++)
 		if (OidIsValid(owners[i]))
-			scan_inbox(dirs[i], owners[i], targets[i], formats[i], options[i]);
+			scan_inbox(dirs[i], owners[i], run_as[i], targets[i], formats[i], options[i]);
 }
 
 /* inbox files of jobs that failed without their worker: to failed/ */
@@ -278,9 +285,9 @@ settle_orphaned_files(void)
 	"WHERE status OPERATOR(pg_catalog.=) 'failed' AND options OPERATOR(pg_catalog.?) 'inbox' "
 	"  AND source OPERATOR(pg_catalog.~~) ((options OPERATOR(pg_catalog.->>) 'inbox') OPERATOR(pg_catalog.||) '/processing/%')";
 	int			i;
+	EdpIdentity id;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");	/* internal error */
+	edp_spi_begin(&id, InvalidOid, EDP_PIN_PATH);
 	if (SPI_execute(sql, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute failed: %s", sql);	/* internal error */
 	for (i = 0; i < (int) SPI_processed; i++)
@@ -290,7 +297,7 @@ settle_orphaned_files(void)
 
 		edp_inbox_file_done(SPI_getvalue(t, d, 1), SPI_getvalue(t, d, 2), SPI_getvalue(t, d, 3));
 	}
-	SPI_finish();
+	edp_spi_end(&id);
 }
 
 /* forget files no longer in any inbox */
@@ -319,9 +326,9 @@ relaunch_queued_jobs(void)
 	int64	   *ids;
 	int			n;
 	int			i;
+	EdpIdentity id;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");	/* internal error */
+	edp_spi_begin(&id, InvalidOid, EDP_PIN_PATH);
 	if (SPI_execute(sql, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute failed: %s", sql);	/* internal error */
 	n = (int) SPI_processed;
@@ -332,7 +339,7 @@ relaunch_queued_jobs(void)
 
 		ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
 	}
-	SPI_finish();
+	edp_spi_end(&id);
 	for (i = 0; i < n; i++)
 		if (!edp_bgw_try_launch_job(ids[i], InvalidTransactionId))
 			ereport(LOG,

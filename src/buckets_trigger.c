@@ -21,7 +21,9 @@
  * Dedupe deletes the extra copies with an ordinary DELETE, whose own
  * DELETE trigger then takes them out of the rollup again.  Work runs as
  * the table's owner (like PostgreSQL's RI triggers), so a user allowed
- * to INSERT into the event table needs no rights on the rollup table.
+ * to INSERT into the event table needs no rights on the rollup table;
+ * it runs as a security-restricted operation with search_path pinned
+ * (security.c), so nothing the inserting user defined is looked up.
  *
  *-------------------------------------------------------------------------
  */
@@ -40,6 +42,7 @@
 
 #include "rollup_batch.h"
 #include "rollup_packed.h"
+#include "security.h"
 
 /*
  * True while edp moves rows out of a DEFAULT partition: the moved rows are
@@ -74,7 +77,8 @@ typedef struct TriggerSettings
 	char	   *cols;			/* "a, b" */
 	char	   *t2cols;			/* "t2.a, t2.b" */
 	char	   *notnull;		/* "a IS NOT NULL AND ..." */
-	char	   *t3join;			/* "t3.a = g.a AND ..." */
+	char	   *t3join;			/* "t3.a OPERATOR(pg_catalog.=) g.a AND ..." */
+	char	   *t2join;			/* "t2.a OPERATOR(pg_catalog.=) k.a AND ..." */
 	char	   *aggs;			/* "pg_catalog.array_agg(c.a), ..." */
 	int			ncols;
 	bool		covers_bucket;	/* dedupe key holds key and ts columns */
@@ -104,24 +108,25 @@ load_trigger_settings(Oid root, TriggerSettings *s)
 	bool		isnull;
 	Datum		d;
 	const char *sql =
-		"SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname),"
+		"SELECT pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname),"
 		" pg_catalog.quote_ident(e.key_column), pg_catalog.quote_ident(e.ts_column),"
-		" (SELECT pg_catalog.quote_ident(rn.nspname) || '.' || pg_catalog.quote_ident(rc.relname)"
-		"    FROM pg_catalog.pg_class rc JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace"
-		"   WHERE rc.oid = e.rollup_relid),"
-		" pg_catalog.quote_literal(e.rollup_width::text), e.rollup_stale, e.dedupe_mode,"
+		" (SELECT pg_catalog.quote_ident(rn.nspname) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(rc.relname)"
+		"    FROM pg_catalog.pg_class rc JOIN pg_catalog.pg_namespace rn ON rn.oid OPERATOR(pg_catalog.=) rc.relnamespace"
+		"   WHERE rc.oid OPERATOR(pg_catalog.=) e.rollup_relid),"
+		" pg_catalog.quote_literal(e.rollup_width::pg_catalog.text), e.rollup_stale, e.dedupe_mode,"
 		" pg_catalog.array_to_string(ARRAY(SELECT pg_catalog.quote_ident(x) FROM pg_catalog.unnest(e.dedupe_columns) x), ', '),"
-		" pg_catalog.array_to_string(ARRAY(SELECT 't2.' || pg_catalog.quote_ident(x) FROM pg_catalog.unnest(e.dedupe_columns) x), ', '),"
-		" pg_catalog.array_to_string(ARRAY(SELECT pg_catalog.quote_ident(x) || ' IS NOT NULL' FROM pg_catalog.unnest(e.dedupe_columns) x), ' AND '),"
-		" pg_catalog.array_to_string(ARRAY(SELECT 't3.' || pg_catalog.quote_ident(x) || ' = g.' || pg_catalog.quote_ident(x) FROM pg_catalog.unnest(e.dedupe_columns) x), ' AND '),"
-		" pg_catalog.array_to_string(ARRAY(SELECT 'pg_catalog.array_agg(c.' || pg_catalog.quote_ident(x) || ')' FROM pg_catalog.unnest(e.dedupe_columns) x), ', '),"
+		" pg_catalog.array_to_string(ARRAY(SELECT 't2.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(x) FROM pg_catalog.unnest(e.dedupe_columns) x), ', '),"
+		" pg_catalog.array_to_string(ARRAY(SELECT pg_catalog.quote_ident(x) OPERATOR(pg_catalog.||) ' IS NOT NULL' FROM pg_catalog.unnest(e.dedupe_columns) x), ' AND '),"
+		" pg_catalog.array_to_string(ARRAY(SELECT 't3.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(x) OPERATOR(pg_catalog.||) ' OPERATOR(pg_catalog.=) g.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(x) FROM pg_catalog.unnest(e.dedupe_columns) x), ' AND '),"
+		" pg_catalog.array_to_string(ARRAY(SELECT 'pg_catalog.array_agg(c.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(x) OPERATOR(pg_catalog.||) ')' FROM pg_catalog.unnest(e.dedupe_columns) x), ', '),"
 		" coalesce(pg_catalog.cardinality(e.dedupe_columns), 0),"
-		" coalesce(e.key_column = ANY (e.dedupe_columns) AND e.ts_column = ANY (e.dedupe_columns), false),"
+		" coalesce(e.key_column OPERATOR(pg_catalog.=) ANY (e.dedupe_columns) AND e.ts_column OPERATOR(pg_catalog.=) ANY (e.dedupe_columns), false),"
 		" pg_catalog.quote_ident(coalesce(e.dedupe_order_column, e.ts_column)),"
 		" e.key_column::pg_catalog.text, e.ts_column::pg_catalog.text, e.dedupe_columns,"
-		" pg_catalog.round(pg_catalog.date_part('epoch', e.rollup_width) * 1000000)::pg_catalog.int8"
-		" FROM edp.event_tables e JOIN pg_catalog.pg_class c ON c.oid = e.relid"
-		" JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+		" pg_catalog.round(pg_catalog.date_part('epoch', e.rollup_width) OPERATOR(pg_catalog.*) 1000000)::pg_catalog.int8,"
+		" pg_catalog.array_to_string(ARRAY(SELECT 't2.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(x) OPERATOR(pg_catalog.||) ' OPERATOR(pg_catalog.=) k.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(x) FROM pg_catalog.unnest(e.dedupe_columns) x), ' AND ')"
+		" FROM edp.event_tables e JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) e.relid"
+		" JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace"
 		" WHERE e.relid OPERATOR(pg_catalog.=) $1";
 
 	if (SPI_execute_with_args(sql, 1, &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT)
@@ -142,6 +147,7 @@ load_trigger_settings(Oid root, TriggerSettings *s)
 	s->t2cols = get_text(tup, desc, 9);
 	s->notnull = get_text(tup, desc, 10);
 	s->t3join = get_text(tup, desc, 11);
+	s->t2join = get_text(tup, desc, 20);
 	s->aggs = get_text(tup, desc, 12);
 	d = SPI_getbinval(tup, desc, 13, &isnull);
 	s->ncols = isnull ? 0 : DatumGetInt32(d);
@@ -178,7 +184,7 @@ rollup_add(const TriggerSettings *s, const char *source, int sign)
 	char	   *sql;
 
 	sql = psprintf("INSERT INTO %s AS r (key, chunk_start, packed) "
-				   "SELECT %s, pg_catalog.date_bin(%s::pg_catalog.interval * %d, %s, '2000-01-01 00:00:00+00'::pg_catalog.timestamptz), "
+				   "SELECT %s, pg_catalog.date_bin(%s::pg_catalog.interval OPERATOR(pg_catalog.*) %d, %s, '2000-01-01 00:00:00+00'::pg_catalog.timestamptz), "
 				   "       edp._rollup_agg(%s, %s::pg_catalog.interval, %d) "
 				   "  FROM %s WHERE %s IS NOT NULL AND %s IS NOT NULL "
 				   " GROUP BY 1, 2 ORDER BY 1, 2 "
@@ -294,17 +300,17 @@ dedupe_candidates(const TriggerSettings *s, DedupeCandidates *dc)
 		cand = psprintf("SELECT DISTINCT %s FROM edp_new WHERE %s", s->cols, s->notnull);
 	else if (s->rollup != NULL && !s->stale && s->covers_bucket)
 		cand = psprintf("SELECT %s FROM (SELECT %s, pg_catalog.count(*) AS edp_n_ FROM edp_new WHERE %s GROUP BY %s) g"
-						" LEFT JOIN %s r ON r.key = g.%s"
-						"  AND r.chunk_start = pg_catalog.date_bin(%s::pg_catalog.interval * %d, g.%s, '2000-01-01 00:00:00+00'::pg_catalog.timestamptz)"
-						" WHERE g.edp_n_ > 1 OR edp._rollup_count(r.packed,"
+						" LEFT JOIN %s r ON r.key OPERATOR(pg_catalog.=) g.%s"
+						"  AND r.chunk_start OPERATOR(pg_catalog.=) pg_catalog.date_bin(%s::pg_catalog.interval OPERATOR(pg_catalog.*) %d, g.%s, '2000-01-01 00:00:00+00'::pg_catalog.timestamptz)"
+						" WHERE g.edp_n_ OPERATOR(pg_catalog.>) 1 OR edp._rollup_count(r.packed,"
 						"   (pg_catalog.date_part('epoch', pg_catalog.date_bin(%s::pg_catalog.interval, g.%s, '2000-01-01 00:00:00+00'::pg_catalog.timestamptz)"
-						"     - r.chunk_start) / pg_catalog.date_part('epoch', %s::pg_catalog.interval))::pg_catalog.int4) > 0",
+						"     OPERATOR(pg_catalog.-) r.chunk_start) OPERATOR(pg_catalog./) pg_catalog.date_part('epoch', %s::pg_catalog.interval))::pg_catalog.int4) OPERATOR(pg_catalog.>) 0",
 						s->cols, s->cols, s->notnull, s->cols,
 						s->rollup, s->keycol, s->width, EDP_ROLLUP_SLOTS, s->tscol,
 						s->width, s->tscol, s->width);
 	else
 		cand = psprintf("SELECT %s FROM (SELECT %s, pg_catalog.count(*) AS edp_n_ FROM edp_new WHERE %s GROUP BY %s) g"
-						" WHERE g.edp_n_ > 1 OR (SELECT pg_catalog.count(*) FROM %s t3 WHERE %s) > g.edp_n_",
+						" WHERE g.edp_n_ OPERATOR(pg_catalog.>) 1 OR (SELECT pg_catalog.count(*) FROM %s t3 WHERE %s) OPERATOR(pg_catalog.>) g.edp_n_",
 						s->cols, s->cols, s->notnull, s->cols, s->table, s->t3join);
 
 	sql = psprintf("SELECT pg_catalog.count(*), %s FROM (%s) c", s->aggs, cand);
@@ -365,19 +371,19 @@ dedupe_delete(const TriggerSettings *s, const DedupeCandidates *dc)
 	 * the rows to read: a BRIN index on ts (raw_index => 'brin') serves it.
 	 */
 	if (s->covers_bucket)
-		span = psprintf(" AND t2.%s >= (SELECT pg_catalog.min(r.%s) FROM (%s) r)"
-						" AND t2.%s <= (SELECT pg_catalog.max(r.%s) FROM (%s) r)",
+		span = psprintf(" AND t2.%s OPERATOR(pg_catalog.>=) (SELECT pg_catalog.min(r.%s) FROM (%s) r)"
+						" AND t2.%s OPERATOR(pg_catalog.<=) (SELECT pg_catalog.max(r.%s) FROM (%s) r)",
 						s->tscol, s->tscol, unnest.data, s->tscol, s->tscol, unnest.data);
 	sql = psprintf("DELETE FROM %s t USING ("
 				   " SELECT s.toid, s.tid FROM ("
 				   "  SELECT t2.tableoid AS toid, t2.ctid AS tid, edp.xact_is_current(t2.xmin) AS mine,"
 				   "   pg_catalog.row_number() OVER (PARTITION BY %s ORDER BY %sedp.xact_is_current(t2.xmin), t2.tableoid, t2.ctid) AS rn"
-				   "  FROM %s t2 WHERE (%s) IN (%s)%s"
-				   " ) s WHERE s.rn > 1%s"
-				   ") d WHERE t.tableoid = d.toid AND t.ctid = d.tid",
+				   "  FROM %s t2 WHERE EXISTS (SELECT FROM (%s) k WHERE %s)%s"
+				   " ) s WHERE s.rn OPERATOR(pg_catalog.>) 1%s"
+				   ") d WHERE t.tableoid OPERATOR(pg_catalog.=) d.toid AND t.ctid OPERATOR(pg_catalog.=) d.tid",
 				   s->table, s->t2cols,
 				   latest ? psprintf("t2.%s DESC NULLS LAST, ", s->ordercol) : "",
-				   s->table, s->t2cols, unnest.data, span,
+				   s->table, unnest.data, s->t2join, span,
 				   latest ? "" : " AND s.mine");
 	if (SPI_execute_with_args(sql, dc->n > EDP_DEDUPE_MANY_CANDIDATES ? 0 : s->ncols,
 							  dc->types, dc->arrays, NULL, false, 0) != SPI_OK_DELETE)
@@ -413,8 +419,7 @@ edp_buckets_trigger(PG_FUNCTION_ARGS)
 	TriggerEvent ev;
 	Relation	rel;
 	Oid			root;
-	Oid			save_userid;
-	int			save_sec_context;
+	EdpIdentity owner;
 	TriggerSettings s;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
@@ -432,12 +437,7 @@ edp_buckets_trigger(PG_FUNCTION_ARGS)
 	root = root_of(rel);
 
 	/* act as the table's owner: the rollup belongs to it */
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(rel->rd_rel->relowner,
-						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");	/* internal error */
+	edp_spi_begin(&owner, rel->rd_rel->relowner, EDP_RESTRICTED);
 	if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)
 		elog(ERROR, "SPI_register_trigger_data failed");	/* internal error */
 
@@ -497,8 +497,7 @@ edp_buckets_trigger(PG_FUNCTION_ARGS)
 			}
 		}
 	}
-	SPI_finish();
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	edp_spi_end(&owner);
 	return PointerGetDatum(NULL);
 }
 
@@ -523,16 +522,19 @@ edp_xact_is_current(PG_FUNCTION_ARGS)
  */
 static TransactionId routed_xid = InvalidTransactionId;
 
-/* move the rows of DEFAULT partition dflt, with the bucket triggers quiet */
+/*
+ * Move the rows of DEFAULT partition dflt, with the bucket triggers quiet,
+ * as as_user (InvalidOid: the caller) under a restricted security context.
+ */
 static int64
-route_default(Oid dflt)
+route_default(Oid dflt, Oid as_user)
 {
 	Datum		arg = ObjectIdGetDatum(dflt);
 	Oid			argtype = REGCLASSOID;
 	int64		moved = 0;
+	EdpIdentity id;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");	/* internal error */
+	edp_spi_begin(&id, as_user, EDP_RESTRICTED | EDP_PIN_PATH);
 	routing_in_progress = true;
 	PG_TRY();
 	{
@@ -548,7 +550,7 @@ route_default(Oid dflt)
 		routing_in_progress = false;
 	}
 	PG_END_TRY();
-	SPI_finish();
+	edp_spi_end(&id);
 	return moved;
 }
 
@@ -560,7 +562,7 @@ PG_FUNCTION_INFO_V1(edp_route_default);
 Datum
 edp_route_default(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT64(route_default(PG_GETARG_OID(0)));
+	PG_RETURN_INT64(route_default(PG_GETARG_OID(0), InvalidOid));
 }
 
 static Oid	routed_rels[16];
@@ -573,8 +575,6 @@ edp_route_default_trigger(PG_FUNCTION_ARGS)
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	Relation	rel;
 	Oid			relid;
-	Oid			save_userid;
-	int			save_sec_context;
 	TransactionId xid = GetTopTransactionIdIfAny();
 	int			i;
 
@@ -597,10 +597,6 @@ edp_route_default_trigger(PG_FUNCTION_ARGS)
 	if (routed_count < (int) lengthof(routed_rels))
 		routed_rels[routed_count++] = relid;
 
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(rel->rd_rel->relowner,
-						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-	(void) route_default(relid);
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	(void) route_default(relid, rel->rd_rel->relowner);
 	return PointerGetDatum(NULL);
 }

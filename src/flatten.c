@@ -28,6 +28,7 @@
 
 #include "edp.h"
 #include "flatten.h"
+#include "security.h"
 
 static int	metric_cmp(const void *a, const void *b);
 
@@ -35,6 +36,7 @@ static int	metric_cmp(const void *a, const void *b);
 bool
 edp_is_event_table(Relation rel)
 {
+	EdpIdentity spi;
 	Oid			relid = RelationGetRelid(rel);
 	Oid			argtype = OIDOID;
 	Datum		arg;
@@ -43,14 +45,13 @@ edp_is_event_table(Relation rel)
 	if (rel->rd_rel->relispartition)
 		relid = llast_oid(get_partition_ancestors(relid));
 	arg = ObjectIdGetDatum(relid);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	edp_spi_begin(&spi, InvalidOid, EDP_AS_CALLER);
 	if (SPI_execute_with_args("SELECT FROM edp.event_tables"
 							  " WHERE relid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
 							  1, &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read edp.event_tables");
 	found = SPI_processed > 0;
-	SPI_finish();
+	edp_spi_end(&spi);
 	return found;
 }
 
@@ -70,6 +71,7 @@ metric_cmp(const void *a, const void *b)
 EdpFlattener *
 edp_flattener_create(Relation rel, MemoryContext mcxt)
 {
+	EdpIdentity spi;
 	Oid			relid = RelationGetRelid(rel);
 	Oid			config_relid = relid;
 	TupleDesc	tupdesc = RelationGetDescr(rel);
@@ -93,8 +95,7 @@ edp_flattener_create(Relation rel, MemoryContext mcxt)
 		config_relid = llast_oid(ancestors);
 	}
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	edp_spi_begin(&spi, InvalidOid, EDP_AS_CALLER);
 	arg = ObjectIdGetDatum(config_relid);
 	if (SPI_execute_with_args("SELECT source_column::pg_catalog.text, metrics_path, exclude_columns::pg_catalog.text[]"
 							  " FROM edp.event_tables"
@@ -104,7 +105,7 @@ edp_flattener_create(Relation rel, MemoryContext mcxt)
 		elog(ERROR, "could not read edp.event_tables");
 	if (SPI_processed == 0)
 	{
-		SPI_finish();
+		edp_spi_end(&spi);
 		return NULL;
 	}
 
@@ -188,7 +189,7 @@ edp_flattener_create(Relation rel, MemoryContext mcxt)
 	f->encoding = GetDatabaseEncoding();
 	MemoryContextSwitchTo(old);
 
-	SPI_finish();
+	edp_spi_end(&spi);
 	return f;
 }
 

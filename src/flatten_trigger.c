@@ -33,6 +33,7 @@
 
 #include "edp.h"
 #include "flatten.h"
+#include "security.h"
 
 /* per-trigger-call cache, in fn_extra */
 typedef struct TriggerCache
@@ -140,6 +141,7 @@ PG_FUNCTION_INFO_V1(edp_reflatten);
 Datum
 edp_reflatten(PG_FUNCTION_ARGS)
 {
+	EdpIdentity spi;
 	Oid			relid = PG_GETARG_OID(0);
 	Relation	rel;
 	EdpFlattener *f;
@@ -177,12 +179,11 @@ edp_reflatten(PG_FUNCTION_ARGS)
 					 quote_identifier(f->source_name), quote_identifier(f->source_name));
 	table_close(rel, AccessShareLock);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	edp_spi_begin(&spi, InvalidOid, EDP_AS_CALLER);
 	if (SPI_execute_with_args(sql.data, 2, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "reflatten update failed: %s", sql.data);
 	updated = SPI_processed;
-	SPI_finish();
+	edp_spi_end(&spi);
 
 	PG_RETURN_INT64((int64) updated);
 }

@@ -29,6 +29,7 @@
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/copy.h"
 #include "commands/copyfrom_internal.h"
@@ -49,6 +50,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/rls.h"
+#include "utils/syscache.h"
 #include "utils/wait_event.h"
 
 #include "buckets.h"
@@ -121,6 +123,56 @@ edp_ingest_check_target(Oid relid)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("cannot ingest into \"%s\": it has row-level security enabled", get_rel_name(relid)),
 				 errhint("Use INSERT statements instead, as for COPY FROM.")));
+}
+
+/*
+ * The role a background load of relid runs as: the table's triggers,
+ * defaults and constraints run as this role, never as the superuser who
+ * submitted the job or mapped the inbox.  Named (requested): the caller
+ * must have that role's privileges.  Unnamed: the table's owner when the
+ * caller has the owner's privileges (a superuser, or the owner itself),
+ * otherwise the caller.  Either way it needs INSERT on the table.
+ */
+Oid
+edp_ingest_resolve_run_as(Oid relid, Oid requested)
+{
+	Oid			caller = GetUserId();
+	Oid			owner;
+	Oid			run_as;
+	HeapTuple	tup;
+	AclResult	aclresult;
+
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+
+	if (OidIsValid(requested))
+	{
+		if (!has_privs_of_role(caller, requested))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied to run a load as role \"%s\"",
+							GetUserNameFromId(requested, false)),
+					 errdetail("Only roles that have the privileges of role \"%s\" may run loads as it.",
+							   GetUserNameFromId(requested, false))));
+		run_as = requested;
+	}
+	else
+		run_as = has_privs_of_role(caller, owner) ? owner : caller;
+
+	aclresult = pg_class_aclcheck(relid, run_as, ACL_INSERT);
+	if (aclresult != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("role \"%s\" may not insert into \"%s\"",
+						GetUserNameFromId(run_as, false), get_rel_name(relid)),
+				 errdetail("A background load runs the table's triggers and defaults as its run_as role, which needs INSERT on the table."),
+				 errhint("Name another role with run_as, or GRANT INSERT to this one.")));
+	return run_as;
 }
 
 /* the options as stored in edp.jobs.options (and read back by workers) */

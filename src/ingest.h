@@ -48,13 +48,14 @@ typedef enum EdpIngestMode
 extern void edp_ingest_check_file_privilege(void);
 extern void edp_ingest_options_from_args(FunctionCallInfo fcinfo, EdpIngestOptions *opts);
 extern void edp_ingest_check_target(Oid relid);
+extern Oid	edp_ingest_resolve_run_as(Oid relid, Oid requested);
 extern Jsonb *edp_ingest_options_jsonb(const EdpIngestOptions *opts);
 extern void edp_ingest_options_from_jsonb(Jsonb *jb, EdpIngestOptions *opts);
 
 extern EdpIngest *edp_ingest_begin(int64 job_id, Oid relid, const EdpIngestInput *input,
 								   const EdpIngestOptions *opts, EdpIngestMode mode,
 								   int64 skip_lines, const EdpJobCounts *counts);
-extern bool edp_ingest_is_duplicate_input(EdpIngest *ing, int64 *earlier_job);
+extern bool edp_ingest_is_duplicate_input(EdpIngest *ing, Oid owner, int64 *earlier_job);
 extern bool edp_ingest_next_batch(EdpIngest *ing);
 extern void edp_ingest_end(EdpIngest *ing);
 extern void edp_ingest_release(EdpIngest *ing);

@@ -123,15 +123,15 @@ hash_whole_input(EdpIngest *ing)
 
 /*
  * Is this input identical (SHA-256 and size) to one already loaded into
- * the same table by a succeeded job?
+ * the same table by a succeeded job of owner's?
  */
 bool
-edp_ingest_is_duplicate_input(EdpIngest *ing, int64 *earlier_job)
+edp_ingest_is_duplicate_input(EdpIngest *ing, Oid owner, int64 *earlier_job)
 {
-	if (edp_job_find_loaded(ing->relid, NULL, ing->size, true) == 0)
+	if (edp_job_find_loaded(owner, ing->relid, NULL, ing->size, true) == 0)
 		return false;			/* checksum computed while loading */
 	hash_whole_input(ing);
-	*earlier_job = edp_job_find_loaded(ing->relid, ing->checksum, ing->size, false);
+	*earlier_job = edp_job_find_loaded(owner, ing->relid, ing->checksum, ing->size, false);
 	return *earlier_job != 0;
 }
 

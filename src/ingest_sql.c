@@ -75,12 +75,12 @@ run_sync(FunctionCallInfo fcinfo, const EdpIngestInput *input, const char *sourc
 	edp_ingest_options_from_args(fcinfo, &opts);
 	edp_ingest_check_target(relid);
 
-	job_id = edp_job_create(GetUserId(), source, relid, opts.format,
+	job_id = edp_job_create(GetUserId(), GetUserId(), source, relid, opts.format,
 							edp_ingest_options_jsonb(&opts), "running");
 	ing = edp_ingest_begin(job_id, relid, input, &opts, EDP_INGEST_SYNC, 0, NULL);
 	PG_TRY();
 	{
-		if (!opts.force && edp_ingest_is_duplicate_input(ing, &earlier))
+		if (!opts.force && edp_ingest_is_duplicate_input(ing, GetUserId(), &earlier))
 		{
 			EdpJobCounts zero = {0};
 
@@ -147,6 +147,7 @@ edp_ingest_data(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("target and data must not be null")));
+	/* edp.ingest_data(regclass, text) lands here too: text is its bytes */
 	data = PG_GETARG_BYTEA_PP(1);
 	input.data = VARDATA_ANY(data);
 	input.datalen = VARSIZE_ANY_EXHDR(data);

@@ -21,6 +21,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -28,34 +29,20 @@
 #include "pgstat.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 
+#include "edp.h"
 #include "job.h"
 #include "notify.h"
+#include "security.h"
 
-/* run SPI statements as the ledger's owner, whoever calls */
-typedef struct LedgerUser
-{
-	Oid			save_userid;
-	int			save_sec_context;
-} LedgerUser;
-
-static void
-ledger_enter(LedgerUser *lu)
-{
-	GetUserIdAndSecContext(&lu->save_userid, &lu->save_sec_context);
-	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
-						   lu->save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");	/* internal error */
-}
-
-static void
-ledger_leave(LedgerUser *lu)
-{
-	SPI_finish();
-	SetUserIdAndSecContext(lu->save_userid, lu->save_sec_context);
-}
+/*
+ * Ledger statements run as the bootstrap superuser, restricted, with the
+ * search path pinned (security.c): whoever calls, nothing of the caller's
+ * is looked up.
+ */
+#define ledger_enter(id) edp_spi_begin((id), BOOTSTRAP_SUPERUSERID, EDP_RESTRICTED)
+#define ledger_leave(id) edp_spi_end(id)
 
 static Datum
 text_or_null(const char *s, char *nulls, int i)
@@ -78,32 +65,64 @@ execute(const char *sql, int nargs, Oid *types, Datum *values, char *nulls, int 
 		elog(ERROR, "SPI_execute_with_args failed (%d): %s", rc, sql);
 }
 
+/* the statuses a job ends in, as an SQL array */
+#define EDP_JOB_FINAL "'{succeeded,failed,cancelled,skipped}'::pg_catalog.text[]"
+
+/*
+ * This library writes the ledger of its own version: after a package
+ * upgrade, an extension still at an older version must be updated first
+ * (positive answers are cached; ALTER EXTENSION may come in this session).
+ */
+static void
+require_current_ledger(void)
+{
+	static bool current = false;
+	Oid			nsp;
+	Oid			jobs;
+
+	if (current)
+		return;
+	nsp = get_namespace_oid(EDP_SCHEMA, true);
+	jobs = OidIsValid(nsp) ? get_relname_relid("jobs", nsp) : InvalidOid;
+	if (!OidIsValid(jobs) || get_attnum(jobs, "run_as") == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the installed edp extension is older than its library"),
+				 errdetail("The edp library is version %s; the job ledger needs that version's tables.", EDP_VERSION),
+				 errhint("Run ALTER EXTENSION edp UPDATE.")));
+	current = true;
+}
+
 /* insert a job; the "started" event is sent when status is running */
 int64
-edp_job_create(Oid owner, const char *source, Oid target, const char *format,
+edp_job_create(Oid owner, Oid run_as, const char *source, Oid target, const char *format,
 			   Jsonb *options, const char *status)
 {
 	static const char *sql =
-	"INSERT INTO edp.jobs (owner, source, target, format, options, status, started_at) "
-	"VALUES ($1::pg_catalog.name, $2, $3::pg_catalog.regclass, $4, $5, $6, "
+	"INSERT INTO edp.jobs (owner, run_as, source, target, format, options, status, started_at) "
+	"VALUES ($1::pg_catalog.regrole, $7::pg_catalog.regrole, $2, $3::pg_catalog.regclass, $4, $5, $6, "
 	"        CASE WHEN $6 OPERATOR(pg_catalog.=) 'running' THEN pg_catalog.clock_timestamp() END) "
 	"RETURNING id";
-	Oid			types[6] = {TEXTOID, TEXTOID, OIDOID, TEXTOID, JSONBOID, TEXTOID};
-	Datum		values[6];
-	char		nulls[6] = "      ";
-	LedgerUser	lu;
+	Oid			types[7] = {OIDOID, TEXTOID, OIDOID, TEXTOID, JSONBOID, TEXTOID, OIDOID};
+	Datum		values[7];
+	char		nulls[7] = "       ";
+	EdpIdentity lu;
 	bool		isnull;
 	int64		id;
 
-	values[0] = CStringGetTextDatum(GetUserNameFromId(owner, false));
+	require_current_ledger();
+	values[0] = ObjectIdGetDatum(owner);
 	values[1] = CStringGetTextDatum(source);
 	values[2] = ObjectIdGetDatum(target);
 	values[3] = text_or_null(format, nulls, 3);
 	values[4] = JsonbPGetDatum(options);
 	values[5] = CStringGetTextDatum(status);
+	values[6] = ObjectIdGetDatum(run_as);
+	if (!OidIsValid(run_as))
+		nulls[6] = 'n';
 
 	ledger_enter(&lu);
-	execute(sql, 6, types, values, nulls, SPI_OK_INSERT_RETURNING);
+	execute(sql, 7, types, values, nulls, SPI_OK_INSERT_RETURNING);
 	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	ledger_leave(&lu);
 
@@ -126,10 +145,10 @@ edp_job_update(int64 job_id, const char *event, const char *status,
 	"  rejected = COALESCE($5, rejected), duplicates = COALESCE($6, duplicates), "
 	"  skipped_empty = COALESCE($7, skipped_empty), lines_done = COALESCE($8, lines_done), "
 	"  error = COALESCE($9, error), "
-	"  worker_pid = CASE WHEN $2 IN ('succeeded', 'failed', 'cancelled', 'skipped') THEN NULL ELSE worker_pid END, "
-	"  finished_at = CASE WHEN $2 IN ('succeeded', 'failed', 'cancelled', 'skipped') "
+	"  worker_pid = CASE WHEN $2 OPERATOR(pg_catalog.=) ANY (" EDP_JOB_FINAL ") THEN NULL ELSE worker_pid END, "
+	"  finished_at = CASE WHEN $2 OPERATOR(pg_catalog.=) ANY (" EDP_JOB_FINAL ") "
 	"                THEN pg_catalog.clock_timestamp() ELSE finished_at END "
-	"WHERE id OPERATOR(pg_catalog.=) $1 RETURNING cancel_requested";
+	"WHERE id OPERATOR(pg_catalog.=) $1 RETURNING cancel_requested, owner::pg_catalog.oid";
 	static const char *event_sql =
 	"INSERT INTO edp.job_events (id, job_id, event, payload) "
 	"SELECT s.n, j.id, $2, pg_catalog.jsonb_build_object('event_id', s.n, 'job_id', j.id, 'event', $2, "
@@ -142,9 +161,10 @@ edp_job_update(int64 job_id, const char *event, const char *status,
 	char		nulls[9];
 	Oid			etypes[2] = {INT8OID, TEXTOID};
 	Datum		evalues[2];
-	LedgerUser	lu;
+	EdpIdentity lu;
 	bool		isnull;
 	bool		cancel;
+	Oid			owner;
 	char	   *payload;
 	int			i;
 
@@ -169,12 +189,13 @@ edp_job_update(int64 job_id, const char *event, const char *status,
 	if (SPI_processed != 1)
 		elog(ERROR, "edp job " INT64_FORMAT " not found", job_id);	/* internal error */
 	cancel = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 
 	evalues[0] = Int64GetDatum(job_id);
 	evalues[1] = CStringGetTextDatum(event);
 	execute(event_sql, 2, etypes, evalues, NULL, SPI_OK_INSERT_RETURNING);
 	payload = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	edp_notify_ingest(payload);
+	edp_notify_ingest(payload, owner);
 	ledger_leave(&lu);
 
 	return cancel;
@@ -190,7 +211,7 @@ edp_job_set_input(int64 job_id, const char *format, const char *checksum, int64 
 	Oid			types[4] = {INT8OID, TEXTOID, TEXTOID, INT8OID};
 	Datum		values[4];
 	char		nulls[4] = "    ";
-	LedgerUser	lu;
+	EdpIdentity lu;
 
 	values[0] = Int64GetDatum(job_id);
 	values[1] = CStringGetTextDatum(format);
@@ -202,29 +223,33 @@ edp_job_set_input(int64 job_id, const char *format, const char *checksum, int64 
 }
 
 /*
- * An earlier job that loaded the same input into the same table (0 if
- * none).  With size_only, any such job of that size counts: the caller
- * then computes the checksum to be sure.
+ * An earlier job of owner's that loaded the same input into the same table
+ * (0 if none).  Only the owner's own jobs count: another role's job must
+ * neither skip this load nor confirm a guess about its input.  With
+ * size_only, any such job of that size counts: the caller then computes
+ * the checksum to be sure.
  */
 int64
-edp_job_find_loaded(Oid target, const char *checksum, int64 size, bool size_only)
+edp_job_find_loaded(Oid owner, Oid target, const char *checksum, int64 size, bool size_only)
 {
 	static const char *sql =
 	"SELECT id FROM edp.jobs WHERE target OPERATOR(pg_catalog.=) $1::pg_catalog.regclass "
+	"  AND owner OPERATOR(pg_catalog.=) $4::pg_catalog.regrole "
 	"  AND size OPERATOR(pg_catalog.=) $3 AND status OPERATOR(pg_catalog.=) 'succeeded' "
 	"  AND ($2 IS NULL OR checksum OPERATOR(pg_catalog.=) $2) ORDER BY id LIMIT 1";
-	Oid			types[3] = {OIDOID, TEXTOID, INT8OID};
-	Datum		values[3];
-	char		nulls[3] = "   ";
-	LedgerUser	lu;
+	Oid			types[4] = {OIDOID, TEXTOID, INT8OID, OIDOID};
+	Datum		values[4];
+	char		nulls[4] = "    ";
+	EdpIdentity lu;
 	int64		id = 0;
 	bool		isnull;
 
 	values[0] = ObjectIdGetDatum(target);
 	values[1] = text_or_null(size_only ? NULL : checksum, nulls, 1);
 	values[2] = Int64GetDatum(size);
+	values[3] = ObjectIdGetDatum(owner);
 	ledger_enter(&lu);
-	execute(sql, 3, types, values, nulls, SPI_OK_SELECT);
+	execute(sql, 4, types, values, nulls, SPI_OK_SELECT);
 	if (SPI_processed > 0)
 		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	ledger_leave(&lu);
@@ -240,7 +265,7 @@ edp_job_add_reject(int64 job_id, int64 line, const char *raw_line, const char *c
 	Oid			types[6] = {INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 	Datum		values[6];
 	char		nulls[6] = "      ";
-	LedgerUser	lu;
+	EdpIdentity lu;
 	int			rc;
 
 	values[0] = Int64GetDatum(job_id);
@@ -272,7 +297,7 @@ edp_job_fetch(int64 job_id, TupleDesc *tupdesc)
 {
 	Oid			types[1] = {INT8OID};
 	Datum		values[1];
-	LedgerUser	lu;
+	EdpIdentity lu;
 	HeapTuple	tuple;
 	MemoryContext caller = CurrentMemoryContext;
 	MemoryContext old;
@@ -300,14 +325,13 @@ edp_job_claim(int64 job_id, int pid, EdpJobSpec *spec)
 	static const char *sql =
 	"UPDATE edp.jobs j SET status = 'running', worker_pid = $2, error = NULL, finished_at = NULL, "
 	"  started_at = pg_catalog.clock_timestamp() "
-	"WHERE j.id IN (SELECT id FROM edp.jobs WHERE id OPERATOR(pg_catalog.=) $1 "
-	"               AND status OPERATOR(pg_catalog.=) 'queued' FOR UPDATE SKIP LOCKED) "
-	"RETURNING (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) j.owner), "
-	"  j.source, j.target::pg_catalog.oid, j.format, j.options, j.rows_in, j.loaded, j.rejected, "
-	"  j.duplicates, j.skipped_empty, j.lines_done";
+	"WHERE j.id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT id FROM edp.jobs WHERE id OPERATOR(pg_catalog.=) $1 "
+	"               AND status OPERATOR(pg_catalog.=) 'queued' FOR UPDATE SKIP LOCKED)) "
+	"RETURNING j.owner::pg_catalog.oid, j.source, j.target::pg_catalog.oid, j.format, j.options, j.rows_in, j.loaded, j.rejected, "
+	"  j.duplicates, j.skipped_empty, j.lines_done, j.run_as::pg_catalog.oid";
 	Oid			types[2] = {INT8OID, INT4OID};
 	Datum		values[2];
-	LedgerUser	lu;
+	EdpIdentity lu;
 	MemoryContext caller = CurrentMemoryContext;
 	MemoryContext old;
 	bool		found = false;
@@ -337,6 +361,9 @@ edp_job_claim(int64 job_id, int pid, EdpJobSpec *spec)
 		spec->counts.duplicates = DatumGetInt64(SPI_getbinval(t, d, 9, &isnull));
 		spec->counts.skipped_empty = DatumGetInt64(SPI_getbinval(t, d, 10, &isnull));
 		spec->counts.lines_done = DatumGetInt64(SPI_getbinval(t, d, 11, &isnull));
+		spec->run_as = DatumGetObjectId(SPI_getbinval(t, d, 12, &isnull));
+		if (isnull)
+			spec->run_as = InvalidOid;
 		MemoryContextSwitchTo(old);
 		found = true;
 	}
@@ -358,10 +385,10 @@ edp_job_fail_stale(void)
 	"UPDATE edp.jobs SET status = 'failed', worker_pid = NULL, finished_at = pg_catalog.clock_timestamp(), "
 	"  error = 'the job''s background worker ended without finishing it (server restart or crash); "
 	"the counts are those of its committed batches, edp.resume_job() continues after them' "
-	"WHERE status OPERATOR(pg_catalog.=) 'running' AND (worker_pid IS NULL OR worker_pid NOT IN "
-	"  (SELECT pid FROM pg_catalog.pg_stat_activity WHERE backend_type OPERATOR(pg_catalog.=) 'edp ingest')) "
+	"WHERE status OPERATOR(pg_catalog.=) 'running' AND (worker_pid IS NULL OR NOT worker_pid OPERATOR(pg_catalog.=) ANY "
+	"  (ARRAY(SELECT pid FROM pg_catalog.pg_stat_activity WHERE backend_type OPERATOR(pg_catalog.=) 'edp ingest'))) "
 	"RETURNING id";
-	LedgerUser	lu;
+	EdpIdentity lu;
 	int64	   *ids;
 	int			n;
 	int			i;
@@ -392,15 +419,15 @@ edp_job_requeue(int64 job_id)
 	static const char *sql =
 	"UPDATE edp.jobs SET status = 'queued', cancel_requested = false, error = NULL, worker_pid = NULL, "
 	"  finished_at = NULL "
-	"WHERE id OPERATOR(pg_catalog.=) $1 AND status IN ('failed', 'cancelled') "
-	"  AND source OPERATOR(pg_catalog.<>) 'client' AND (owner OPERATOR(pg_catalog.=) $2::pg_catalog.name OR $3)";
-	Oid			types[3] = {INT8OID, TEXTOID, BOOLOID};
+	"WHERE id OPERATOR(pg_catalog.=) $1 AND status OPERATOR(pg_catalog.=) ANY ('{failed,cancelled}'::pg_catalog.text[]) "
+	"  AND source OPERATOR(pg_catalog.<>) 'client' AND (owner OPERATOR(pg_catalog.=) $2::pg_catalog.regrole OR $3)";
+	Oid			types[3] = {INT8OID, OIDOID, BOOLOID};
 	Datum		values[3];
-	LedgerUser	lu;
+	EdpIdentity lu;
 	bool		found;
 
 	values[0] = Int64GetDatum(job_id);
-	values[1] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
+	values[1] = ObjectIdGetDatum(GetUserId());
 	values[2] = BoolGetDatum(superuser());
 	ledger_enter(&lu);
 	execute(sql, 3, types, values, NULL, SPI_OK_UPDATE);
@@ -421,16 +448,16 @@ edp_job_request_cancel(int64 job_id)
 	static const char *sql =
 	"UPDATE edp.jobs SET cancel_requested = true, "
 	"  status = CASE WHEN status OPERATOR(pg_catalog.=) 'queued' THEN 'cancelled' ELSE status END "
-	"WHERE id OPERATOR(pg_catalog.=) $1 AND status IN ('queued', 'running') "
-	"  AND (owner OPERATOR(pg_catalog.=) $2::pg_catalog.name OR $3) RETURNING status";
-	Oid			types[3] = {INT8OID, TEXTOID, BOOLOID};
+	"WHERE id OPERATOR(pg_catalog.=) $1 AND status OPERATOR(pg_catalog.=) ANY ('{queued,running}'::pg_catalog.text[]) "
+	"  AND (owner OPERATOR(pg_catalog.=) $2::pg_catalog.regrole OR $3) RETURNING status";
+	Oid			types[3] = {INT8OID, OIDOID, BOOLOID};
 	Datum		values[3];
-	LedgerUser	lu;
+	EdpIdentity lu;
 	bool		found;
 	bool		cancelled = false;
 
 	values[0] = Int64GetDatum(job_id);
-	values[1] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
+	values[1] = ObjectIdGetDatum(GetUserId());
 	values[2] = BoolGetDatum(superuser());
 	ledger_enter(&lu);
 	execute(sql, 3, types, values, NULL, SPI_OK_UPDATE_RETURNING);

@@ -27,7 +27,9 @@ typedef struct EdpJobCounts
 typedef struct EdpJobSpec
 {
 	int64		id;
-	Oid			owner;
+	Oid			owner;			/* who submitted it: file rights, ledger */
+	Oid			run_as;			/* whom the load runs as (never InvalidOid once
+								 * resolved at submit time) */
 	char	   *source;
 	Oid			target;
 	char	   *format;
@@ -35,12 +37,12 @@ typedef struct EdpJobSpec
 	EdpJobCounts counts;
 } EdpJobSpec;
 
-extern int64 edp_job_create(Oid owner, const char *source, Oid target, const char *format,
+extern int64 edp_job_create(Oid owner, Oid run_as, const char *source, Oid target, const char *format,
 							Jsonb *options, const char *status);
 extern bool edp_job_update(int64 job_id, const char *event, const char *status,
 						   const EdpJobCounts *counts, const char *error);
 extern void edp_job_set_input(int64 job_id, const char *format, const char *checksum, int64 size);
-extern int64 edp_job_find_loaded(Oid target, const char *checksum, int64 size, bool size_only);
+extern int64 edp_job_find_loaded(Oid owner, Oid target, const char *checksum, int64 size, bool size_only);
 extern void edp_job_add_reject(int64 job_id, int64 line, const char *raw_line, const char *column,
 							   const char *sqlstate, const char *message);
 extern HeapTuple edp_job_fetch(int64 job_id, TupleDesc *tupdesc);

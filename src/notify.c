@@ -10,6 +10,11 @@
  * commit and dropped on rollback, which is why background jobs commit
  * after each batch before their progress becomes visible.
  *
+ * PostgreSQL delivers a channel's notifications to every session of the
+ * database that listens on it, whoever owns the job; the payload therefore
+ * names no table, path or role.  A user who wants only their own events
+ * listens on edp_ingest_<oid> instead (doc/security.md).
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -20,11 +25,18 @@
 #include "notify.h"
 
 void
-edp_notify_ingest(const char *payload)
+edp_notify_ingest(const char *payload, Oid owner)
 {
+	char		channel[NAMEDATALEN];
+
 	/* internal error: payloads hold ids and counts only */
 	if (strlen(payload) >= NAMEDATALEN * 64)
 		elog(ERROR, "edp ingest notification payload too long");
 
 	Async_Notify(EDP_INGEST_CHANNEL, payload);
+	if (OidIsValid(owner))
+	{
+		snprintf(channel, sizeof(channel), "%s_%u", EDP_INGEST_CHANNEL, owner);
+		Async_Notify(channel, payload);
+	}
 }

@@ -463,7 +463,7 @@ mark_existing_slots(RollupBatch *b, const char *rollup)
 		return false;
 	group_arrays(b, &values[0], &values[1]);
 	sql = psprintf("SELECT u.i, r.packed FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) WITH ORDINALITY AS u(k, c, i)"
-				   " JOIN %s r ON r.key = u.k AND r.chunk_start = u.c", rollup);
+				   " JOIN %s r ON r.key OPERATOR(pg_catalog.=) u.k AND r.chunk_start OPERATOR(pg_catalog.=) u.c", rollup);
 	portal = SPI_cursor_open_with_args(NULL, sql, 2, types, values, NULL, true, 0);
 	for (;;)
 	{

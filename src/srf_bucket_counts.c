@@ -47,6 +47,7 @@
 #include "buckets.h"
 #include "compat.h"
 #include "rollup_packed.h"
+#include "security.h"
 
 /* what edp.event_tables says about the table */
 typedef struct BucketSettings
@@ -222,7 +223,7 @@ load_settings(Oid relid, BucketSettings *s)
 		Oid			argtype = REGCLASSOID;
 		SPIPlanPtr	plan;
 
-		plan = SPI_prepare("SELECT key_column::text, ts_column::text, rollup_relid::oid, "
+		plan = SPI_prepare("SELECT key_column::pg_catalog.text, ts_column::pg_catalog.text, rollup_relid::pg_catalog.oid, "
 						   "rollup_width, rollup_stale FROM edp.event_tables "
 						   "WHERE relid OPERATOR(pg_catalog.=) $1", 1, &argtype);
 		if (plan == NULL)
@@ -556,6 +557,7 @@ PG_FUNCTION_INFO_V1(edp_bucket_counts);
 Datum
 edp_bucket_counts(PG_FUNCTION_ARGS)
 {
+	EdpIdentity spi;
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	Oid			relid;
 	Oid			keytype;
@@ -606,8 +608,7 @@ edp_bucket_counts(PG_FUNCTION_ARGS)
 	}
 	key = PG_GETARG_DATUM(1);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");	/* internal error */
+	edp_spi_begin(&spi, InvalidOid, EDP_AS_CALLER);
 	require_settings(relid, &s);
 	p = get_plans(relid, keytype, &s);
 
@@ -658,7 +659,7 @@ edp_bucket_counts(PG_FUNCTION_ARGS)
 		}
 	}
 	emitter_finish(&e);
-	SPI_finish();
+	edp_spi_end(&spi);
 	return (Datum) 0;
 }
 
@@ -673,6 +674,7 @@ PG_FUNCTION_INFO_V1(edp_bucket_counts_by);
 Datum
 edp_bucket_counts_by(PG_FUNCTION_ARGS)
 {
+	EdpIdentity spi;
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	Oid			relid;
 	char	   *group_col;
@@ -722,8 +724,7 @@ edp_bucket_counts_by(PG_FUNCTION_ARGS)
 	edp_init_materialized_srf(fcinfo);
 	emitter_init(&e, &spec, fill, to, 3, rsinfo);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");	/* internal error */
+	edp_spi_begin(&spi, InvalidOid, EDP_AS_CALLER);
 	require_settings(relid, &s);
 
 	initStringInfo(&sql);
@@ -778,6 +779,6 @@ edp_bucket_counts_by(PG_FUNCTION_ARGS)
 	}
 	if (!first)
 		emitter_finish(&e);
-	SPI_finish();
+	edp_spi_end(&spi);
 	return (Datum) 0;
 }

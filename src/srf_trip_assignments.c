@@ -28,6 +28,7 @@
 
 #include "compat.h"
 #include "trips.h"
+#include "security.h"
 
 #define FETCH_BATCH		10000
 #define MAX_TRIPS		(1 << 30)
@@ -48,6 +49,7 @@ check_eps(double v, const char *what)
 static EdpTripPoint *
 read_trips(Oid relid, text *time_zone, MemoryContext mcxt, int *n_out)
 {
+	EdpIdentity spi;
 	char	   *relname = get_rel_name(relid);
 	char	   *query;
 	const char *time_of_day;
@@ -86,8 +88,7 @@ read_trips(Oid relid, text *time_zone, MemoryContext mcxt, int *n_out)
 	}
 	trips = MemoryContextAllocExtended(mcxt, sizeof(EdpTripPoint) * cap, MCXT_ALLOC_HUGE);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");	/* internal error */
+	edp_spi_begin(&spi, InvalidOid, EDP_AS_CALLER);
 	portal = SPI_cursor_open_with_args(NULL, query, 1, argtypes, args, NULL, true, 0);
 	for (;;)
 	{
@@ -145,7 +146,7 @@ read_trips(Oid relid, text *time_zone, MemoryContext mcxt, int *n_out)
 		CHECK_FOR_INTERRUPTS();
 	}
 	SPI_cursor_close(portal);
-	SPI_finish();
+	edp_spi_end(&spi);
 	*n_out = n;
 	return trips;
 }

@@ -70,6 +70,7 @@
 #include "copy_hook.h"
 #include "edp.h"
 #include "trips.h"
+#include "security.h"
 
 /* largest SRID that PostGIS keeps as given in both WKT and EWKB */
 #define WKT_POINT_MAX_SRID	998999
@@ -346,17 +347,18 @@ postgis_schema(void)
 static bool
 is_trips_table(Relation rel)
 {
+	EdpIdentity spi;
 	Oid			argtypes[1] = {REGCLASSOID};
 	Datum		args[1];
 	bool		found;
 
 	args[0] = ObjectIdGetDatum(RelationGetRelid(rel));
-	SPI_connect();
-	if (SPI_execute_with_args("SELECT 1 FROM edp.trip_tables WHERE relid = $1",
+	edp_spi_begin(&spi, InvalidOid, EDP_AS_CALLER);
+	if (SPI_execute_with_args("SELECT 1 FROM edp.trip_tables WHERE relid OPERATOR(pg_catalog.=) $1",
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read edp.trip_tables");
 	found = SPI_processed > 0;
-	SPI_finish();
+	edp_spi_end(&spi);
 	return found;
 }
 

@@ -14,7 +14,7 @@ $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION edp CASCADE');
 is($node->safe_psql('postgres',
 		"SELECT extversion FROM pg_extension WHERE extname = 'edp'"),
-	'1.0', 'edp 1.0 installed');
+	'1.1', 'edp 1.1 installed');
 is($node->safe_psql('postgres',
 		"SELECT nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE extname = 'edp'"),
 	'edp', 'edp lives in schema edp');
