@@ -5,44 +5,46 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).co
 
 MODULE_big = edp
 OBJS = \
-	src/agg_bucket_counts.o \
-	src/agg_weekly_trips.o \
-	src/bgw_ingest.o \
-	src/bgw_launcher.o \
-	src/bucket_funcs.o \
-	src/bucket_math.o \
-	src/buckets_guc.o \
-	src/buckets_trigger.o \
-	src/copy_hook.o \
-	src/edp.o \
-	src/flatten.o \
-	src/flatten_copy.o \
-	src/flatten_scan.o \
-	src/flatten_trigger.o \
-	src/guc.o \
-	src/ingest.o \
-	src/ingest_input.o \
-	src/ingest_json.o \
-	src/ingest_sql.o \
-	src/job.o \
-	src/loader.o \
-	src/notify.o \
-	src/rollup_batch.o \
-	src/rollup_packed.o \
-	src/security.o \
-	src/srf_bucket_counts.o \
-	src/srf_generate_events.o \
-	src/srf_generate_trips.o \
-	src/srf_trip_assignments.o \
-	src/trips_blocks.o \
-	src/trips_copy.o \
-	src/trips_dbscan.o \
-	src/trips_geo.o
+	src/buckets/arithmetic.o \
+	src/buckets/counts.o \
+	src/buckets/counts_aggregate.o \
+	src/buckets/rollup_batch.o \
+	src/buckets/rollup_packed.o \
+	src/buckets/scalar_functions.o \
+	src/buckets/settings.o \
+	src/buckets/triggers.o \
+	src/core/copy_hook.o \
+	src/core/edp.o \
+	src/core/guc.o \
+	src/core/loader.o \
+	src/core/security.o \
+	src/events/flatten.o \
+	src/events/flatten_copy.o \
+	src/events/flatten_json.o \
+	src/events/flatten_trigger.o \
+	src/events/generator.o \
+	src/ingest/functions.o \
+	src/ingest/inbox_files.o \
+	src/ingest/ingest.o \
+	src/ingest/input.o \
+	src/ingest/json_lines.o \
+	src/ingest/launcher.o \
+	src/ingest/ledger.o \
+	src/ingest/notify.o \
+	src/ingest/worker.o \
+	src/ingest/worker_start.o \
+	src/trips/blocks.o \
+	src/trips/clustering.o \
+	src/trips/copy.o \
+	src/trips/dbscan.o \
+	src/trips/generator.o \
+	src/trips/geometry.o \
+	src/trips/weekly_aggregates.o
 
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 
 # the library knows its version (job.c refuses an older ledger)
-PG_CPPFLAGS += -DEDP_VERSION='"$(EXTVERSION)"'
+PG_CPPFLAGS += -I$(srcdir)/src -DEDP_VERSION='"$(EXTVERSION)"'
 
 # pg_regress: tests live in sql/ + expected/ beside the install scripts
 # (every sql/edp--*.sql is an extension script; test names never contain --)
@@ -58,7 +60,7 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # PGXS tracks no header dependencies: rebuild every object when a header changes
-$(OBJS): $(wildcard src/*.h)
+$(OBJS): $(wildcard src/*/*.h)
 
 # The two commands of README.md (they install packages, build, install and run)
 .PHONY: demo test

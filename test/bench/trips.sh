@@ -9,7 +9,7 @@
 #            (PostGIS's geometry_in parses the WKT), and into a bare edp
 #            trips table (its indexes, primary key and rollup triggers
 #            dropped or disabled: edp's COPY parses the points, see
-#            src/trips_copy.c); then both files into an edp trips table
+#            src/trips/copy.c); then both files into an edp trips table
 #            (GiST indexes + rollup triggers) and the WKT file into the peer
 #            table (GiST indexes only)
 #   weekly   average trips per ISO week, origin and destination inside the

@@ -1,0 +1,50 @@
+/*-------------------------------------------------------------------------
+ *
+ * buckets/rollup_batch.h
+ *		A statement's rows read once in C: the rollup delta per (key,
+ *		chunk) and the rows that may repeat an event (dedupe candidates).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef EDP_ROLLUP_BATCH_H
+#define EDP_ROLLUP_BATCH_H
+
+#include "access/attnum.h"
+#include "utils/tuplestore.h"
+
+/* dedupe keys of the rows that may repeat an event, one array per column */
+typedef struct DedupeCandidates
+{
+	int64		n;				/* number of candidate rows */
+	Datum	   *arrays;			/* one array per key column (n <= limit) */
+	Oid		   *types;			/* their array types */
+} DedupeCandidates;
+
+typedef struct RollupBatch RollupBatch;
+
+/*
+ * What to read.  The attribute numbers are those of the transition
+ * table's tuple descriptor (the relation the trigger fired on).
+ */
+typedef struct RollupBatchSpec
+{
+	TupleDesc	desc;
+	AttrNumber	key_att;
+	AttrNumber	ts_att;
+	int64		width_us;		/* rollup bucket width */
+	int			sign;			/* +1 rows added, -1 rows removed */
+	int			ndedupe;		/* 0: no fingerprints */
+	AttrNumber *dedupe_atts;
+} RollupBatchSpec;
+
+/* NULL when the key or a dedupe column has no hash support: use SQL */
+extern RollupBatch *edp_rollup_batch_scan(Tuplestorestate *rows,
+										  const RollupBatchSpec *spec);
+
+/* false when the fingerprints outgrew hash_mem: find candidates in SQL */
+extern bool edp_rollup_batch_candidates(RollupBatch *batch, const char *rollup,
+										int64 array_limit, DedupeCandidates *dc);
+
+extern void edp_rollup_batch_write(RollupBatch *batch, const char *rollup);
+
+#endif							/* EDP_ROLLUP_BATCH_H */

@@ -1,0 +1,602 @@
+/*-------------------------------------------------------------------------
+ *
+ * buckets/triggers.c
+ *		The statement-level AFTER trigger that keeps an event table's rollup
+ *		exact and removes duplicate events, in the same transaction as the
+ *		rows, for COPY, INSERT, INSERT ... SELECT, UPDATE, DELETE, TRUNCATE.
+ *
+ * Statement-level triggers with transition tables (REFERENCING NEW TABLE
+ * AS edp_new / OLD TABLE AS edp_old) see every row of the statement at
+ * once, so COPY keeps its multi-insert path (a BEFORE ROW trigger would
+ * force row-at-a-time inserts) and the rollup is updated with one
+ * aggregate + upsert per statement instead of one per row.
+ *
+ *   INSERT    dedupe candidates (before counting), rollup += counts of
+ *             edp_new per (key, bucket), then delete the extra copies
+ *   DELETE    rollup -= counts of edp_old
+ *   UPDATE    rollup -= edp_old, += edp_new
+ *   TRUNCATE  rollup emptied (plain table) / -= the partition's rows
+ *             (BEFORE TRUNCATE on a partition)
+ *
+ * Dedupe deletes the extra copies with an ordinary DELETE, whose own
+ * DELETE trigger then takes them out of the rollup again.  Work runs as
+ * the table's owner (like PostgreSQL's RI triggers), so a user allowed
+ * to INSERT into the event table needs no rights on the rollup table;
+ * it runs as a security-restricted operation with search_path pinned
+ * (core/security.c), so nothing the inserting user defined is looked up.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/partition.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
+#include "buckets/rollup_batch.h"
+#include "buckets/rollup_packed.h"
+#include "core/security.h"
+
+/*
+ * True while edp moves rows out of a DEFAULT partition: the moved rows are
+ * already counted and deduplicated, so the triggers of the partitions
+ * involved must not count them again.
+ */
+static bool routing_in_progress = false;
+
+/*
+ * Rows dedupe has deleted in this backend, ever: callers that load rows
+ * (edp.ingest) read it before and after a batch to count the duplicates
+ * among rows they wrote.
+ */
+uint64		edp_dedupe_removed = 0;
+
+/* above this many candidate keys dedupe joins the batch instead of probing */
+#define EDP_DEDUPE_MANY_CANDIDATES 10000
+
+/* advisory lock class serializing dedupe per event table */
+#define EDP_DEDUPE_LOCK_CLASS 0x45445031	/* 'EDP1' */
+
+/* what the trigger needs from edp.event_tables */
+typedef struct TriggerSettings
+{
+	char	   *table;			/* quoted qualified name of the event table */
+	char	   *keycol;			/* quoted, or NULL */
+	char	   *tscol;			/* quoted, or NULL */
+	char	   *rollup;			/* quoted qualified rollup table, or NULL */
+	char	   *width;			/* rollup width literal */
+	bool		stale;
+	char	   *mode;			/* none | first | latest */
+	char	   *cols;			/* "a, b" */
+	char	   *t2cols;			/* "t2.a, t2.b" */
+	char	   *notnull;		/* "a IS NOT NULL AND ..." */
+	char	   *t3join;			/* "t3.a OPERATOR(pg_catalog.=) g.a AND ..." */
+	char	   *t2join;			/* "t2.a OPERATOR(pg_catalog.=) k.a AND ..." */
+	char	   *aggs;			/* "pg_catalog.array_agg(c.a), ..." */
+	int			ncols;
+	bool		covers_bucket;	/* dedupe key holds key and ts columns */
+	char	   *ordercol;		/* keep-latest: quoted ordering column */
+	char	   *rawkey;			/* unquoted names, for the C pass */
+	char	   *rawts;
+	Datum		rawcols;		/* name[] of the dedupe columns, or 0 */
+	int64		width_us;		/* rollup width in microseconds, or 0 */
+} TriggerSettings;
+
+static char *
+get_text(HeapTuple tup, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+static bool
+load_trigger_settings(Oid root, TriggerSettings *s)
+{
+	Datum		arg = ObjectIdGetDatum(root);
+	Oid			argtype = REGCLASSOID;
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	Datum		d;
+	const char *sql =
+		"SELECT pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname),"
+		" pg_catalog.quote_ident(e.key_column), pg_catalog.quote_ident(e.ts_column),"
+		" (SELECT pg_catalog.quote_ident(rn.nspname) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(rc.relname)"
+		"    FROM pg_catalog.pg_class rc JOIN pg_catalog.pg_namespace rn ON rn.oid OPERATOR(pg_catalog.=) rc.relnamespace"
+		"   WHERE rc.oid OPERATOR(pg_catalog.=) e.rollup_relid),"
+		" pg_catalog.quote_literal(e.rollup_width::pg_catalog.text), e.rollup_stale, e.dedupe_mode,"
+		" pg_catalog.array_to_string(ARRAY(SELECT pg_catalog.quote_ident(x) FROM pg_catalog.unnest(e.dedupe_columns) x), ', '),"
+		" pg_catalog.array_to_string(ARRAY(SELECT 't2.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(x) FROM pg_catalog.unnest(e.dedupe_columns) x), ', '),"
+		" pg_catalog.array_to_string(ARRAY(SELECT pg_catalog.quote_ident(x) OPERATOR(pg_catalog.||) ' IS NOT NULL' FROM pg_catalog.unnest(e.dedupe_columns) x), ' AND '),"
+		" pg_catalog.array_to_string(ARRAY(SELECT 't3.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(x) OPERATOR(pg_catalog.||) ' OPERATOR(pg_catalog.=) g.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(x) FROM pg_catalog.unnest(e.dedupe_columns) x), ' AND '),"
+		" pg_catalog.array_to_string(ARRAY(SELECT 'pg_catalog.array_agg(c.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(x) OPERATOR(pg_catalog.||) ')' FROM pg_catalog.unnest(e.dedupe_columns) x), ', '),"
+		" coalesce(pg_catalog.cardinality(e.dedupe_columns), 0),"
+		" coalesce(e.key_column OPERATOR(pg_catalog.=) ANY (e.dedupe_columns) AND e.ts_column OPERATOR(pg_catalog.=) ANY (e.dedupe_columns), false),"
+		" pg_catalog.quote_ident(coalesce(e.dedupe_order_column, e.ts_column)),"
+		" e.key_column::pg_catalog.text, e.ts_column::pg_catalog.text, e.dedupe_columns,"
+		" pg_catalog.round(pg_catalog.date_part('epoch', e.rollup_width) OPERATOR(pg_catalog.*) 1000000)::pg_catalog.int8,"
+		" pg_catalog.array_to_string(ARRAY(SELECT 't2.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(x) OPERATOR(pg_catalog.||) ' OPERATOR(pg_catalog.=) k.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(x) FROM pg_catalog.unnest(e.dedupe_columns) x), ' AND ')"
+		" FROM edp.event_tables e JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) e.relid"
+		" JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace"
+		" WHERE e.relid OPERATOR(pg_catalog.=) $1";
+
+	if (SPI_execute_with_args(sql, 1, &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "edp.event_tables lookup failed");	/* internal error */
+	if (SPI_processed == 0)
+		return false;
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	s->table = get_text(tup, desc, 1);
+	s->keycol = get_text(tup, desc, 2);
+	s->tscol = get_text(tup, desc, 3);
+	s->rollup = get_text(tup, desc, 4);
+	s->width = get_text(tup, desc, 5);
+	d = SPI_getbinval(tup, desc, 6, &isnull);
+	s->stale = !isnull && DatumGetBool(d);
+	s->mode = get_text(tup, desc, 7);
+	s->cols = get_text(tup, desc, 8);
+	s->t2cols = get_text(tup, desc, 9);
+	s->notnull = get_text(tup, desc, 10);
+	s->t3join = get_text(tup, desc, 11);
+	s->t2join = get_text(tup, desc, 20);
+	s->aggs = get_text(tup, desc, 12);
+	d = SPI_getbinval(tup, desc, 13, &isnull);
+	s->ncols = isnull ? 0 : DatumGetInt32(d);
+	d = SPI_getbinval(tup, desc, 14, &isnull);
+	s->covers_bucket = !isnull && DatumGetBool(d);
+	s->ordercol = get_text(tup, desc, 15);
+	s->rawkey = get_text(tup, desc, 16);
+	s->rawts = get_text(tup, desc, 17);
+	d = SPI_getbinval(tup, desc, 18, &isnull);
+	s->rawcols = isnull ? (Datum) 0 : d;
+	d = SPI_getbinval(tup, desc, 19, &isnull);
+	s->width_us = isnull ? 0 : DatumGetInt64(d);
+	if (s->keycol == NULL || s->tscol == NULL || s->width == NULL)
+		s->rollup = NULL;
+	return true;
+}
+
+static void
+run(const char *sql, int expected)
+{
+	int			rc = SPI_execute(sql, false, 0);
+
+	if (rc != expected)
+		elog(ERROR, "edp bucket trigger statement failed (%d): %s", rc, sql);	/* internal error */
+}
+
+/*
+ * rollup += sign * counts of the rows of source per (key, bucket), packed
+ * per (key, chunk) (buckets/rollup_packed.c)
+ */
+static void
+rollup_add(const TriggerSettings *s, const char *source, int sign)
+{
+	char	   *sql;
+
+	sql = psprintf("INSERT INTO %s AS r (key, chunk_start, packed) "
+				   "SELECT %s, pg_catalog.date_bin(%s::pg_catalog.interval OPERATOR(pg_catalog.*) %d, %s, '2000-01-01 00:00:00+00'::pg_catalog.timestamptz), "
+				   "       edp._rollup_agg(%s, %s::pg_catalog.interval, %d) "
+				   "  FROM %s WHERE %s IS NOT NULL AND %s IS NOT NULL "
+				   " GROUP BY 1, 2 ORDER BY 1, 2 "
+				   "ON CONFLICT (key, chunk_start) DO UPDATE SET packed = edp._rollup_merge(r.packed, excluded.packed)",
+				   s->rollup, s->keycol, s->width, EDP_ROLLUP_SLOTS, s->tscol,
+				   s->tscol, s->width, sign < 0 ? -1 : 1,
+				   source, s->keycol, s->tscol);
+	run(sql, SPI_OK_INSERT);
+}
+
+static RollupBatch *scan_batch(const TriggerSettings *s, Relation rel, Tuplestorestate *rows,
+							   int sign, bool with_dedupe);
+
+/* rollup += sign * the rows of a transition table, in C when it can */
+static void
+rollup_delta(const TriggerSettings *s, Relation rel, Tuplestorestate *rows,
+			 const char *name, int sign)
+{
+	RollupBatch *batch = scan_batch(s, rel, rows, sign, false);
+
+	if (batch != NULL)
+		edp_rollup_batch_write(batch, s->rollup);
+	else
+		rollup_add(s, name, sign);
+}
+
+/*
+ * Delete the extra copies among rows sharing a dedupe key with a row of
+ * edp_new.  Mode "first": the copy that was there first survives (rows of
+ * earlier transactions before ours, then the lowest ctid).  Mode "latest":
+ * the copy with the latest ordering column survives, ties as in "first".
+ *
+ * Two steps: a query over the batch finds the candidate keys (usually
+ * none on a fresh load), then only those keys are read back from the
+ * table, through its index, by a DELETE that gets them as arrays.
+ */
+
+/* concurrent loads of one table dedupe one after the other */
+static void
+dedupe_lock(Oid root)
+{
+	run(psprintf("SELECT pg_catalog.pg_advisory_xact_lock(%d, %d)",
+				 EDP_DEDUPE_LOCK_CLASS, (int32) root), SPI_OK_SELECT);
+}
+
+/*
+ * The statement's rows read once in C (buckets/rollup_batch.c), or NULL when the
+ * SQL forms must do the work: no transition table, a column edp cannot
+ * find by name, or a type without hash support.
+ */
+static RollupBatch *
+scan_batch(const TriggerSettings *s, Relation rel, Tuplestorestate *rows, int sign,
+		   bool with_dedupe)
+{
+	RollupBatchSpec spec;
+	TupleDesc	desc = RelationGetDescr(rel);
+
+	if (rows == NULL || s->rawkey == NULL || s->rawts == NULL)
+		return NULL;
+	spec.desc = desc;
+	spec.key_att = SPI_fnumber(desc, s->rawkey);
+	spec.ts_att = SPI_fnumber(desc, s->rawts);
+	if (spec.key_att <= 0 || spec.ts_att <= 0 ||
+		TupleDescAttr(desc, spec.ts_att - 1)->atttypid != TIMESTAMPTZOID)
+		return NULL;
+	spec.width_us = s->width_us;
+	if (spec.width_us <= 0)
+		return NULL;
+	spec.sign = sign;
+	spec.ndedupe = 0;
+	spec.dedupe_atts = NULL;
+	if (with_dedupe)
+	{
+		Datum	   *names;
+		int			n;
+		int			i;
+
+		if (s->rawcols == (Datum) 0)
+			return NULL;
+		deconstruct_array(DatumGetArrayTypeP(s->rawcols), NAMEOID, NAMEDATALEN, false,
+						  TYPALIGN_CHAR, &names, NULL, &n);
+		spec.ndedupe = n;
+		spec.dedupe_atts = palloc(sizeof(AttrNumber) * Max(n, 1));
+		for (i = 0; i < n; i++)
+		{
+			spec.dedupe_atts[i] = SPI_fnumber(desc, NameStr(*DatumGetName(names[i])));
+			if (spec.dedupe_atts[i] <= 0)
+				return NULL;
+		}
+	}
+	return edp_rollup_batch_scan(rows, &spec);
+}
+
+/*
+ * Step 1, before the rollup counts the batch: the candidate keys.  Keys
+ * repeated inside the batch, and keys that may already exist: with a live
+ * rollup and a key holding the bucket columns, only keys in buckets that
+ * already hold events; otherwise keys whose count in the table exceeds
+ * the batch's (index probes).  Usually none on a fresh load.
+ */
+static void
+dedupe_candidates(const TriggerSettings *s, DedupeCandidates *dc)
+{
+	bool		latest = strcmp(s->mode, "latest") == 0;
+	char	   *cand;
+	char	   *sql;
+	int			i;
+	bool		isnull;
+	HeapTuple	tup;
+	TupleDesc	desc;
+
+	if (latest)
+		cand = psprintf("SELECT DISTINCT %s FROM edp_new WHERE %s", s->cols, s->notnull);
+	else if (s->rollup != NULL && !s->stale && s->covers_bucket)
+		cand = psprintf("SELECT %s FROM (SELECT %s, pg_catalog.count(*) AS edp_n_ FROM edp_new WHERE %s GROUP BY %s) g"
+						" LEFT JOIN %s r ON r.key OPERATOR(pg_catalog.=) g.%s"
+						"  AND r.chunk_start OPERATOR(pg_catalog.=) pg_catalog.date_bin(%s::pg_catalog.interval OPERATOR(pg_catalog.*) %d, g.%s, '2000-01-01 00:00:00+00'::pg_catalog.timestamptz)"
+						" WHERE g.edp_n_ OPERATOR(pg_catalog.>) 1 OR edp._rollup_count(r.packed,"
+						"   (pg_catalog.date_part('epoch', pg_catalog.date_bin(%s::pg_catalog.interval, g.%s, '2000-01-01 00:00:00+00'::pg_catalog.timestamptz)"
+						"     OPERATOR(pg_catalog.-) r.chunk_start) OPERATOR(pg_catalog./) pg_catalog.date_part('epoch', %s::pg_catalog.interval))::pg_catalog.int4) OPERATOR(pg_catalog.>) 0",
+						s->cols, s->cols, s->notnull, s->cols,
+						s->rollup, s->keycol, s->width, EDP_ROLLUP_SLOTS, s->tscol,
+						s->width, s->tscol, s->width);
+	else
+		cand = psprintf("SELECT %s FROM (SELECT %s, pg_catalog.count(*) AS edp_n_ FROM edp_new WHERE %s GROUP BY %s) g"
+						" WHERE g.edp_n_ OPERATOR(pg_catalog.>) 1 OR (SELECT pg_catalog.count(*) FROM %s t3 WHERE %s) OPERATOR(pg_catalog.>) g.edp_n_",
+						s->cols, s->cols, s->notnull, s->cols, s->table, s->t3join);
+
+	sql = psprintf("SELECT pg_catalog.count(*), %s FROM (%s) c", s->aggs, cand);
+	run(sql, SPI_OK_SELECT);
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	dc->n = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+	dc->arrays = palloc(sizeof(Datum) * s->ncols);
+	dc->types = palloc(sizeof(Oid) * s->ncols);
+	for (i = 0; i < s->ncols; i++)
+	{
+		/* stays valid: SPI keeps result tables until SPI_finish */
+		dc->arrays[i] = SPI_getbinval(tup, desc, i + 2, &isnull);
+		dc->types[i] = SPI_gettypeid(desc, i + 2);
+	}
+}
+
+/*
+ * Step 2: delete the extra copies among the rows with a candidate key.
+ * Mode "first": the copy that was there first survives (rows of earlier
+ * transactions before ours, then the lowest ctid).  Mode "latest": the
+ * copy with the latest ordering column survives, ties as in "first".
+ * The DELETE fires the DELETE trigger, which takes the rows out of the
+ * rollup again.
+ */
+static void
+dedupe_delete(const TriggerSettings *s, const DedupeCandidates *dc)
+{
+	bool		latest = strcmp(s->mode, "latest") == 0;
+	StringInfoData unnest;
+	char	   *span = "";
+	char	   *sql;
+	int			i;
+
+	if (dc->n == 0)
+		return;
+	initStringInfo(&unnest);
+	if (dc->n > EDP_DEDUPE_MANY_CANDIDATES)
+	{
+		/*
+		 * Many candidates (a file loaded again): one hash join of the table
+		 * with the batch beats one index probe per candidate.  The batch's
+		 * keys are a superset of the candidates; the window below still
+		 * deletes only real extra copies.
+		 */
+		appendStringInfo(&unnest, "SELECT %s FROM edp_new", s->cols);
+	}
+	else
+	{
+		appendStringInfoString(&unnest, "SELECT * FROM ROWS FROM (");
+		for (i = 0; i < s->ncols; i++)
+			appendStringInfo(&unnest, "%spg_catalog.unnest($%d)", i > 0 ? ", " : "", i + 1);
+		appendStringInfo(&unnest, ") AS c(%s)", s->cols);
+	}
+
+	/*
+	 * When the key holds the ts column, the candidates' time span bounds
+	 * the rows to read: a BRIN index on ts (raw_index => 'brin') serves it.
+	 */
+	if (s->covers_bucket)
+		span = psprintf(" AND t2.%s OPERATOR(pg_catalog.>=) (SELECT pg_catalog.min(r.%s) FROM (%s) r)"
+						" AND t2.%s OPERATOR(pg_catalog.<=) (SELECT pg_catalog.max(r.%s) FROM (%s) r)",
+						s->tscol, s->tscol, unnest.data, s->tscol, s->tscol, unnest.data);
+	sql = psprintf("DELETE FROM %s t USING ("
+				   " SELECT s.toid, s.tid FROM ("
+				   "  SELECT t2.tableoid AS toid, t2.ctid AS tid, edp.xact_is_current(t2.xmin) AS mine,"
+				   "   pg_catalog.row_number() OVER (PARTITION BY %s ORDER BY %sedp.xact_is_current(t2.xmin), t2.tableoid, t2.ctid) AS rn"
+				   "  FROM %s t2 WHERE EXISTS (SELECT FROM (%s) k WHERE %s)%s"
+				   " ) s WHERE s.rn OPERATOR(pg_catalog.>) 1%s"
+				   ") d WHERE t.tableoid OPERATOR(pg_catalog.=) d.toid AND t.ctid OPERATOR(pg_catalog.=) d.tid",
+				   s->table, s->t2cols,
+				   latest ? psprintf("t2.%s DESC NULLS LAST, ", s->ordercol) : "",
+				   s->table, unnest.data, s->t2join, span,
+				   latest ? "" : " AND s.mine");
+	if (SPI_execute_with_args(sql, dc->n > EDP_DEDUPE_MANY_CANDIDATES ? 0 : s->ncols,
+							  dc->types, dc->arrays, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "edp dedupe failed: %s", sql);	/* internal error */
+	edp_dedupe_removed += SPI_processed;
+}
+
+/* root of a partition tree (the table itself when it is not a partition) */
+static Oid
+root_of(Relation rel)
+{
+	Oid			relid = RelationGetRelid(rel);
+
+	if (rel->rd_rel->relispartition)
+	{
+		List	   *ancestors = get_partition_ancestors(relid);
+
+		if (ancestors != NIL)
+			return llast_oid(ancestors);
+	}
+	return relid;
+}
+
+/*
+ * edp.buckets_trigger(): AFTER ... FOR EACH STATEMENT on an event table
+ * (and BEFORE TRUNCATE on its partitions).
+ */
+PG_FUNCTION_INFO_V1(edp_buckets_trigger);
+Datum
+edp_buckets_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	TriggerEvent ev;
+	Relation	rel;
+	Oid			root;
+	EdpIdentity owner;
+	TriggerSettings s;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("edp.buckets_trigger() must be called as a trigger")));
+	ev = trigdata->tg_event;
+	if (!TRIGGER_FIRED_FOR_STATEMENT(ev))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("edp.buckets_trigger() must be fired FOR EACH STATEMENT")));
+	if (routing_in_progress)
+		return PointerGetDatum(NULL);
+	rel = trigdata->tg_relation;
+	root = root_of(rel);
+
+	/* act as the table's owner: the rollup belongs to it */
+	edp_spi_begin(&owner, rel->rd_rel->relowner, EDP_RESTRICTED);
+	if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)
+		elog(ERROR, "SPI_register_trigger_data failed");	/* internal error */
+
+	if (load_trigger_settings(root, &s))
+	{
+		bool		live = s.rollup != NULL && !s.stale;
+
+		if (TRIGGER_FIRED_BY_INSERT(ev) && TRIGGER_FIRED_AFTER(ev))
+		{
+			bool		dedupe = s.mode != NULL && strcmp(s.mode, "none") != 0 &&
+			s.cols != NULL && s.cols[0] != '\0';
+			/* candidates from fingerprints + the rollup, or in SQL */
+			bool		c_dedupe = dedupe && live && s.covers_bucket && strcmp(s.mode, "first") == 0;
+			RollupBatch *batch = NULL;
+			DedupeCandidates dc;
+
+			if (live && (!dedupe || c_dedupe))
+				batch = scan_batch(&s, rel, trigdata->tg_newtable, 1, c_dedupe);
+			if (dedupe)
+			{
+				dedupe_lock(root);
+				if (batch == NULL ||
+					!edp_rollup_batch_candidates(batch, s.rollup, EDP_DEDUPE_MANY_CANDIDATES, &dc))
+					dedupe_candidates(&s, &dc);
+			}
+			if (batch != NULL)
+				edp_rollup_batch_write(batch, s.rollup);
+			else if (live)
+				rollup_add(&s, "edp_new", 1);
+			if (dedupe)
+				dedupe_delete(&s, &dc);
+		}
+		else if (TRIGGER_FIRED_BY_DELETE(ev) && TRIGGER_FIRED_AFTER(ev))
+		{
+			if (live)
+				rollup_delta(&s, rel, trigdata->tg_oldtable, "edp_old", -1);
+		}
+		else if (TRIGGER_FIRED_BY_UPDATE(ev) && TRIGGER_FIRED_AFTER(ev))
+		{
+			if (live)
+			{
+				rollup_delta(&s, rel, trigdata->tg_oldtable, "edp_old", -1);
+				rollup_delta(&s, rel, trigdata->tg_newtable, "edp_new", 1);
+			}
+		}
+		else if (TRIGGER_FIRED_BY_TRUNCATE(ev) && s.rollup != NULL)
+		{
+			if (TRIGGER_FIRED_AFTER(ev) && root == RelationGetRelid(rel))
+				run(psprintf("TRUNCATE %s", s.rollup), SPI_OK_UTILITY);
+			else if (TRIGGER_FIRED_BEFORE(ev) && live)
+			{
+				/* a partition about to be emptied: take its rows out */
+				char	   *part = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+															  RelationGetRelationName(rel));
+
+				rollup_add(&s, part, -1);
+			}
+		}
+	}
+	edp_spi_end(&owner);
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * edp.xact_is_current(xid): true when the row version with this xmin was
+ * written by the current transaction (or one of its subtransactions).
+ */
+PG_FUNCTION_INFO_V1(edp_xact_is_current);
+Datum
+edp_xact_is_current(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(TransactionIdIsCurrentTransactionId(DatumGetTransactionId(PG_GETARG_DATUM(0))));
+}
+
+/*
+ * edp.route_default_trigger(): deferred AFTER INSERT ROW constraint trigger
+ * on the DEFAULT partition of an edp-partitioned table.  At commit, once
+ * per transaction and partition, it calls edp.route_default(), which
+ * creates the missing partitions and moves the rows there.  An AFTER ROW
+ * trigger leaves COPY's multi-insert path intact; deferral lets the DDL
+ * run after the loading statement has closed the table.
+ */
+static TransactionId routed_xid = InvalidTransactionId;
+
+/*
+ * Move the rows of DEFAULT partition dflt, with the bucket triggers quiet,
+ * as as_user (InvalidOid: the caller) under a restricted security context.
+ */
+static int64
+route_default(Oid dflt, Oid as_user)
+{
+	Datum		arg = ObjectIdGetDatum(dflt);
+	Oid			argtype = REGCLASSOID;
+	int64		moved = 0;
+	EdpIdentity id;
+
+	edp_spi_begin(&id, as_user, EDP_RESTRICTED | EDP_PIN_PATH);
+	routing_in_progress = true;
+	PG_TRY();
+	{
+		bool		isnull;
+
+		if (SPI_execute_with_args("SELECT edp._route_default_rows($1)", 1, &argtype, &arg,
+								  NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "edp._route_default_rows failed");	/* internal error */
+		moved = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	PG_FINALLY();
+	{
+		routing_in_progress = false;
+	}
+	PG_END_TRY();
+	edp_spi_end(&id);
+	return moved;
+}
+
+/*
+ * edp.route_default(dflt): the same on demand (edp.enable_partitioning
+ * routes rows that were there before); returns the number of rows moved.
+ */
+PG_FUNCTION_INFO_V1(edp_route_default);
+Datum
+edp_route_default(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(route_default(PG_GETARG_OID(0), InvalidOid));
+}
+
+static Oid	routed_rels[16];
+static int	routed_count = 0;
+
+PG_FUNCTION_INFO_V1(edp_route_default_trigger);
+Datum
+edp_route_default_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	Oid			relid;
+	TransactionId xid = GetTopTransactionIdIfAny();
+	int			i;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("edp.route_default_trigger() must be called as a trigger")));
+	rel = trigdata->tg_relation;
+	relid = RelationGetRelid(rel);
+
+	/* one routing per transaction and default partition is enough */
+	if (xid != routed_xid)
+	{
+		routed_xid = xid;
+		routed_count = 0;
+	}
+	for (i = 0; i < routed_count; i++)
+		if (routed_rels[i] == relid)
+			return PointerGetDatum(NULL);
+	if (routed_count < (int) lengthof(routed_rels))
+		routed_rels[routed_count++] = relid;
+
+	(void) route_default(relid, rel->rd_rel->relowner);
+	return PointerGetDatum(NULL);
+}

@@ -1,0 +1,188 @@
+/*-------------------------------------------------------------------------
+ *
+ * core/copy_hook.c
+ *		edp's ProcessUtility hook: COPY FROM into edp's tables.
+ *
+ * The hook offers each COPY FROM to the capabilities that take over COPY
+ * for their tables (event tables, then trips tables) and passes everything
+ * else on.  The checks below are COPY FROM's own (DoCopy): the takers run
+ * PostgreSQL's COPY machinery and must refuse what COPY would refuse.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/pg_authid.h"
+#include "commands/copy.h"
+#include "commands/defrem.h"
+#include "commands/extension.h"
+#include "executor/executor.h"
+#include "miscadmin.h"
+#include "parser/parse_relation.h"
+#include "tcop/utility.h"
+#include "utils/acl.h"
+#include "utils/memutils.h"
+#include "utils/rls.h"
+
+#include "core/copy_hook.h"
+
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+
+/*
+ * Is this a COPY FROM a takeover can handle: into a table, from STDIN or a
+ * server file, text or csv, without WHERE or FREEZE?  The rest stays with
+ * PostgreSQL's COPY.
+ */
+static bool
+copy_stmt_supported(CopyStmt *stmt)
+{
+	ListCell   *lc;
+
+	if (!stmt->is_from || stmt->relation == NULL || stmt->query != NULL ||
+		stmt->whereClause != NULL || stmt->is_program)
+		return false;
+	foreach(lc, stmt->options)
+	{
+		DefElem    *opt = (DefElem *) lfirst(lc);
+
+		if (strcmp(opt->defname, "format") == 0 &&
+			strcmp(defGetString(opt), "binary") == 0)
+			return false;
+		if (strcmp(opt->defname, "freeze") == 0)
+			return false;
+	}
+	return true;
+}
+
+/* COPY FROM's check for a server file, made before the table is opened */
+static void
+check_file_privilege(CopyStmt *stmt)
+{
+	if (stmt->filename != NULL &&
+		!has_privs_of_role(GetUserId(), ROLE_PG_READ_SERVER_FILES))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be superuser or have privileges of the pg_read_server_files role to COPY from a file"),
+				 errhint("Anyone can COPY to stdout or from stdin. "
+						 "psql's \\copy command also works for anyone.")));
+}
+
+/*
+ * COPY FROM's table privilege checks: INSERT on the columns COPY fills
+ * (attnums) and on any further columns the taker fills (more_attnums), and
+ * no COPY FROM in a read-only transaction.
+ */
+void
+edp_copy_check_privileges(ParseState *pstate, Relation rel, List *attnums,
+						  List *more_attnums)
+{
+	ParseNamespaceItem *nsitem;
+	RangeTblEntry *rte;
+	ListCell   *lc;
+
+	nsitem = addRangeTableEntryForRelation(pstate, rel, RowExclusiveLock,
+										   NULL, false, false);
+	rte = nsitem->p_rte;
+	rte->requiredPerms = ACL_INSERT;
+	foreach(lc, attnums)
+		rte->insertedCols = bms_add_member(rte->insertedCols,
+										   lfirst_int(lc) - FirstLowInvalidHeapAttributeNumber);
+	foreach(lc, more_attnums)
+		rte->insertedCols = bms_add_member(rte->insertedCols,
+										   lfirst_int(lc) - FirstLowInvalidHeapAttributeNumber);
+	ExecCheckRTPerms(pstate->p_rtable, true);
+
+	if (XactReadOnly && !rel->rd_islocaltemp)
+		PreventCommandIfReadOnly("COPY FROM");
+}
+
+static EdpCopyTaker takers[4];
+static int	ntakers = 0;
+
+/*
+ * Offer a COPY FROM to the takers; returns false when none took it and
+ * PostgreSQL's COPY is to run it.
+ */
+static bool
+take_copy(CopyStmt *stmt, const char *queryString, QueryEnvironment *queryEnv,
+		  QueryCompletion *qc)
+{
+	EdpCopyTarget target;
+	MemoryContext copycontext;
+	MemoryContext oldcontext;
+	uint64		processed = 0;
+	bool		taken;
+	int			i;
+
+	if (ntakers == 0 || !copy_stmt_supported(stmt) ||
+		!OidIsValid(get_extension_oid("edp", true)))
+		return false;
+
+	check_file_privilege(stmt);
+	target.stmt = stmt;
+	target.rel = table_openrv(stmt->relation, RowExclusiveLock);
+	if (check_enable_rls(RelationGetRelid(target.rel), InvalidOid, false) == RLS_ENABLED)
+	{
+		table_close(target.rel, NoLock);
+		return false;
+	}
+
+	copycontext = AllocSetContextCreate(CurrentMemoryContext, "edp COPY",
+										ALLOCSET_DEFAULT_SIZES);
+	oldcontext = MemoryContextSwitchTo(copycontext);
+	target.attnums = CopyGetAttnums(RelationGetDescr(target.rel), target.rel,
+									stmt->attlist);
+	target.pstate = make_parsestate(NULL);
+	target.pstate->p_sourcetext = queryString;
+	target.pstate->p_queryEnv = queryEnv;
+
+	taken = false;
+	for (i = 0; i < ntakers && !taken; i++)
+		taken = takers[i] (&target, &processed);
+
+	MemoryContextSwitchTo(oldcontext);
+	MemoryContextDelete(copycontext);
+	table_close(target.rel, NoLock);
+
+	if (taken && qc)
+		SetQueryCompletion(qc, CMDTAG_COPY, processed);
+	return taken;
+}
+
+static void
+edp_process_utility(PlannedStmt *pstmt, const char *queryString,
+					bool readOnlyTree, ProcessUtilityContext context,
+					ParamListInfo params, QueryEnvironment *queryEnv,
+					DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+
+	if (IsA(parsetree, CopyStmt) &&
+		take_copy((CopyStmt *) parsetree, queryString, queryEnv, qc))
+		return;
+
+	if (prev_ProcessUtility)
+		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+							queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+}
+
+/* the capabilities' COPY takers, in the order _PG_init registered them */
+void
+edp_copy_register_taker(EdpCopyTaker taker)
+{
+	if (ntakers >= (int) lengthof(takers))
+		elog(ERROR, "too many edp COPY takers");	/* internal error */
+	takers[ntakers++] = taker;
+}
+
+void
+edp_copy_hook_init(void)
+{
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = edp_process_utility;
+}

@@ -1,0 +1,51 @@
+/*-------------------------------------------------------------------------
+ *
+ * core/copy_hook.h
+ *		edp's one ProcessUtility hook, and what its COPY takers share.
+ *
+ * Two capabilities take over COPY FROM for their tables: event tables
+ * (events/flatten_copy.c) and trips tables (trips/copy.c).  Each registers
+ * a "taker" at load time that returns false to leave the statement to the
+ * next taker, and in the end to PostgreSQL.  The hook knows no taker by
+ * name: core does not call up into the capabilities.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef EDP_COPY_HOOK_H
+#define EDP_COPY_HOOK_H
+
+#include "nodes/parsenodes.h"
+#include "parser/parse_node.h"
+#include "tcop/cmdtag.h"
+#include "utils/queryenvironment.h"
+#include "utils/rel.h"
+
+/*
+ * A COPY FROM the hook offers to the takers: the statement, its table
+ * (opened with RowExclusiveLock; file privilege and row-level security
+ * already checked), the columns it fills and a parse state for the
+ * remaining privilege checks.  Everything a taker allocates goes in a
+ * memory context the hook deletes afterwards.
+ */
+typedef struct EdpCopyTarget
+{
+	CopyStmt   *stmt;
+	Relation	rel;
+	List	   *attnums;
+	ParseState *pstate;
+} EdpCopyTarget;
+
+extern void edp_copy_hook_init(void);
+extern void edp_copy_check_privileges(ParseState *pstate, Relation rel,
+									  List *attnums, List *more_attnums);
+
+/*
+ * The takers: each returns false, having loaded nothing, when the table
+ * is not one of its own; otherwise it runs the COPY and sets *processed.
+ */
+/* take the COPY (true, with the rows processed) or leave it (false) */
+typedef bool (*EdpCopyTaker) (EdpCopyTarget *target, uint64 *processed);
+
+extern void edp_copy_register_taker(EdpCopyTaker taker);
+
+#endif							/* EDP_COPY_HOOK_H */

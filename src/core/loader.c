@@ -1,0 +1,538 @@
+/*-------------------------------------------------------------------------
+ *
+ * core/loader.c
+ *		Batched inserts with PostgreSQL's full insert semantics (see loader.h).
+ *
+ * This is the write half of a COPY FROM, built from the executor's own
+ * pieces: a range table entry and ResultRelInfo for the target, tuple
+ * routing for partitioned tables, BEFORE/AFTER row and statement triggers,
+ * transition capture, constraint checks, and table_multi_insert() followed
+ * by index insertion for buffered rows.  Rows are buffered per target
+ * partition so that input in any order still goes out in batches.
+ *
+ * One deliberate difference from COPY: edp's own flattening trigger is
+ * left out of the trigger set when the caller has flattened the rows
+ * itself, because any BEFORE ROW trigger forces row-at-a-time inserts,
+ * and flattening on the COPY path exists precisely to keep batching.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/hio.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_trigger.h"
+#include "commands/trigger.h"
+#include "executor/execPartition.h"
+#include "executor/nodeModifyTable.h"
+#include "foreign/fdwapi.h"
+#include "executor/executor.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rls.h"
+
+#include "core/edp.h"
+#include "core/loader.h"
+
+/* flush when this many rows or bytes are buffered (the values COPY uses) */
+#define LOADER_MAX_BUFFERED_ROWS	1000
+#define LOADER_MAX_BUFFERED_BYTES	65535
+
+/* rows waiting for one target relation (the table, or one partition) */
+typedef struct LoaderBuffer
+{
+	ResultRelInfo *rri;
+	TupleTableSlot *slots[LOADER_MAX_BUFFERED_ROWS];
+	uint64		linenos[LOADER_MAX_BUFFERED_ROWS];
+	int			nused;
+	BulkInsertState bistate;
+} LoaderBuffer;
+
+/* what we know about one target relation's triggers */
+typedef struct LoaderTarget
+{
+	ResultRelInfo *rri;
+	bool		has_br_trigger; /* BEFORE ROW INSERT, after filtering */
+	bool		batched;		/* rows go through a LoaderBuffer */
+	LoaderBuffer *buffer;
+} LoaderTarget;
+
+struct EdpLoader
+{
+	EState	   *estate;
+	ModifyTableState *mtstate;
+	ResultRelInfo *root;
+	PartitionTupleRouting *proute;
+	TransitionCaptureState *transition_capture;
+	CommandId	cid;
+	int			ti_options;
+	int			flags;
+	bool		batching_allowed;
+	Oid			flatten_trigger_fn;
+	TupleTableSlot *input_slot;
+	BulkInsertState single_bistate;
+
+	List	   *targets;		/* LoaderTarget *, one per relation seen */
+	LoaderTarget *last_target;
+	int			buffered_rows;
+	Size		buffered_bytes;
+	uint64		processed;
+
+	EdpLoaderLineCallback line_callback;
+	void	   *line_callback_arg;
+};
+
+static Oid	flatten_trigger_function(void);
+static void filter_flatten_trigger(EdpLoader *loader, ResultRelInfo *rri);
+static LoaderTarget *loader_target(EdpLoader *loader, ResultRelInfo *rri);
+static void insert_one(EdpLoader *loader, LoaderTarget *target,
+					   TupleTableSlot *slot, uint64 lineno);
+static void flush_buffer(EdpLoader *loader, LoaderBuffer *buffer);
+static void report_line(EdpLoader *loader, uint64 lineno);
+
+/*
+ * OID of edp.flatten_trigger(), or InvalidOid when it does not exist (the
+ * loader is then used before the flattening objects are installed).
+ */
+static Oid
+flatten_trigger_function(void)
+{
+	List	   *name = list_make2(makeString(EDP_SCHEMA),
+								  makeString("flatten_trigger"));
+
+	return LookupFuncName(name, 0, NULL, true);
+}
+
+/*
+ * Remove edp's flattening trigger from the executor's private copy of a
+ * target's trigger descriptor, recomputing the one flag it affects.
+ */
+static void
+filter_flatten_trigger(EdpLoader *loader, ResultRelInfo *rri)
+{
+	TriggerDesc *trigdesc = rri->ri_TrigDesc;
+	int			i,
+				kept = 0;
+	bool		before_row = false;
+
+	if (trigdesc == NULL || !OidIsValid(loader->flatten_trigger_fn))
+		return;
+
+	for (i = 0; i < trigdesc->numtriggers; i++)
+	{
+		Trigger    *trigger = &trigdesc->triggers[i];
+		uint16		type = trigger->tgtype;
+
+		if (trigger->tgfoid == loader->flatten_trigger_fn)
+			continue;
+		if (kept != i)
+			trigdesc->triggers[kept] = *trigger;
+		kept++;
+		if (TRIGGER_FOR_ROW(type) && TRIGGER_FOR_BEFORE(type) &&
+			TRIGGER_FOR_INSERT(type))
+			before_row = true;
+	}
+	if (kept == trigdesc->numtriggers)
+		return;
+	trigdesc->numtriggers = kept;
+	trigdesc->trig_insert_before_row = before_row;
+	if (kept == 0)
+		rri->ri_TrigDesc = NULL;
+}
+
+EdpLoader *
+edp_loader_begin(Relation rel, int flags)
+{
+	EdpLoader  *loader = palloc0(sizeof(EdpLoader));
+	EState	   *estate = CreateExecutorState();
+	RangeTblEntry *rte;
+	ResultRelInfo *root;
+	ModifyTableState *mtstate;
+	TriggerDesc *trigdesc = rel->trigdesc;
+
+	if (check_enable_rls(RelationGetRelid(rel), InvalidOid, false) == RLS_ENABLED)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("edp cannot load into \"%s\" because it has row-level security enabled",
+						RelationGetRelationName(rel)),
+				 errhint("Use INSERT statements instead.")));
+
+	loader->estate = estate;
+	loader->flags = flags;
+	loader->cid = GetCurrentCommandId(true);
+
+	/* the range table entry the executor checks and reports against */
+	rte = makeNode(RangeTblEntry);
+	rte->rtekind = RTE_RELATION;
+	rte->relid = RelationGetRelid(rel);
+	rte->relkind = rel->rd_rel->relkind;
+	rte->rellockmode = RowExclusiveLock;
+	rte->requiredPerms = ACL_INSERT;
+	ExecCheckRTPerms(list_make1(rte), true);
+
+	ExecInitRangeTable(estate, list_make1(rte));
+	root = makeNode(ResultRelInfo);
+	ExecInitResultRelation(estate, root, 1);
+	CheckValidResultRel(root, CMD_INSERT);
+	ExecOpenIndices(root, false);
+	loader->root = root;
+
+	mtstate = makeNode(ModifyTableState);
+	mtstate->ps.plan = NULL;
+	mtstate->ps.state = estate;
+	mtstate->operation = CMD_INSERT;
+	mtstate->mt_nrels = 1;
+	mtstate->resultRelInfo = root;
+	mtstate->rootResultRelInfo = root;
+	loader->mtstate = mtstate;
+
+	/* a table new in this (sub)transaction needs no free-space lookups */
+	if (RELKIND_HAS_STORAGE(rel->rd_rel->relkind) &&
+		(rel->rd_createSubid != InvalidSubTransactionId ||
+		 rel->rd_firstRelfilenodeSubid != InvalidSubTransactionId))
+		loader->ti_options |= TABLE_INSERT_SKIP_FSM;
+
+	loader->flatten_trigger_fn = (flags & EDP_LOADER_SKIP_FLATTEN_TRIGGER) ?
+		flatten_trigger_function() : InvalidOid;
+	filter_flatten_trigger(loader, root);
+
+	AfterTriggerBeginQuery();
+	loader->transition_capture = mtstate->mt_transition_capture =
+		MakeTransitionCaptureState(trigdesc, RelationGetRelid(rel), CMD_INSERT);
+
+	if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+		loader->proute = ExecSetupPartitionTupleRouting(estate, rel);
+
+	/*
+	 * Batching is off when COPY would turn it off: foreign tables, and
+	 * transition tables on a partitioned table (captured rows must be in
+	 * the root's form, which only row-at-a-time inserts keep at hand).
+	 * BEFORE ROW triggers turn it off per target, below.
+	 */
+	loader->batching_allowed = !(flags & EDP_LOADER_SINGLE_ROW) &&
+		root->ri_FdwRoutine == NULL &&
+		!(loader->proute != NULL && root->ri_TrigDesc != NULL &&
+		  root->ri_TrigDesc->trig_insert_new_table);
+
+	loader->input_slot = table_slot_create(rel, &estate->es_tupleTable);
+	loader->single_bistate = GetBulkInsertState();
+
+	ExecBSInsertTriggers(estate, root);
+
+	return loader;
+}
+
+void
+edp_loader_set_line_callback(EdpLoader *loader, EdpLoaderLineCallback callback,
+							 void *arg)
+{
+	loader->line_callback = callback;
+	loader->line_callback_arg = arg;
+}
+
+static void
+report_line(EdpLoader *loader, uint64 lineno)
+{
+	if (loader->line_callback)
+		loader->line_callback(loader->line_callback_arg, lineno);
+}
+
+/* The slot, in the target table's row type, that callers fill. */
+TupleTableSlot *
+edp_loader_slot(EdpLoader *loader)
+{
+	return loader->input_slot;
+}
+
+/* Find or set up what we keep for one target relation. */
+static LoaderTarget *
+loader_target(EdpLoader *loader, ResultRelInfo *rri)
+{
+	LoaderTarget *target;
+	ListCell   *lc;
+
+	if (loader->last_target && loader->last_target->rri == rri)
+		return loader->last_target;
+
+	foreach(lc, loader->targets)
+	{
+		target = (LoaderTarget *) lfirst(lc);
+		if (target->rri == rri)
+			return loader->last_target = target;
+	}
+
+	target = MemoryContextAllocZero(loader->estate->es_query_cxt,
+									sizeof(LoaderTarget));
+	target->rri = rri;
+	if (rri != loader->root)
+		filter_flatten_trigger(loader, rri);
+	target->has_br_trigger = rri->ri_TrigDesc != NULL &&
+		(rri->ri_TrigDesc->trig_insert_before_row ||
+		 rri->ri_TrigDesc->trig_insert_instead_row);
+	target->batched = loader->batching_allowed && !target->has_br_trigger &&
+		rri->ri_FdwRoutine == NULL;
+	if (target->batched)
+	{
+		target->buffer = MemoryContextAllocZero(loader->estate->es_query_cxt,
+												sizeof(LoaderBuffer));
+		target->buffer->rri = rri;
+		target->buffer->bistate = GetBulkInsertState();
+	}
+	loader->targets = lappend(loader->targets, target);
+	return loader->last_target = target;
+}
+
+/*
+ * Add one row, given in the target table's row type.  The slot's contents
+ * are copied (or inserted) before this returns, so the caller may reuse
+ * the slot and the memory its values live in.
+ */
+void
+edp_loader_add(EdpLoader *loader, TupleTableSlot *slot, uint64 lineno)
+{
+	EState	   *estate = loader->estate;
+	ResultRelInfo *rri = loader->root;
+	LoaderTarget *target;
+	Relation	rel;
+	MemoryContext oldcontext;
+
+	CHECK_FOR_INTERRUPTS();
+	ResetPerTupleExprContext(estate);
+
+	if (TTS_EMPTY(slot))
+		ExecStoreVirtualTuple(slot);
+	slot->tts_tableOid = RelationGetRelid(loader->root->ri_RelationDesc);
+
+	if (loader->proute)
+		rri = ExecFindPartition(loader->mtstate, loader->root, loader->proute,
+								slot, estate);
+	target = loader_target(loader, rri);
+	rel = rri->ri_RelationDesc;
+
+	if (!target->batched)
+	{
+		TupleConversionMap *map = rri->ri_RootToPartitionMap;
+
+		if (loader->transition_capture != NULL)
+			loader->transition_capture->tcs_original_insert_tuple =
+				target->has_br_trigger ? NULL : slot;
+		if (loader->proute && map != NULL)
+			slot = execute_attr_map_slot(map->attrMap, slot,
+										 rri->ri_PartitionTupleSlot);
+		slot->tts_tableOid = RelationGetRelid(rel);
+		insert_one(loader, target, slot, lineno);
+		return;
+	}
+	else
+	{
+		LoaderBuffer *buffer = target->buffer;
+		TupleTableSlot *batchslot;
+		TupleConversionMap *map = rri->ri_RootToPartitionMap;
+
+		if (buffer->slots[buffer->nused] == NULL)
+			buffer->slots[buffer->nused] = table_slot_create(rel, NULL);
+		batchslot = buffer->slots[buffer->nused];
+
+		oldcontext = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
+		if (loader->proute && map != NULL)
+			batchslot = execute_attr_map_slot(map->attrMap, slot, batchslot);
+		else
+			ExecCopySlot(batchslot, slot);
+		MemoryContextSwitchTo(oldcontext);
+		batchslot->tts_tableOid = RelationGetRelid(rel);
+
+		if (rel->rd_att->constr && rel->rd_att->constr->has_generated_stored)
+			ExecComputeStoredGenerated(rri, estate, batchslot, CMD_INSERT);
+		if (rel->rd_att->constr)
+			ExecConstraints(rri, batchslot, estate);
+		if (rel->rd_rel->relispartition && loader->proute == NULL)
+			ExecPartitionCheck(rri, batchslot, estate, true);
+
+		/* the buffered row must outlive the per-tuple context */
+		ExecMaterializeSlot(batchslot);
+		buffer->linenos[buffer->nused] = lineno;
+		buffer->nused++;
+		loader->buffered_rows++;
+		loader->buffered_bytes += batchslot->tts_ops == &TTSOpsBufferHeapTuple ?
+			((BufferHeapTupleTableSlot *) batchslot)->base.tuple->t_len : 0;
+		loader->processed++;
+
+		if (buffer->nused >= LOADER_MAX_BUFFERED_ROWS ||
+			loader->buffered_rows >= LOADER_MAX_BUFFERED_ROWS ||
+			loader->buffered_bytes >= LOADER_MAX_BUFFERED_BYTES)
+			edp_loader_flush(loader);
+	}
+}
+
+/* Row-at-a-time insert, with BEFORE ROW triggers, as COPY does it. */
+static void
+insert_one(EdpLoader *loader, LoaderTarget *target, TupleTableSlot *slot,
+		   uint64 lineno)
+{
+	EState	   *estate = loader->estate;
+	ResultRelInfo *rri = target->rri;
+	Relation	rel = rri->ri_RelationDesc;
+	List	   *recheck = NIL;
+
+	/* rows buffered for other targets go first, to keep input order */
+	if (loader->buffered_rows > 0)
+		edp_loader_flush(loader);
+
+	if (target->has_br_trigger)
+	{
+		if (rri->ri_TrigDesc->trig_insert_instead_row)
+		{
+			ExecIRInsertTriggers(estate, rri, slot);
+			loader->processed++;
+			return;
+		}
+		if (!ExecBRInsertTriggers(estate, rri, slot))
+			return;				/* the trigger said "do nothing" */
+	}
+
+	if (rel->rd_att->constr && rel->rd_att->constr->has_generated_stored)
+		ExecComputeStoredGenerated(rri, estate, slot, CMD_INSERT);
+
+	if (rri->ri_FdwRoutine != NULL)
+	{
+		slot = rri->ri_FdwRoutine->ExecForeignInsert(estate, rri, slot, NULL);
+		if (slot == NULL)
+			return;
+		slot->tts_tableOid = RelationGetRelid(rel);
+	}
+	else
+	{
+		if (rel->rd_att->constr)
+			ExecConstraints(rri, slot, estate);
+		if (rel->rd_rel->relispartition &&
+			(loader->proute == NULL || target->has_br_trigger))
+			ExecPartitionCheck(rri, slot, estate, true);
+
+		table_tuple_insert(rel, slot, loader->cid, loader->ti_options,
+						   loader->single_bistate);
+		if (rri->ri_NumIndices > 0)
+			recheck = ExecInsertIndexTuples(rri, slot, estate, false, false,
+											NULL, NIL);
+	}
+	ExecARInsertTriggers(estate, rri, slot, recheck, loader->transition_capture);
+	list_free(recheck);
+	loader->processed++;
+	(void) lineno;
+}
+
+/* Write one target's buffered rows: heap first, then indexes and triggers. */
+static void
+flush_buffer(EdpLoader *loader, LoaderBuffer *buffer)
+{
+	EState	   *estate = loader->estate;
+	ResultRelInfo *rri = buffer->rri;
+	MemoryContext oldcontext;
+	bool		after_row = rri->ri_TrigDesc != NULL &&
+		(rri->ri_TrigDesc->trig_insert_after_row ||
+		 rri->ri_TrigDesc->trig_insert_new_table);
+	int			i;
+
+	if (buffer->nused == 0)
+		return;
+
+	/* table_multi_insert may leak memory: run it in the per-tuple context */
+	oldcontext = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
+	table_multi_insert(rri->ri_RelationDesc, buffer->slots, buffer->nused,
+					   loader->cid, loader->ti_options, buffer->bistate);
+	MemoryContextSwitchTo(oldcontext);
+
+	for (i = 0; i < buffer->nused; i++)
+	{
+		TupleTableSlot *slot = buffer->slots[i];
+
+		if (rri->ri_NumIndices > 0 || after_row)
+		{
+			List	   *recheck = NIL;
+
+			report_line(loader, buffer->linenos[i]);
+			if (rri->ri_NumIndices > 0)
+				recheck = ExecInsertIndexTuples(rri, slot, estate, false,
+												false, NULL, NIL);
+			if (after_row)
+				ExecARInsertTriggers(estate, rri, slot, recheck,
+									 loader->transition_capture);
+			list_free(recheck);
+			ResetPerTupleExprContext(estate);
+		}
+		ExecClearTuple(slot);
+	}
+	report_line(loader, 0);
+
+	/* no buffer pin may outlive this call (callers end subtransactions) */
+	ReleaseBulkInsertStatePin(buffer->bistate);
+	buffer->nused = 0;
+}
+
+/* Write every buffered row now. */
+void
+edp_loader_flush(EdpLoader *loader)
+{
+	ListCell   *lc;
+
+	foreach(lc, loader->targets)
+	{
+		LoaderTarget *target = (LoaderTarget *) lfirst(lc);
+
+		if (target->buffer)
+			flush_buffer(loader, target->buffer);
+	}
+	loader->buffered_rows = 0;
+	loader->buffered_bytes = 0;
+	ResetPerTupleExprContext(loader->estate);
+}
+
+/*
+ * Flush, fire AFTER STATEMENT triggers and queued AFTER ROW triggers,
+ * release everything.  Returns the number of rows inserted.
+ */
+uint64
+edp_loader_end(EdpLoader *loader)
+{
+	EState	   *estate = loader->estate;
+	uint64		processed;
+	ListCell   *lc;
+
+	edp_loader_flush(loader);
+
+	ExecASInsertTriggers(estate, loader->root, loader->transition_capture);
+	AfterTriggerEndQuery(estate);
+
+	ReleaseBulkInsertStatePin(loader->single_bistate);
+	FreeBulkInsertState(loader->single_bistate);
+	foreach(lc, loader->targets)
+	{
+		LoaderTarget *target = (LoaderTarget *) lfirst(lc);
+		LoaderBuffer *buffer = target->buffer;
+		int			i;
+
+		if (buffer == NULL)
+			continue;
+		FreeBulkInsertState(buffer->bistate);
+		for (i = 0; i < LOADER_MAX_BUFFERED_ROWS && buffer->slots[i]; i++)
+			ExecDropSingleTupleTableSlot(buffer->slots[i]);
+		table_finish_bulk_insert(target->rri->ri_RelationDesc,
+								 loader->ti_options);
+	}
+
+	ExecResetTupleTable(estate->es_tupleTable, false);
+	if (loader->proute)
+		ExecCleanupTupleRouting(loader->mtstate, loader->proute);
+	ExecCloseResultRelations(estate);
+	ExecCloseRangeTableRelations(estate);
+
+	processed = loader->processed;
+	FreeExecutorState(estate);
+	pfree(loader);
+	return processed;
+}

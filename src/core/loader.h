@@ -1,0 +1,70 @@
+/*-------------------------------------------------------------------------
+ *
+ * core/loader.h
+ *		Batched row insertion into a table with all of PostgreSQL's insert
+ *		semantics in force: constraints, generated columns, indexes, row and
+ *		statement triggers (with transition tables), partition routing.
+ *
+ * The COPY paths of edp (flattening COPY, validated ingest) convert input
+ * rows into slots and hand them here; the loader buffers them and writes
+ * them with table_multi_insert, as COPY does, unless a BEFORE ROW trigger
+ * other than edp's own flattening trigger forces row-at-a-time inserts.
+ *
+ * Typical use:
+ *		loader = edp_loader_begin(rel, 0);
+ *		while (...)
+ *		{
+ *			TupleTableSlot *slot = edp_loader_slot(loader);
+ *			ExecClearTuple(slot);
+ *			... fill slot->tts_values / tts_isnull ...
+ *			ExecStoreVirtualTuple(slot);
+ *			edp_loader_add(loader, slot, lineno);
+ *		}
+ *		rows = edp_loader_end(loader);
+ *
+ * The caller holds at least RowExclusiveLock on rel and has checked the
+ * privileges its statement needs; edp_loader_begin itself checks INSERT
+ * on the table and refuses tables with row-level security enabled, as
+ * COPY FROM does.
+ *
+ * Subtransactions: a loader must not outlive a subtransaction it was begun
+ * in, and must not be used across a rolled-back subtransaction (the abort
+ * releases the relations, locks and buffer pins the loader holds).  To
+ * isolate batches, begin and end one loader inside each subtransaction,
+ * in a memory context the caller resets per batch; on error, roll the
+ * subtransaction back and forget the loader.  Statement triggers then fire
+ * once per batch, which is what a per-batch COPY would do.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef EDP_LOADER_H
+#define EDP_LOADER_H
+
+#include "executor/tuptable.h"
+#include "utils/rel.h"
+
+typedef struct EdpLoader EdpLoader;
+
+/* flags for edp_loader_begin */
+#define EDP_LOADER_SKIP_FLATTEN_TRIGGER	0x01	/* rows arrive flattened */
+#define EDP_LOADER_SINGLE_ROW			0x02	/* no multi-insert (volatile
+												 * defaults, ...) */
+
+/*
+ * Called with the input line number of the row being written whenever the
+ * loader works on a buffered row (index insertion, AFTER ROW triggers), so
+ * that the caller's error context names the right line; called with 0 when
+ * it is done.
+ */
+typedef void (*EdpLoaderLineCallback) (void *arg, uint64 lineno);
+
+extern EdpLoader *edp_loader_begin(Relation rel, int flags);
+extern void edp_loader_set_line_callback(EdpLoader *loader,
+										 EdpLoaderLineCallback callback,
+										 void *arg);
+extern TupleTableSlot *edp_loader_slot(EdpLoader *loader);
+extern void edp_loader_add(EdpLoader *loader, TupleTableSlot *slot, uint64 lineno);
+extern void edp_loader_flush(EdpLoader *loader);
+extern uint64 edp_loader_end(EdpLoader *loader);
+
+#endif							/* EDP_LOADER_H */

@@ -1,0 +1,109 @@
+/*-------------------------------------------------------------------------
+ *
+ * ingest/ingest_internal.h
+ *		The state of one ingest job, shared by ingest/ingest.c (conversion, batches,
+ *		quarantine) and ingest/input.c (reading, checksum, detection).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef EDP_INGEST_INTERNAL_H
+#define EDP_INGEST_INTERNAL_H
+
+#include "commands/copy.h"
+#include "common/cryptohash.h"
+#include "common/sha2.h"
+#include "executor/execExpr.h"
+#include "lib/stringinfo.h"
+#include "storage/fd.h"
+#include "utils/rel.h"
+
+#include "ingest/ingest.h"
+
+/* bytes looked at to detect the format and the delimiter */
+#define PEEK_BYTES 65536
+
+
+/* one input row kept until its batch is written */
+typedef struct EdpRow
+{
+	uint64		line;			/* line number in the input (1-based) */
+	int			raw;			/* offset of the raw line in raw_lines */
+	Datum	   *values;			/* converted, by attribute */
+	bool	   *isnull;
+	bool		bad;			/* rejected */
+} EdpRow;
+
+struct EdpIngest
+{
+	MemoryContext cxt;			/* lives as long as the job */
+	MemoryContext batch_cxt;	/* raw rows of the current batch */
+	MemoryContext values_cxt;	/* converted values of the current batch */
+	int64		job_id;
+	Oid			relid;
+	char	   *relname;
+	EdpIngestMode mode;
+	EdpIngestOptions opts;
+	bool		jsonl;
+	char		delimiter;
+	int			batch_size;
+
+	/* input: a server file read through a virtual file descriptor, or memory */
+	File		file;
+	off_t		offset;
+	const char *data;
+	Size		datalen;
+	Size		datapos;
+	int64		size;
+	pg_cryptohash_ctx *sha;		/* NULL once the checksum is known */
+	ResourceOwner hash_owner;	/* background jobs: outlives transactions */
+	char		checksum[PG_SHA256_DIGEST_LENGTH * 2 + 1];
+	CopyFromState cstate;
+	bool		eof;
+	int64		skip_lines;		/* resumed job: lines already committed */
+
+	/* target columns, by attribute index */
+	int			natts;
+	char	  **colnames;		/* as in the table */
+	char	  **normnames;		/* normalised, for matching */
+	bool	   *usable;			/* not dropped, not generated */
+	bool	   *notnull;
+	FmgrInfo   *in_funcs;
+	Oid		   *ioparams;
+	int32	   *typmods;
+	ExprState **defaults;		/* NULL: no default */
+	ExprContext *econtext;		/* evaluates defaults */
+
+	/* CSV: input field i goes to attribute field_att[i] */
+	int			nfields;
+	int		   *field_att;
+	bool	   *provided;		/* attribute filled from the input */
+
+	/* the current batch */
+	EdpRow	   *rows;
+	int			nrows;
+	StringInfoData raw_lines;	/* the batch's raw lines, NUL-separated */
+	char	  **fields;			/* fields of the row being converted */
+	int			row_nfields;
+	bool		in_read;		/* inside COPY's parser: errors end the job */
+	bool		check_fields;	/* the line is not valid text: check each field */
+	List	   *deferred;		/* rejects found while reading (DeferredReject) */
+
+	/* the target, open while rows are written */
+	Relation	rel;
+	MemoryContext loader_cxt;	/* a loader per write attempt */
+	uint64		write_line;		/* line of the row the loader is writing */
+
+	EdpJobCounts counts;
+
+	/* for the error context and for rejects */
+	uint64		cur_line;
+	const char *cur_column;
+};
+
+extern void edp_ingest_input_attach(EdpIngest *ing);
+extern int	edp_ingest_read_cb(void *outbuf, int minread, int maxread);
+extern void edp_ingest_hash_finish(EdpIngest *ing);
+extern void edp_ingest_detect_format(EdpIngest *ing, const char *path);
+extern List *edp_ingest_copy_options(EdpIngest *ing);
+
+#endif							/* EDP_INGEST_INTERNAL_H */

@@ -1,0 +1,233 @@
+/*-------------------------------------------------------------------------
+ *
+ * ingest/input.c
+ *		The input side of validated ingest: bytes from a server file or from
+ *		the client handed to COPY's parser through its data source callback,
+ *		the SHA-256 of the input computed as it streams, and the detection of
+ *		the format and the CSV delimiter.
+ *
+ * COPY reads in CSV mode declared SQL_ASCII, so that it hands over raw
+ * bytes; ingest/ingest.c checks each line against the database encoding, and a
+ * bad byte sequence rejects its own row only.  JSON lines are read with a
+ * delimiter and quote that valid JSON text never contains unescaped (0x1f,
+ * 0x1e), so each line is one field.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "utils/builtins.h"
+#include "utils/wait_event.h"
+
+#include "ingest/ingest.h"
+#include "ingest/ingest_internal.h"
+#include "ingest/ledger.h"
+
+/* the job whose input the COPY callback reads (one at a time per backend) */
+static EdpIngest *reading = NULL;
+
+/* delimiters tried, in order of preference on a tie */
+static const char delimiter_candidates[] = {',', ';', '\t', '|'};
+
+void
+edp_ingest_input_attach(EdpIngest *ing)
+{
+	reading = ing;
+}
+
+/* read from the file or the client's bytes at the current position */
+static int
+read_raw(EdpIngest *ing, char *buf, int len)
+{
+	int			n;
+
+	if (ing->file >= 0)
+	{
+		n = FileRead(ing->file, buf, len, ing->offset, WAIT_EVENT_COPY_FILE_READ);
+		if (n < 0)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not read the input of ingest job " INT64_FORMAT ": %m", ing->job_id)));
+		ing->offset += n;
+	}
+	else
+	{
+		n = Min((Size) len, ing->datalen - ing->datapos);
+		memcpy(buf, ing->data + ing->datapos, n);
+		ing->datapos += n;
+	}
+	return n;
+}
+
+static void
+hash_update(EdpIngest *ing, const char *buf, int len)
+{
+	if (ing->sha && len > 0 && pg_cryptohash_update(ing->sha, (const uint8 *) buf, len) < 0)
+		elog(ERROR, "could not compute SHA-256: %s", pg_cryptohash_error(ing->sha));	/* internal error */
+}
+
+void
+edp_ingest_hash_finish(EdpIngest *ing)
+{
+	uint8		digest[PG_SHA256_DIGEST_LENGTH];
+
+	if (ing->sha == NULL)
+		return;
+	if (pg_cryptohash_final(ing->sha, digest, sizeof(digest)) < 0)
+		elog(ERROR, "could not compute SHA-256: %s", pg_cryptohash_error(ing->sha));	/* internal error */
+	hex_encode((const char *) digest, sizeof(digest), ing->checksum);
+	ing->checksum[PG_SHA256_DIGEST_LENGTH * 2] = '\0';
+	pg_cryptohash_free(ing->sha);
+	ing->sha = NULL;
+}
+
+/* COPY's data source: fill outbuf with at least minread bytes unless at EOF */
+int
+edp_ingest_read_cb(void *outbuf, int minread, int maxread)
+{
+	EdpIngest  *ing = reading;
+	int			total = 0;
+
+	while (total < minread)
+	{
+		int			n = read_raw(ing, (char *) outbuf + total, maxread - total);
+
+		if (n == 0)
+			break;
+		hash_update(ing, (char *) outbuf + total, n);
+		total += n;
+	}
+	return total;
+}
+
+/*
+ * Compute the checksum in a pass of its own (only when an earlier job
+ * loaded an input of the same size into the same table); the input is then
+ * read again from its start.
+ */
+static void
+hash_whole_input(EdpIngest *ing)
+{
+	char	   *buf = palloc(PEEK_BYTES);
+	int			n;
+
+	while ((n = read_raw(ing, buf, PEEK_BYTES)) > 0)
+		hash_update(ing, buf, n);
+	edp_ingest_hash_finish(ing);
+	ing->offset = 0;
+	ing->datapos = 0;
+	pfree(buf);
+}
+
+/*
+ * Is this input identical (SHA-256 and size) to one already loaded into
+ * the same table by a succeeded job of owner's?
+ */
+bool
+edp_ingest_is_duplicate_input(EdpIngest *ing, Oid owner, int64 *earlier_job)
+{
+	if (edp_job_find_loaded(owner, ing->relid, NULL, ing->size, true) == 0)
+		return false;			/* checksum computed while loading */
+	hash_whole_input(ing);
+	*earlier_job = edp_job_find_loaded(owner, ing->relid, ing->checksum, ing->size, false);
+	return *earlier_job != 0;
+}
+
+/* first line of the input: the delimiter is the candidate it has most of */
+static char
+detect_delimiter(const char *buf, int len)
+{
+	int			counts[lengthof(delimiter_candidates)] = {0};
+	bool		quoted = false;
+	int			best = 0;
+	int			i;
+	int			j;
+
+	for (i = 0; i < len && (quoted || (buf[i] != '\n' && buf[i] != '\r')); i++)
+	{
+		if (buf[i] == '"')
+			quoted = !quoted;
+		else if (!quoted)
+			for (j = 0; j < (int) lengthof(delimiter_candidates); j++)
+				if (buf[i] == delimiter_candidates[j])
+					counts[j]++;
+	}
+	for (j = 1; j < (int) lengthof(delimiter_candidates); j++)
+		if (counts[j] > counts[best])
+			best = j;
+	return delimiter_candidates[best];
+}
+
+static bool
+path_has_json_suffix(const char *path)
+{
+	size_t		len = path ? strlen(path) : 0;
+
+	return (len > 6 && pg_strcasecmp(path + len - 6, ".jsonl") == 0) ||
+		(len > 7 && pg_strcasecmp(path + len - 7, ".ndjson") == 0);
+}
+
+/* settle format and delimiter from the options, the name and the first bytes */
+void
+edp_ingest_detect_format(EdpIngest *ing, const char *path)
+{
+	char	   *peek = palloc(PEEK_BYTES);
+	int			len = read_raw(ing, peek, PEEK_BYTES);
+	int			i = 0;
+
+	ing->offset = 0;
+	ing->datapos = 0;
+
+	if (ing->opts.format)
+	{
+		if (strcmp(ing->opts.format, "csv") == 0)
+			ing->jsonl = false;
+		else if (strcmp(ing->opts.format, "jsonl") == 0)
+			ing->jsonl = true;
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown ingest format \"%s\"", ing->opts.format),
+					 errhint("Use \"csv\" or \"jsonl\", or leave the format out to detect it.")));
+	}
+	else
+	{
+		while (i < len && isspace((unsigned char) peek[i]))
+			i++;
+		ing->jsonl = path_has_json_suffix(path) || (i < len && peek[i] == '{');
+	}
+
+	if (ing->jsonl)
+		ing->delimiter = '\x1f';
+	else if (ing->opts.delimiter)
+	{
+		if (strlen(ing->opts.delimiter) != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("ingest delimiter must be a single one-byte character")));
+		ing->delimiter = ing->opts.delimiter[0];
+	}
+	else
+		ing->delimiter = detect_delimiter(peek, len);
+	pfree(peek);
+}
+
+List *
+edp_ingest_copy_options(EdpIngest *ing)
+{
+	char		delim[2] = {ing->delimiter, '\0'};
+	List	   *options = NIL;
+
+	options = lappend(options, makeDefElem("format", (Node *) makeString("csv"), -1));
+	options = lappend(options, makeDefElem("delimiter", (Node *) makeString(pstrdup(delim)), -1));
+	/* raw bytes: fields are checked against the database encoding one by one */
+	options = lappend(options, makeDefElem("encoding", (Node *) makeString("SQL_ASCII"), -1));
+	if (ing->jsonl)
+	{
+		options = lappend(options, makeDefElem("quote", (Node *) makeString("\x1e"), -1));
+		options = lappend(options, makeDefElem("escape", (Node *) makeString("\x1e"), -1));
+	}
+	return options;
+}

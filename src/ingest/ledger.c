@@ -1,0 +1,471 @@
+/*-------------------------------------------------------------------------
+ *
+ * ingest/ledger.c
+ *		The ingest job ledger through SPI: edp.jobs, edp.rejects and
+ *		edp.job_events, and the edp_ingest notifications.
+ *
+ * Ordinary users can read their own jobs (row-level security) but have no
+ * write privilege on the ledger, so that counts and statuses are only
+ * ever written here.  Every statement therefore runs as the bootstrap
+ * superuser, in a restricted security context, and switches back before
+ * returning; an error on the way restores the user at (sub)transaction
+ * abort.
+ *
+ * The row is the truth: queued -> running -> succeeded | failed |
+ * cancelled (or skipped when the same input was already loaded).  Each
+ * change of status, and each committed batch of a background job, adds a
+ * row to edp.job_events and sends the same JSON on channel edp_ingest.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+
+#include "core/edp.h"
+#include "ingest/ledger.h"
+#include "ingest/notify.h"
+#include "core/security.h"
+
+/*
+ * Ledger statements run as the bootstrap superuser, restricted, with the
+ * search path pinned (core/security.c): whoever calls, nothing of the caller's
+ * is looked up.
+ */
+#define ledger_enter(id) edp_spi_begin((id), BOOTSTRAP_SUPERUSERID, EDP_RESTRICTED)
+#define ledger_leave(id) edp_spi_end(id)
+
+static Datum
+text_or_null(const char *s, char *nulls, int i)
+{
+	if (s == NULL)
+	{
+		nulls[i] = 'n';
+		return (Datum) 0;
+	}
+	nulls[i] = ' ';
+	return CStringGetTextDatum(s);
+}
+
+static void
+execute(const char *sql, int nargs, Oid *types, Datum *values, char *nulls, int expected)
+{
+	int			rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+
+	if (rc != expected)
+		elog(ERROR, "SPI_execute_with_args failed (%d): %s", rc, sql);
+}
+
+/* the statuses a job ends in, as an SQL array */
+#define EDP_JOB_FINAL "'{succeeded,failed,cancelled,skipped}'::pg_catalog.text[]"
+
+/*
+ * This library writes the ledger of its own version: after a package
+ * upgrade, an extension still at an older version must be updated first
+ * (positive answers are cached; ALTER EXTENSION may come in this session).
+ */
+static void
+require_current_ledger(void)
+{
+	static bool current = false;
+	Oid			nsp;
+	Oid			jobs;
+
+	if (current)
+		return;
+	nsp = get_namespace_oid(EDP_SCHEMA, true);
+	jobs = OidIsValid(nsp) ? get_relname_relid("jobs", nsp) : InvalidOid;
+	if (!OidIsValid(jobs) || get_attnum(jobs, "run_as") == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the installed edp extension is older than its library"),
+				 errdetail("The edp library is version %s; the job ledger needs that version's tables.", EDP_VERSION),
+				 errhint("Run ALTER EXTENSION edp UPDATE.")));
+	current = true;
+}
+
+/* insert a job; the "started" event is sent when status is running */
+int64
+edp_job_create(Oid owner, Oid run_as, const char *source, Oid target, const char *format,
+			   Jsonb *options, const char *status)
+{
+	static const char *sql =
+	"INSERT INTO edp.jobs (owner, run_as, source, target, format, options, status, started_at) "
+	"VALUES ($1::pg_catalog.regrole, $7::pg_catalog.regrole, $2, $3::pg_catalog.regclass, $4, $5, $6, "
+	"        CASE WHEN $6 OPERATOR(pg_catalog.=) 'running' THEN pg_catalog.clock_timestamp() END) "
+	"RETURNING id";
+	Oid			types[7] = {OIDOID, TEXTOID, OIDOID, TEXTOID, JSONBOID, TEXTOID, OIDOID};
+	Datum		values[7];
+	char		nulls[7] = "       ";
+	EdpIdentity lu;
+	bool		isnull;
+	int64		id;
+
+	require_current_ledger();
+	values[0] = ObjectIdGetDatum(owner);
+	values[1] = CStringGetTextDatum(source);
+	values[2] = ObjectIdGetDatum(target);
+	values[3] = text_or_null(format, nulls, 3);
+	values[4] = JsonbPGetDatum(options);
+	values[5] = CStringGetTextDatum(status);
+	values[6] = ObjectIdGetDatum(run_as);
+	if (!OidIsValid(run_as))
+		nulls[6] = 'n';
+
+	ledger_enter(&lu);
+	execute(sql, 7, types, values, nulls, SPI_OK_INSERT_RETURNING);
+	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	ledger_leave(&lu);
+
+	edp_job_update(id, strcmp(status, "running") == 0 ? "started" : "queued", NULL, NULL, NULL);
+	return id;
+}
+
+/*
+ * Record a change (new status, counts, error; NULL keeps the old value),
+ * add the event to edp.job_events and send it on edp_ingest.  Returns
+ * whether a cancel was requested for the job.
+ */
+bool
+edp_job_update(int64 job_id, const char *event, const char *status,
+			   const EdpJobCounts *counts, const char *error)
+{
+	static const char *update_sql =
+	"UPDATE edp.jobs SET status = COALESCE($2, status), "
+	"  rows_in = COALESCE($3, rows_in), loaded = COALESCE($4, loaded), "
+	"  rejected = COALESCE($5, rejected), duplicates = COALESCE($6, duplicates), "
+	"  skipped_empty = COALESCE($7, skipped_empty), lines_done = COALESCE($8, lines_done), "
+	"  error = COALESCE($9, error), "
+	"  worker_pid = CASE WHEN $2 OPERATOR(pg_catalog.=) ANY (" EDP_JOB_FINAL ") THEN NULL ELSE worker_pid END, "
+	"  finished_at = CASE WHEN $2 OPERATOR(pg_catalog.=) ANY (" EDP_JOB_FINAL ") "
+	"                THEN pg_catalog.clock_timestamp() ELSE finished_at END "
+	"WHERE id OPERATOR(pg_catalog.=) $1 RETURNING cancel_requested, owner::pg_catalog.oid";
+	static const char *event_sql =
+	"INSERT INTO edp.job_events (id, job_id, event, payload) "
+	"SELECT s.n, j.id, $2, pg_catalog.jsonb_build_object('event_id', s.n, 'job_id', j.id, 'event', $2, "
+	"       'status', j.status, 'rows_in', j.rows_in, 'loaded', j.loaded, 'rejected', j.rejected, "
+	"       'duplicates', j.duplicates, 'skipped_empty', j.skipped_empty) "
+	"FROM edp.jobs j, (SELECT pg_catalog.nextval('edp.job_events_id_seq') AS n) s "
+	"WHERE j.id OPERATOR(pg_catalog.=) $1 RETURNING payload::pg_catalog.text";
+	Oid			types[9] = {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, TEXTOID};
+	Datum		values[9];
+	char		nulls[9];
+	Oid			etypes[2] = {INT8OID, TEXTOID};
+	Datum		evalues[2];
+	EdpIdentity lu;
+	bool		isnull;
+	bool		cancel;
+	Oid			owner;
+	char	   *payload;
+	int			i;
+
+	values[0] = Int64GetDatum(job_id);
+	nulls[0] = ' ';
+	values[1] = text_or_null(status, nulls, 1);
+	for (i = 2; i <= 7; i++)
+		nulls[i] = counts ? ' ' : 'n';
+	if (counts)
+	{
+		values[2] = Int64GetDatum(counts->rows_in);
+		values[3] = Int64GetDatum(counts->loaded);
+		values[4] = Int64GetDatum(counts->rejected);
+		values[5] = Int64GetDatum(counts->duplicates);
+		values[6] = Int64GetDatum(counts->skipped_empty);
+		values[7] = Int64GetDatum(counts->lines_done);
+	}
+	values[8] = text_or_null(error, nulls, 8);
+
+	ledger_enter(&lu);
+	execute(update_sql, 9, types, values, nulls, SPI_OK_UPDATE_RETURNING);
+	if (SPI_processed != 1)
+		elog(ERROR, "edp job " INT64_FORMAT " not found", job_id);	/* internal error */
+	cancel = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+
+	evalues[0] = Int64GetDatum(job_id);
+	evalues[1] = CStringGetTextDatum(event);
+	execute(event_sql, 2, etypes, evalues, NULL, SPI_OK_INSERT_RETURNING);
+	payload = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	edp_notify_ingest(payload, owner);
+	ledger_leave(&lu);
+
+	return cancel;
+}
+
+/* what is known of the input: its format, size and (at the end) checksum */
+void
+edp_job_set_input(int64 job_id, const char *format, const char *checksum, int64 size)
+{
+	static const char *sql =
+	"UPDATE edp.jobs SET format = $2, checksum = COALESCE($3, checksum), size = $4 "
+	"WHERE id OPERATOR(pg_catalog.=) $1";
+	Oid			types[4] = {INT8OID, TEXTOID, TEXTOID, INT8OID};
+	Datum		values[4];
+	char		nulls[4] = "    ";
+	EdpIdentity lu;
+
+	values[0] = Int64GetDatum(job_id);
+	values[1] = CStringGetTextDatum(format);
+	values[2] = text_or_null(checksum, nulls, 2);
+	values[3] = Int64GetDatum(size);
+	ledger_enter(&lu);
+	execute(sql, 4, types, values, nulls, SPI_OK_UPDATE);
+	ledger_leave(&lu);
+}
+
+/*
+ * An earlier job of owner's that loaded the same input into the same table
+ * (0 if none).  Only the owner's own jobs count: another role's job must
+ * neither skip this load nor confirm a guess about its input.  With
+ * size_only, any such job of that size counts: the caller then computes
+ * the checksum to be sure.
+ */
+int64
+edp_job_find_loaded(Oid owner, Oid target, const char *checksum, int64 size, bool size_only)
+{
+	static const char *sql =
+	"SELECT id FROM edp.jobs WHERE target OPERATOR(pg_catalog.=) $1::pg_catalog.regclass "
+	"  AND owner OPERATOR(pg_catalog.=) $4::pg_catalog.regrole "
+	"  AND size OPERATOR(pg_catalog.=) $3 AND status OPERATOR(pg_catalog.=) 'succeeded' "
+	"  AND ($2 IS NULL OR checksum OPERATOR(pg_catalog.=) $2) ORDER BY id LIMIT 1";
+	Oid			types[4] = {OIDOID, TEXTOID, INT8OID, OIDOID};
+	Datum		values[4];
+	char		nulls[4] = "    ";
+	EdpIdentity lu;
+	int64		id = 0;
+	bool		isnull;
+
+	values[0] = ObjectIdGetDatum(target);
+	values[1] = text_or_null(size_only ? NULL : checksum, nulls, 1);
+	values[2] = Int64GetDatum(size);
+	values[3] = ObjectIdGetDatum(owner);
+	ledger_enter(&lu);
+	execute(sql, 4, types, values, nulls, SPI_OK_SELECT);
+	if (SPI_processed > 0)
+		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	ledger_leave(&lu);
+	return id;
+}
+
+/* quarantine one input row; the statement is planned once per backend */
+void
+edp_job_add_reject(int64 job_id, int64 line, const char *raw_line, const char *column,
+				   const char *sqlstate, const char *message)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[6] = {INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[6];
+	char		nulls[6] = "      ";
+	EdpIdentity lu;
+	int			rc;
+
+	values[0] = Int64GetDatum(job_id);
+	values[1] = Int64GetDatum(line);
+	values[2] = text_or_null(raw_line, nulls, 2);
+	values[3] = text_or_null(column, nulls, 3);
+	values[4] = CStringGetTextDatum(sqlstate);
+	values[5] = CStringGetTextDatum(message);
+
+	ledger_enter(&lu);
+	if (plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare("INSERT INTO edp.rejects (job_id, line, raw_line, column_name, sqlstate, message) "
+									"VALUES ($1, $2, $3, $4, $5, $6)", 6, types);
+
+		if (p == NULL || SPI_keepplan(p) != 0)
+			elog(ERROR, "could not prepare the edp.rejects insert");	/* internal error */
+		plan = p;
+	}
+	rc = SPI_execute_plan(plan, values, nulls, false, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "SPI_execute_plan failed (%d) inserting into edp.rejects", rc);
+	ledger_leave(&lu);
+}
+
+/* the job row, as the caller's rowtype, copied into the caller's context */
+HeapTuple
+edp_job_fetch(int64 job_id, TupleDesc *tupdesc)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1];
+	EdpIdentity lu;
+	HeapTuple	tuple;
+	MemoryContext caller = CurrentMemoryContext;
+	MemoryContext old;
+
+	values[0] = Int64GetDatum(job_id);
+	ledger_enter(&lu);
+	execute("SELECT * FROM edp.jobs WHERE id OPERATOR(pg_catalog.=) $1", 1, types, values, NULL, SPI_OK_SELECT);
+	if (SPI_processed != 1)
+		elog(ERROR, "edp job " INT64_FORMAT " not found", job_id);	/* internal error */
+	old = MemoryContextSwitchTo(caller);
+	tuple = heap_copytuple(SPI_tuptable->vals[0]);
+	*tupdesc = CreateTupleDescCopy(SPI_tuptable->tupdesc);
+	MemoryContextSwitchTo(old);
+	ledger_leave(&lu);
+	return tuple;
+}
+
+/*
+ * A background worker takes a queued job: running, with its pid.  False if
+ * the job is not (or no longer) queued, or another worker has it locked.
+ */
+bool
+edp_job_claim(int64 job_id, int pid, EdpJobSpec *spec)
+{
+	static const char *sql =
+	"UPDATE edp.jobs j SET status = 'running', worker_pid = $2, error = NULL, finished_at = NULL, "
+	"  started_at = pg_catalog.clock_timestamp() "
+	"WHERE j.id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT id FROM edp.jobs WHERE id OPERATOR(pg_catalog.=) $1 "
+	"               AND status OPERATOR(pg_catalog.=) 'queued' FOR UPDATE SKIP LOCKED)) "
+	"RETURNING j.owner::pg_catalog.oid, j.source, j.target::pg_catalog.oid, j.format, j.options, j.rows_in, j.loaded, j.rejected, "
+	"  j.duplicates, j.skipped_empty, j.lines_done, j.run_as::pg_catalog.oid";
+	Oid			types[2] = {INT8OID, INT4OID};
+	Datum		values[2];
+	EdpIdentity lu;
+	MemoryContext caller = CurrentMemoryContext;
+	MemoryContext old;
+	bool		found = false;
+
+	values[0] = Int64GetDatum(job_id);
+	values[1] = Int32GetDatum(pid);
+	ledger_enter(&lu);
+	execute(sql, 2, types, values, NULL, SPI_OK_UPDATE_RETURNING);
+	if (SPI_processed == 1)
+	{
+		HeapTuple	t = SPI_tuptable->vals[0];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		bool		isnull;
+
+		old = MemoryContextSwitchTo(caller);
+		spec->id = job_id;
+		spec->owner = DatumGetObjectId(SPI_getbinval(t, d, 1, &isnull));
+		if (isnull)
+			spec->owner = InvalidOid;
+		spec->source = SPI_getvalue(t, d, 2);
+		spec->target = DatumGetObjectId(SPI_getbinval(t, d, 3, &isnull));
+		spec->format = SPI_getvalue(t, d, 4);
+		spec->options = DatumGetJsonbPCopy(SPI_getbinval(t, d, 5, &isnull));
+		spec->counts.rows_in = DatumGetInt64(SPI_getbinval(t, d, 6, &isnull));
+		spec->counts.loaded = DatumGetInt64(SPI_getbinval(t, d, 7, &isnull));
+		spec->counts.rejected = DatumGetInt64(SPI_getbinval(t, d, 8, &isnull));
+		spec->counts.duplicates = DatumGetInt64(SPI_getbinval(t, d, 9, &isnull));
+		spec->counts.skipped_empty = DatumGetInt64(SPI_getbinval(t, d, 10, &isnull));
+		spec->counts.lines_done = DatumGetInt64(SPI_getbinval(t, d, 11, &isnull));
+		spec->run_as = DatumGetObjectId(SPI_getbinval(t, d, 12, &isnull));
+		if (isnull)
+			spec->run_as = InvalidOid;
+		MemoryContextSwitchTo(old);
+		found = true;
+	}
+	ledger_leave(&lu);
+
+	if (found)
+		edp_job_update(job_id, "started", NULL, NULL, NULL);
+	return found;
+}
+
+/*
+ * Jobs marked running whose worker is gone (crash, restart, kill) become
+ * failed; their counts are those of the batches they committed.
+ */
+int
+edp_job_fail_stale(void)
+{
+	static const char *sql =
+	"UPDATE edp.jobs SET status = 'failed', worker_pid = NULL, finished_at = pg_catalog.clock_timestamp(), "
+	"  error = 'the job''s background worker ended without finishing it (server restart or crash); "
+	"the counts are those of its committed batches, edp.resume_job() continues after them' "
+	"WHERE status OPERATOR(pg_catalog.=) 'running' AND (worker_pid IS NULL OR NOT worker_pid OPERATOR(pg_catalog.=) ANY "
+	"  (ARRAY(SELECT pid FROM pg_catalog.pg_stat_activity WHERE backend_type OPERATOR(pg_catalog.=) 'edp ingest'))) "
+	"RETURNING id";
+	EdpIdentity lu;
+	int64	   *ids;
+	int			n;
+	int			i;
+
+	/* read the workers now, after the statement's snapshot (not a cached list) */
+	pgstat_clear_snapshot();
+	ledger_enter(&lu);
+	execute(sql, 0, NULL, NULL, NULL, SPI_OK_UPDATE_RETURNING);
+	n = (int) SPI_processed;
+	ids = palloc(sizeof(int64) * (n + 1));
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	ledger_leave(&lu);
+
+	for (i = 0; i < n; i++)
+		edp_job_update(ids[i], "failed", NULL, NULL, NULL);
+	return n;
+}
+
+/* failed or cancelled server-file job of the caller's back to queued */
+bool
+edp_job_requeue(int64 job_id)
+{
+	static const char *sql =
+	"UPDATE edp.jobs SET status = 'queued', cancel_requested = false, error = NULL, worker_pid = NULL, "
+	"  finished_at = NULL "
+	"WHERE id OPERATOR(pg_catalog.=) $1 AND status OPERATOR(pg_catalog.=) ANY ('{failed,cancelled}'::pg_catalog.text[]) "
+	"  AND source OPERATOR(pg_catalog.<>) 'client' AND (owner OPERATOR(pg_catalog.=) $2::pg_catalog.regrole OR $3)";
+	Oid			types[3] = {INT8OID, OIDOID, BOOLOID};
+	Datum		values[3];
+	EdpIdentity lu;
+	bool		found;
+
+	values[0] = Int64GetDatum(job_id);
+	values[1] = ObjectIdGetDatum(GetUserId());
+	values[2] = BoolGetDatum(superuser());
+	ledger_enter(&lu);
+	execute(sql, 3, types, values, NULL, SPI_OK_UPDATE);
+	found = SPI_processed == 1;
+	ledger_leave(&lu);
+	if (found)
+		edp_job_update(job_id, "queued", NULL, NULL, NULL);
+	return found;
+}
+
+/*
+ * Cancel a job of the caller's: a queued job is cancelled at once, a
+ * running one when its worker sees the request after its current batch.
+ */
+bool
+edp_job_request_cancel(int64 job_id)
+{
+	static const char *sql =
+	"UPDATE edp.jobs SET cancel_requested = true, "
+	"  status = CASE WHEN status OPERATOR(pg_catalog.=) 'queued' THEN 'cancelled' ELSE status END "
+	"WHERE id OPERATOR(pg_catalog.=) $1 AND status OPERATOR(pg_catalog.=) ANY ('{queued,running}'::pg_catalog.text[]) "
+	"  AND (owner OPERATOR(pg_catalog.=) $2::pg_catalog.regrole OR $3) RETURNING status";
+	Oid			types[3] = {INT8OID, OIDOID, BOOLOID};
+	Datum		values[3];
+	EdpIdentity lu;
+	bool		found;
+	bool		cancelled = false;
+
+	values[0] = Int64GetDatum(job_id);
+	values[1] = ObjectIdGetDatum(GetUserId());
+	values[2] = BoolGetDatum(superuser());
+	ledger_enter(&lu);
+	execute(sql, 3, types, values, NULL, SPI_OK_UPDATE_RETURNING);
+	found = SPI_processed == 1;
+	if (found)
+		cancelled = strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), "cancelled") == 0;
+	ledger_leave(&lu);
+	if (cancelled)
+		edp_job_update(job_id, "cancelled", "cancelled", NULL, NULL);
+	return found;
+}

@@ -1,0 +1,54 @@
+/*-------------------------------------------------------------------------
+ *
+ * ingest/ledger.h
+ *		The ingest job ledger (edp.jobs, edp.rejects, edp.job_events).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef EDP_JOB_H
+#define EDP_JOB_H
+
+#include "access/htup.h"
+#include "access/tupdesc.h"
+#include "utils/jsonb.h"
+
+/* counts of a job; rows_in = loaded + rejected + duplicates + skipped_empty */
+typedef struct EdpJobCounts
+{
+	int64		rows_in;
+	int64		loaded;
+	int64		rejected;
+	int64		duplicates;
+	int64		skipped_empty;
+	int64		lines_done;		/* input lines covered by committed batches */
+} EdpJobCounts;
+
+/* a job as the worker reads it back from the ledger */
+typedef struct EdpJobSpec
+{
+	int64		id;
+	Oid			owner;			/* who submitted it: file rights, ledger */
+	Oid			run_as;			/* whom the load runs as (never InvalidOid once
+								 * resolved at submit time) */
+	char	   *source;
+	Oid			target;
+	char	   *format;
+	Jsonb	   *options;
+	EdpJobCounts counts;
+} EdpJobSpec;
+
+extern int64 edp_job_create(Oid owner, Oid run_as, const char *source, Oid target, const char *format,
+							Jsonb *options, const char *status);
+extern bool edp_job_update(int64 job_id, const char *event, const char *status,
+						   const EdpJobCounts *counts, const char *error);
+extern void edp_job_set_input(int64 job_id, const char *format, const char *checksum, int64 size);
+extern int64 edp_job_find_loaded(Oid owner, Oid target, const char *checksum, int64 size, bool size_only);
+extern void edp_job_add_reject(int64 job_id, int64 line, const char *raw_line, const char *column,
+							   const char *sqlstate, const char *message);
+extern HeapTuple edp_job_fetch(int64 job_id, TupleDesc *tupdesc);
+extern bool edp_job_claim(int64 job_id, int pid, EdpJobSpec *spec);
+extern int	edp_job_fail_stale(void);
+extern bool edp_job_requeue(int64 job_id);
+extern bool edp_job_request_cancel(int64 job_id);
+
+#endif							/* EDP_JOB_H */

@@ -1,0 +1,311 @@
+/*-------------------------------------------------------------------------
+ *
+ * ingest/worker.c
+ *		Background ingest jobs: edp.ingest_async, edp.resume_job,
+ *		edp.cancel_job, and the dynamic background worker ("edp ingest")
+ *		that runs one job.
+ *
+ * edp.ingest_async inserts a queued job and registers the worker just
+ * before its transaction commits (a rolled-back call starts nothing); the
+ * worker first waits for that transaction to end, then claims the job.
+ * The worker commits after every batch, together with the job's counts,
+ * its rejects and the number of input lines the batch covered, and sends
+ * a progress notification with that commit.  After a crash the ledger
+ * therefore says exactly what is in the table, and edp.resume_job()
+ * continues after the committed lines without loading a row twice.
+ *
+ * Two roles take part in a job.  Its owner submitted it: the right to read
+ * server files is the owner's, checked again when the worker starts.  Its
+ * run_as role (by default the table's owner, see
+ * edp_ingest_resolve_run_as) is whom the rows are inserted as: the table's
+ * triggers, defaults and constraints run as that role, in a restricted
+ * security context, never as the superuser the worker connects as.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_authid.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "storage/fd.h"
+#include "storage/ipc.h"
+#include "storage/lmgr.h"
+#include "tcop/tcopprot.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+
+#include "ingest/inbox_files.h"
+#include "ingest/workers.h"
+#include "core/guc.h"
+#include "ingest/ingest.h"
+#include "ingest/ledger.h"
+#include "core/security.h"
+
+/*
+ * edp.ingest_async(target, path, ...): queue a server file; a background
+ * worker loads it once the calling transaction commits.
+ */
+PG_FUNCTION_INFO_V1(edp_ingest_async);
+Datum
+edp_ingest_async(PG_FUNCTION_ARGS)
+{
+	EdpIngestOptions opts;
+	Oid			relid;
+	char	   *path;
+	int64		job_id;
+	Oid			run_as;
+
+	edp_require_preload("edp.ingest_async()");
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("target and path must not be null")));
+	edp_ingest_check_file_privilege();
+	relid = PG_GETARG_OID(0);
+	path = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	if (!is_absolute_path(path))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("path of a background ingest job must be absolute")));
+	edp_ingest_options_from_args(fcinfo, &opts);
+	edp_ingest_check_target(relid);
+	run_as = edp_ingest_resolve_run_as(relid, PG_ARGISNULL(9) ? InvalidOid : PG_GETARG_OID(9));
+
+	job_id = edp_job_create(GetUserId(), run_as, path, relid,
+							opts.format,
+							edp_ingest_options_jsonb(&opts), "queued");
+	edp_bgw_launch_at_commit(job_id);
+	PG_RETURN_INT64(job_id);
+}
+
+/*
+ * edp.resume_job(id): run a failed or cancelled job again, after the input
+ * lines its committed batches covered.
+ */
+PG_FUNCTION_INFO_V1(edp_resume_job);
+Datum
+edp_resume_job(PG_FUNCTION_ARGS)
+{
+	int64		job_id = PG_GETARG_INT64(0);
+
+	edp_require_preload("edp.resume_job()");
+	edp_ingest_check_file_privilege();
+	edp_job_fail_stale();		/* a job of a crashed worker can be resumed at once */
+	if (!edp_job_requeue(job_id))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("ingest job " INT64_FORMAT " cannot be resumed", job_id),
+				 errdetail("Only failed or cancelled jobs of server files can be resumed, by their owner or a superuser.")));
+	edp_bgw_launch_at_commit(job_id);
+	PG_RETURN_INT64(job_id);
+}
+
+/*
+ * edp.cancel_job(id): a queued job is cancelled at once; a running one
+ * stops after its current batch (committed batches stay).
+ */
+PG_FUNCTION_INFO_V1(edp_cancel_job);
+Datum
+edp_cancel_job(PG_FUNCTION_ARGS)
+{
+	edp_job_fail_stale();		/* a dead worker's job is failed, not cancellable */
+	PG_RETURN_BOOL(edp_job_request_cancel(PG_GETARG_INT64(0)));
+}
+
+/* ------------------------------------------------------------- worker */
+
+static void
+begin_step(const char *what)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, what);
+}
+
+static void
+end_step(void)
+{
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/* the inbox a job's file was claimed from (options "inbox"), or NULL */
+static char *
+job_inbox(EdpJobSpec *spec)
+{
+	JsonbValue	k;
+	JsonbValue *v;
+
+	k.type = jbvString;
+	k.val.string.val = "inbox";
+	k.val.string.len = 5;
+	v = findJsonbValueFromContainer(&spec->options->root, JB_FOBJECT, &k);
+	if (v == NULL || v->type != jbvString)
+		return NULL;
+	return pnstrdup(v->val.string.val, v->val.string.len);
+}
+
+/* run the claimed job; returns the final status */
+static void
+run_job(EdpJobSpec *spec)
+{
+	EdpIngestOptions opts;
+	EdpIngestInput input = {0};
+	EdpIngest  *ing;
+	EdpIdentity as_run_as;
+	int64		earlier = 0;
+	bool		more = true;
+	bool		cancel = false;
+	EdpJobCounts counts = spec->counts;
+
+	edp_ingest_options_from_jsonb(spec->options, &opts);
+	opts.format = spec->format;
+	input.path = spec->source;
+
+	/*
+	 * The file right is the owner's; the table is written as run_as, a role
+	 * the owner could act as when submitting (checked again here: either
+	 * may have lost its rights since).
+	 */
+	begin_step("edp ingest: open");
+	if (!OidIsValid(spec->owner) || !OidIsValid(spec->run_as))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("the role that submitted ingest job " INT64_FORMAT ", or the role it runs as, no longer exists",
+						spec->id)));
+	if (!has_privs_of_role(spec->owner, ROLE_PG_READ_SERVER_FILES))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("role \"%s\" may no longer read server files",
+						GetUserNameFromId(spec->owner, false)),
+				 errdetail("A background job reads its file with the rights of the role that submitted it.")));
+	if (spec->run_as != spec->owner && !has_privs_of_role(spec->owner, spec->run_as))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("role \"%s\" may no longer run loads as role \"%s\"",
+						GetUserNameFromId(spec->owner, false), GetUserNameFromId(spec->run_as, false))));
+	edp_become(&as_run_as, spec->run_as, EDP_RESTRICTED | EDP_SESSION_PATH);
+	edp_ingest_check_target(spec->target);
+	ing = edp_ingest_begin(spec->id, spec->target, &input, &opts, EDP_INGEST_BACKGROUND,
+						   spec->counts.lines_done, &spec->counts);
+	edp_unbecome(&as_run_as);
+	if (!opts.force && spec->counts.lines_done == 0 &&
+		edp_ingest_is_duplicate_input(ing, spec->owner, &earlier))
+	{
+		EdpJobCounts zero = {0};
+
+		edp_ingest_end(ing);
+		edp_job_update(spec->id, "skipped", "skipped", &zero,
+					   psprintf("same input (SHA-256 and size) as job " INT64_FORMAT
+								", which loaded it into the same table; force => true loads it again",
+								earlier));
+		end_step();
+		return;
+	}
+	end_step();
+
+	/* one transaction per batch; progress is notified with each commit */
+	while (more && !cancel)
+	{
+		CHECK_FOR_INTERRUPTS();
+		begin_step("edp ingest: batch");
+		edp_become(&as_run_as, spec->run_as, EDP_RESTRICTED | EDP_SESSION_PATH);
+		more = edp_ingest_next_batch(ing);
+		edp_unbecome(&as_run_as);
+		/* the last call may find only the end of the input: nothing to report */
+		if (edp_ingest_counts(ing)->rows_in != counts.rows_in || more)
+		{
+			counts = *edp_ingest_counts(ing);
+			cancel = edp_job_update(spec->id, "progress", NULL, &counts, NULL);
+		}
+		end_step();
+	}
+
+	begin_step("edp ingest: finish");
+	edp_ingest_end(ing);
+	if (cancel && more)
+		edp_job_update(spec->id, "cancelled", "cancelled", NULL, "cancelled by edp.cancel_job()");
+	else
+		edp_job_update(spec->id, "succeeded", "succeeded", NULL, NULL);
+	end_step();
+}
+
+/* move an inbox file to done/ or failed/ (with the reason beside it) */
+static void
+finish_inbox_file(EdpJobSpec *spec, const char *error)
+{
+	char	   *inbox = job_inbox(spec);
+
+	if (inbox == NULL)
+		return;
+	edp_inbox_file_done(inbox, spec->source, error);
+}
+
+void		edp_ingest_worker_main(Datum main_arg);
+
+void
+edp_ingest_worker_main(Datum main_arg)
+{
+	int64		job_id = DatumGetInt64(main_arg);
+	EdpWorkerArgs args;
+	EdpJobSpec	spec;
+	bool		claimed;
+	MemoryContext job_cxt;
+
+	memcpy(&args, MyBgworkerEntry->bgw_extra, sizeof(args));
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(args.database, InvalidOid, 0);
+	pgstat_report_appname("edp ingest");
+
+	job_cxt = AllocSetContextCreate(TopMemoryContext, "edp ingest job", ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(job_cxt);
+
+	/* the submitting transaction is committing: wait until it has */
+	begin_step("edp ingest: claim");
+	if (TransactionIdIsValid(args.wait_xid))
+		XactLockTableWait(args.wait_xid, NULL, NULL, XLTW_None);
+	PopActiveSnapshot();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	MemoryContextSwitchTo(job_cxt);
+	claimed = edp_job_claim(job_id, MyProcPid, &spec);
+	end_step();
+	if (!claimed)
+		proc_exit(0);			/* cancelled, rolled back or taken by another worker */
+
+	PG_TRY();
+	{
+		run_job(&spec);
+		begin_step("edp ingest: inbox");
+		finish_inbox_file(&spec, NULL);
+		end_step();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(job_cxt);
+		edata = CopyErrorData();
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		MemoryContextSwitchTo(job_cxt);
+
+		/* counts stay those of the committed batches */
+		begin_step("edp ingest: failed");
+		edp_job_update(job_id, "failed", "failed", NULL, edata->message);
+		finish_inbox_file(&spec, edata->message);
+		end_step();
+	}
+	PG_END_TRY();
+
+	proc_exit(0);
+}
