@@ -41,7 +41,12 @@ OBJS = \
 	src/trips/geometry.o \
 	src/trips/weekly_aggregates.o
 
-DATA = $(wildcard sql/$(EXTENSION)--*.sql)
+# The install script of this version is built from one file per capability,
+# in this order (later parts use objects of earlier ones); released scripts
+# (sql/edp--1.0.sql) and upgrade scripts are committed and frozen.
+INSTALL_SQL = $(addprefix sql/install/,catalog.sql events.sql buckets.sql trips.sql ingest.sql)
+DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
+DATA = sql/$(EXTENSION)--1.0.sql $(wildcard sql/$(EXTENSION)--*--*.sql)
 
 # the library knows its version (job.c refuses an older ledger)
 PG_CPPFLAGS += -I$(srcdir)/src -DEDP_VERSION='"$(EXTVERSION)"'
@@ -61,6 +66,9 @@ include $(PGXS)
 
 # PGXS tracks no header dependencies: rebuild every object when a header changes
 $(OBJS): $(wildcard src/*/*.h)
+
+sql/$(EXTENSION)--$(EXTVERSION).sql: $(INSTALL_SQL)
+	cat $^ > $@
 
 # The two commands of README.md (they install packages, build, install and run)
 .PHONY: demo test

@@ -195,3 +195,22 @@ BEGIN
     RETURN moved;
 END
 $$;
+
+-- the catalogs: a dropped table's row may be removed by whoever dropped it;
+-- trips tables may be created by their owners, not only by superusers
+DROP POLICY event_tables_owner ON edp.event_tables;
+CREATE POLICY event_tables_owner ON edp.event_tables FOR ALL
+    USING (pg_catalog.pg_has_role((SELECT c.relowner FROM pg_catalog.pg_class c
+                                   WHERE c.oid OPERATOR(pg_catalog.=) relid), 'USAGE')
+           OR NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) relid))
+    WITH CHECK (pg_catalog.pg_has_role((SELECT c.relowner FROM pg_catalog.pg_class c
+                                        WHERE c.oid OPERATOR(pg_catalog.=) relid), 'USAGE'));
+ALTER TABLE edp.trip_tables ENABLE ROW LEVEL SECURITY;
+CREATE POLICY trip_tables_read ON edp.trip_tables FOR SELECT USING (true);
+CREATE POLICY trip_tables_owner ON edp.trip_tables FOR ALL
+    USING (pg_catalog.pg_has_role((SELECT c.relowner FROM pg_catalog.pg_class c
+                                   WHERE c.oid OPERATOR(pg_catalog.=) relid), 'USAGE')
+           OR NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) relid))
+    WITH CHECK (pg_catalog.pg_has_role((SELECT c.relowner FROM pg_catalog.pg_class c
+                                        WHERE c.oid OPERATOR(pg_catalog.=) relid), 'USAGE'));
+GRANT SELECT, INSERT, UPDATE, DELETE ON edp.trip_tables TO PUBLIC;

@@ -77,6 +77,7 @@ struct EdpLoader
 	Oid			flatten_trigger_fn;
 	TupleTableSlot *input_slot;
 	BulkInsertState single_bistate;
+	Oid			single_rel;		/* relation single_bistate last wrote to */
 
 	List	   *targets;		/* LoaderTarget *, one per relation seen */
 	LoaderTarget *last_target;
@@ -222,6 +223,7 @@ edp_loader_begin(Relation rel, int flags)
 
 	loader->input_slot = table_slot_create(rel, &estate->es_tupleTable);
 	loader->single_bistate = GetBulkInsertState();
+	loader->single_rel = InvalidOid;
 
 	ExecBSInsertTriggers(estate, root);
 
@@ -414,6 +416,17 @@ insert_one(EdpLoader *loader, LoaderTarget *target, TupleTableSlot *slot,
 			(loader->proute == NULL || target->has_br_trigger))
 			ExecPartitionCheck(rri, slot, estate, true);
 
+		/*
+		 * A bulk insert state keeps the last page it wrote pinned and writes
+		 * there again: switching relations without releasing it would put
+		 * this row into the previous partition's page (COPY releases it
+		 * when the partition changes, for the same reason).
+		 */
+		if (loader->single_rel != RelationGetRelid(rel))
+		{
+			ReleaseBulkInsertStatePin(loader->single_bistate);
+			loader->single_rel = RelationGetRelid(rel);
+		}
 		table_tuple_insert(rel, slot, loader->cid, loader->ti_options,
 						   loader->single_bistate);
 		if (rri->ri_NumIndices > 0)

@@ -103,21 +103,25 @@ edp_ingest_read_cb(void *outbuf, int minread, int maxread)
 }
 
 /*
- * Compute the checksum in a pass of its own (only when an earlier job
- * loaded an input of the same size into the same table); the input is then
- * read again from its start.
+ * Compute the checksum now (only when an earlier job loaded an input of
+ * the same size into the same table): COPY's parser has already read, and
+ * hashed, a first part of the input; the rest is hashed here, and reading
+ * then goes on where the parser left off.  (Going back to the start would
+ * feed the parser the input a second time, header included.)
  */
 static void
 hash_whole_input(EdpIngest *ing)
 {
 	char	   *buf = palloc(PEEK_BYTES);
+	off_t		offset = ing->offset;
+	Size		datapos = ing->datapos;
 	int			n;
 
 	while ((n = read_raw(ing, buf, PEEK_BYTES)) > 0)
 		hash_update(ing, buf, n);
 	edp_ingest_hash_finish(ing);
-	ing->offset = 0;
-	ing->datapos = 0;
+	ing->offset = offset;
+	ing->datapos = datapos;
 	pfree(buf);
 }
 

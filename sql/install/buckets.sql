@@ -1,0 +1,859 @@
+-- buckets: fixed time buckets, rollup, dedupe (issue 3) --------------------
+
+CREATE FUNCTION edp.bucket_start(ts pg_catalog.timestamptz, width pg_catalog.interval,
+                                 tz pg_catalog.text DEFAULT 'UTC')
+RETURNS pg_catalog.timestamptz
+AS 'MODULE_PATHNAME', 'edp_bucket_start_sql'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION edp.bucket_start(pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.text) IS
+    'start of the bucket of the given width holding ts; boundaries on the local clock of tz (offsets east of UTC, e.g. +05:30, or a zone name)';
+
+CREATE FUNCTION edp.bucket_series(from_ts pg_catalog.timestamptz, to_ts pg_catalog.timestamptz,
+                                  width pg_catalog.interval DEFAULT '1 hour',
+                                  tz pg_catalog.text DEFAULT 'UTC')
+RETURNS SETOF pg_catalog.timestamptz
+AS 'MODULE_PATHNAME', 'edp_bucket_series'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION edp.bucket_series(pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.text) IS
+    'start of every bucket overlapping [from_ts, to_ts), in order';
+
+CREATE FUNCTION edp.parse_timestamp(pg_catalog.text)
+RETURNS pg_catalog.timestamptz
+AS 'MODULE_PATHNAME', 'edp_parse_timestamp'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION edp.parse_timestamp(pg_catalog.text) IS
+    'timestamptz from text with any UTC offset; text without an offset is read in edp.naive_timezone (UTC by default)';
+
+CREATE FUNCTION edp.xact_is_current(pg_catalog.xid)
+RETURNS pg_catalog.bool
+AS 'MODULE_PATHNAME', 'edp_xact_is_current'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION edp.xact_is_current(pg_catalog.xid) IS
+    'true when a row version with this xmin was written by the current transaction (used by dedupe)';
+
+CREATE FUNCTION edp.buckets_trigger()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'edp_buckets_trigger'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION edp.buckets_trigger() IS
+    'statement trigger of event tables: keeps the rollup exact and removes duplicate events';
+
+CREATE FUNCTION edp.bucket_counts(tbl pg_catalog.regclass, key anyelement,
+                                  from_ts pg_catalog.timestamptz, to_ts pg_catalog.timestamptz,
+                                  width pg_catalog.interval DEFAULT '1 hour',
+                                  tz pg_catalog.text DEFAULT 'UTC',
+                                  fill pg_catalog.bool DEFAULT true)
+RETURNS TABLE (bucket_start pg_catalog.timestamptz, events pg_catalog.int8)
+AS 'MODULE_PATHNAME', 'edp_bucket_counts'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp.bucket_counts(pg_catalog.regclass, anyelement, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.text, pg_catalog.bool) IS
+    'events of one key per bucket in [from_ts, to_ts), in bucket order, empty buckets as 0 when fill; served from the rollup where it can';
+
+CREATE FUNCTION edp.bucket_counts_by(tbl pg_catalog.regclass, group_by pg_catalog.text,
+                                     from_ts pg_catalog.timestamptz, to_ts pg_catalog.timestamptz,
+                                     width pg_catalog.interval DEFAULT '1 hour',
+                                     tz pg_catalog.text DEFAULT 'UTC',
+                                     fill pg_catalog.bool DEFAULT false,
+                                     key pg_catalog.text DEFAULT NULL)
+RETURNS TABLE (group_value pg_catalog.text, bucket_start pg_catalog.timestamptz, events pg_catalog.int8)
+AS 'MODULE_PATHNAME', 'edp_bucket_counts_by'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp.bucket_counts_by(pg_catalog.regclass, pg_catalog.text, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.text, pg_catalog.bool, pg_catalog.text) IS
+    'events per value of any column per bucket in [from_ts, to_ts), optionally for one key';
+
+CREATE FUNCTION edp._invalidate_settings(tbl pg_catalog.regclass)
+RETURNS void
+AS 'MODULE_PATHNAME', 'edp_invalidate_settings'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION edp._invalidate_settings(pg_catalog.regclass) IS
+    'internal: tells all backends that the bucket settings of tbl changed (relcache invalidation)';
+
+-- admin helpers: the caller must own the table; they run with the caller's
+-- rights (edp.event_tables lets owners write their tables' rows)
+CREATE FUNCTION edp._check_owner(tbl pg_catalog.regclass)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    k "char";
+BEGIN
+    SELECT relkind INTO k FROM pg_class WHERE oid = tbl;
+    IF k IS NULL OR k NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION 'relation "%" is not a table', tbl USING ERRCODE = 'wrong_object_type';
+    END IF;
+    IF NOT pg_has_role((SELECT relowner FROM pg_class WHERE oid = tbl), 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', tbl USING ERRCODE = 'insufficient_privilege';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION edp._check_owner(pg_catalog.regclass) IS
+    'internal: raises 42809 unless tbl is a table and 42501 unless the session user owns it';
+
+CREATE FUNCTION edp._check_column(tbl pg_catalog.regclass, col pg_catalog.name, want pg_catalog.regtype DEFAULT NULL)
+RETURNS pg_catalog.regtype
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t regtype;
+BEGIN
+    SELECT atttypid INTO t FROM pg_attribute
+     WHERE attrelid = tbl AND attname = col AND attnum > 0 AND NOT attisdropped;
+    IF t IS NULL THEN
+        RAISE EXCEPTION 'column "%" of table % does not exist', col, tbl USING ERRCODE = 'undefined_column';
+    END IF;
+    IF want IS NOT NULL AND t <> want THEN
+        RAISE EXCEPTION 'column "%" of table % has type %, not %', col, tbl, t, want
+            USING ERRCODE = 'datatype_mismatch';
+    END IF;
+    RETURN t;
+END
+$$;
+COMMENT ON FUNCTION edp._check_column(pg_catalog.regclass, pg_catalog.name, pg_catalog.regtype) IS
+    'internal: type of column col of tbl; raises 42703 if missing, 42804 if not of type want';
+
+CREATE FUNCTION edp._ensure_bucket_triggers(tbl pg_catalog.regclass)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'edp_buckets_insert') THEN
+        EXECUTE format('CREATE TRIGGER edp_buckets_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS edp_new '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION edp.buckets_trigger()', tbl);
+        EXECUTE format('CREATE TRIGGER edp_buckets_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS edp_old '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION edp.buckets_trigger()', tbl);
+        EXECUTE format('CREATE TRIGGER edp_buckets_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS edp_old NEW TABLE AS edp_new '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION edp.buckets_trigger()', tbl);
+        EXECUTE format('CREATE TRIGGER edp_buckets_truncate AFTER TRUNCATE ON %s '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION edp.buckets_trigger()', tbl);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION edp._ensure_bucket_triggers(pg_catalog.regclass) IS
+    'internal: creates the statement triggers (edp_buckets_*) that maintain rollup and dedupe';
+
+CREATE FUNCTION edp._rollup_pack(slots pg_catalog.int4[], counts pg_catalog.int8[])
+RETURNS pg_catalog.int8[]
+AS 'MODULE_PATHNAME', 'edp_rollup_pack'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION edp._rollup_pack(pg_catalog.int4[], pg_catalog.int8[]) IS
+    'internal: packs (slot, count) pairs of one rollup row, sorted by slot, summing repeats, dropping zeros';
+
+CREATE FUNCTION edp._rollup_merge(pg_catalog.int8[], pg_catalog.int8[])
+RETURNS pg_catalog.int8[]
+AS 'MODULE_PATHNAME', 'edp_rollup_merge'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION edp._rollup_merge(pg_catalog.int8[], pg_catalog.int8[]) IS
+    'internal: per-slot sum of two packed rollup arrays, dropping zeros';
+
+CREATE FUNCTION edp._rollup_count(pg_catalog.int8[], pg_catalog.int4)
+RETURNS pg_catalog.int8
+AS 'MODULE_PATHNAME', 'edp_rollup_count'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION edp._rollup_count(pg_catalog.int8[], pg_catalog.int4) IS
+    'internal: the count of one slot of a packed rollup array (0 when absent)';
+
+CREATE FUNCTION edp.rollup_buckets(chunk_start pg_catalog.timestamptz, width pg_catalog.interval, packed pg_catalog.int8[])
+RETURNS TABLE (bucket_start pg_catalog.timestamptz, events pg_catalog.int8)
+AS 'MODULE_PATHNAME', 'edp_rollup_buckets'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION edp.rollup_buckets(pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.int8[]) IS
+    'the non-empty buckets of one rollup row, in order';
+
+CREATE FUNCTION edp._rollup_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.int4)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'edp_rollup_agg_trans'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp._rollup_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.int4) IS
+    'internal: transition function of edp._rollup_agg';
+
+CREATE FUNCTION edp._rollup_agg_final(internal)
+RETURNS pg_catalog.int8[]
+AS 'MODULE_PATHNAME', 'edp_rollup_agg_final'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp._rollup_agg_final(internal) IS
+    'internal: final function of edp._rollup_agg (sorts and sums the pairs)';
+
+CREATE AGGREGATE edp._rollup_agg(pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.int4) (
+    SFUNC = edp._rollup_agg_trans,
+    STYPE = internal,
+    FINALFUNC = edp._rollup_agg_final,
+    FINALFUNC_MODIFY = READ_WRITE,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE edp._rollup_agg(pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.int4) IS
+    'internal: one packed rollup row from the event times of one (key, chunk), each counted with the given sign';
+
+CREATE FUNCTION edp._rollup_query(tbl pg_catalog.regclass, key pg_catalog.name, ts pg_catalog.name, width pg_catalog.interval)
+RETURNS pg_catalog.text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.format(
+        'SELECT %I, date_bin(%L::interval * 768, %I, ''2000-01-01 00:00:00+00''::timestamptz), '
+        '       edp._rollup_agg(%I, %L::interval, 1) '
+        '  FROM %s WHERE %I IS NOT NULL AND %I IS NOT NULL GROUP BY 1, 2',
+        key, width, ts, ts, width, tbl, key, ts)
+$$;
+COMMENT ON FUNCTION edp._rollup_query(pg_catalog.regclass, pg_catalog.name, pg_catalog.name, pg_catalog.interval) IS
+    'internal: the query computing the packed rollup rows (key, chunk_start, packed) of a table';
+
+CREATE FUNCTION edp.refresh_rollup(tbl pg_catalog.regclass)
+RETURNS pg_catalog.int8
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    e edp.event_tables;
+    n bigint;
+BEGIN
+    PERFORM edp._check_owner(tbl);
+    SELECT * INTO e FROM edp.event_tables WHERE relid = tbl;
+    IF e.rollup_relid IS NULL THEN
+        RAISE EXCEPTION 'table % has no rollup', tbl USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = 'Call edp.enable_rollup() first.';
+    END IF;
+    -- writers wait while the rollup is rebuilt; readers go on
+    EXECUTE format('LOCK TABLE %s IN SHARE MODE', tbl);
+    EXECUTE format('TRUNCATE %s', e.rollup_relid);
+    EXECUTE format('INSERT INTO %s (key, chunk_start, packed) %s',
+                   e.rollup_relid, edp._rollup_query(tbl, e.key_column, e.ts_column, e.rollup_width));
+    GET DIAGNOSTICS n = ROW_COUNT;
+    UPDATE edp.event_tables SET rollup_stale = false WHERE relid = tbl;
+    PERFORM edp._invalidate_settings(tbl);
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION edp.refresh_rollup(pg_catalog.regclass) IS
+    'rebuilds the rollup of tbl from its rows and clears the stale mark; returns the number of rollup rows';
+
+CREATE FUNCTION edp.enable_rollup(tbl pg_catalog.regclass, key pg_catalog.name, ts pg_catalog.name,
+                                  width pg_catalog.interval DEFAULT '1 hour',
+                                  raw_index pg_catalog.text DEFAULT 'btree')
+RETURNS pg_catalog.regclass
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    keytype regtype;
+    nsp name;
+    rel name;
+    owner regrole;
+    rname text;
+    r regclass;
+    had_views boolean;
+BEGIN
+    PERFORM edp._check_owner(tbl);
+    keytype := edp._check_column(tbl, key);
+    PERFORM edp._check_column(tbl, ts, 'timestamptz');
+    IF width IS NULL THEN
+        RAISE EXCEPTION 'rollup width must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF raw_index IS NULL OR raw_index NOT IN ('btree', 'brin', 'none') THEN
+        RAISE EXCEPTION 'unknown raw_index "%"', raw_index USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Use btree (key, ts), brin (ts) or none.';
+    END IF;
+    PERFORM edp.bucket_start('2000-01-01 00:00+00', width);   -- 22023 for unsupported widths
+    IF width > interval '1 hour' THEN
+        RAISE EXCEPTION 'rollup width % is wider than 1 hour', width USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = 'Hourly queries must be answerable from the rollup.';
+    END IF;
+    SELECT n.nspname, c.relname, c.relowner::regrole INTO nsp, rel, owner
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = tbl;
+
+    SELECT rollup_relid INTO r FROM edp.event_tables WHERE relid = tbl;
+    had_views := to_regclass(format('%I.%I', nsp, left(rel, 48) || '_hourly_counts')) IS NOT NULL;
+    IF r IS NOT NULL THEN
+        EXECUTE format('DROP TABLE %s CASCADE', r);
+    END IF;
+    rname := left(rel, 52) || '_edp_rollup';
+    EXECUTE format('CREATE TABLE %I.%I (key %s NOT NULL, chunk_start timestamptz NOT NULL, '
+                   'packed bigint[] NOT NULL, PRIMARY KEY (key, chunk_start))', nsp, rname, keytype);
+    r := format('%I.%I', nsp, rname)::regclass;
+    -- lz4 compresses and decompresses the packed arrays several times faster
+    -- than pglz (every ingest rewrites the rows it touches; every query
+    -- reads them); a server built without lz4 keeps its default
+    BEGIN
+        EXECUTE format('ALTER TABLE %s ALTER COLUMN packed SET COMPRESSION lz4', r);
+    EXCEPTION WHEN feature_not_supported THEN
+        NULL;
+    END;
+    EXECUTE format('ALTER TABLE %s OWNER TO %I', r, owner);
+    EXECUTE format('COMMENT ON TABLE %s IS %L', r,
+                   format('edp rollup of %s: events per (%s, %s bucket) packed per 768 buckets (edp.rollup_buckets() unpacks), kept by triggers edp_buckets_*', tbl, key, width));
+    -- raw rows are read for what the rollup cannot answer (ranges off bucket
+    -- boundaries, narrower widths, grouped counts, a stale rollup) and by
+    -- dedupe: btree (key, ts) reads one key's rows directly; brin (ts) costs
+    -- almost nothing at ingest and reads a time window of all keys (good
+    -- when rows arrive in time order)
+    IF raw_index = 'btree' THEN
+        EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s (%I, %I)', left(rel, 48) || '_edp_key_ts', tbl, key, ts);
+    ELSIF raw_index = 'brin' THEN
+        EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s USING brin (%I)', left(rel, 48) || '_edp_ts_brin', tbl, ts);
+    END IF;
+
+    INSERT INTO edp.event_tables AS e (relid, key_column, ts_column, rollup_relid, rollup_width, rollup_stale)
+    VALUES (tbl, key, ts, r, width, true)
+    ON CONFLICT (relid) DO UPDATE
+       SET key_column = excluded.key_column, ts_column = excluded.ts_column,
+           rollup_relid = excluded.rollup_relid, rollup_width = excluded.rollup_width,
+           rollup_stale = true;
+    PERFORM edp._invalidate_settings(tbl);
+    PERFORM edp._ensure_bucket_triggers(tbl);
+    PERFORM edp.refresh_rollup(tbl);
+    IF had_views THEN
+        PERFORM edp.create_bucket_views(tbl);
+    END IF;
+    RETURN r;
+END
+$$;
+COMMENT ON FUNCTION edp.enable_rollup(pg_catalog.regclass, pg_catalog.name, pg_catalog.name, pg_catalog.interval, pg_catalog.text) IS
+    'keeps per (key, bucket) event counts of tbl in a rollup table, maintained by statement triggers at ingest; returns the rollup table';
+
+CREATE FUNCTION edp.disable_rollup(tbl pg_catalog.regclass)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r regclass;
+BEGIN
+    PERFORM edp._check_owner(tbl);
+    SELECT rollup_relid INTO r FROM edp.event_tables WHERE relid = tbl;
+    UPDATE edp.event_tables SET rollup_relid = NULL, rollup_width = NULL, rollup_stale = false WHERE relid = tbl;
+    PERFORM edp._invalidate_settings(tbl);
+    IF r IS NOT NULL THEN
+        EXECUTE format('DROP TABLE %s CASCADE', r);   -- with the BI views reading it
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION edp.disable_rollup(pg_catalog.regclass) IS
+    'drops the rollup of tbl (and the BI views of edp.create_bucket_views); bucket queries then read raw rows';
+
+CREATE FUNCTION edp.verify_rollup(tbl pg_catalog.regclass)
+RETURNS TABLE (key pg_catalog.text, bucket_start pg_catalog.timestamptz,
+               rollup_events pg_catalog.int8, raw_events pg_catalog.int8)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    e edp.event_tables;
+    bad bigint;
+BEGIN
+    PERFORM edp._check_owner(tbl);
+    SELECT * INTO e FROM edp.event_tables WHERE relid = tbl;
+    IF e.rollup_relid IS NULL THEN
+        RAISE EXCEPTION 'table % has no rollup', tbl USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = 'Call edp.enable_rollup() first.';
+    END IF;
+    RETURN QUERY EXECUTE format(
+        'SELECT coalesce(r.key, b.key)::text, coalesce(r.bucket_start, b.bucket_start), '
+        '       coalesce(r.events, 0)::bigint, coalesce(b.n, 0)::bigint '
+        '  FROM (SELECT r.key, u.bucket_start, u.events FROM %s r '
+        '          CROSS JOIN LATERAL edp.rollup_buckets(r.chunk_start, %L::interval, r.packed) u) r '
+        '  FULL JOIN (SELECT %I AS key, date_bin(%L::interval, %I, ''2000-01-01 00:00:00+00''::timestamptz) AS bucket_start, count(*) AS n '
+        '               FROM %s WHERE %I IS NOT NULL AND %I IS NOT NULL GROUP BY 1, 2) b '
+        '    ON r.key = b.key AND r.bucket_start = b.bucket_start '
+        ' WHERE coalesce(r.events, 0) <> coalesce(b.n, 0) ORDER BY 1, 2',
+        e.rollup_relid, e.rollup_width, e.key_column, e.rollup_width, e.ts_column, tbl, e.key_column, e.ts_column);
+    GET DIAGNOSTICS bad = ROW_COUNT;
+    IF bad > 0 THEN
+        UPDATE edp.event_tables SET rollup_stale = true WHERE relid = tbl;
+        PERFORM edp._invalidate_settings(tbl);
+        RAISE WARNING 'rollup of % differs from its rows in % buckets; marked stale', tbl, bad
+            USING HINT = 'Bucket queries read raw rows until edp.refresh_rollup() is run.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION edp.verify_rollup(pg_catalog.regclass) IS
+    'compares the rollup of tbl with a brute-force count; returns the differing buckets (none when exact) and marks a differing rollup stale';
+
+CREATE FUNCTION edp.enable_dedupe(tbl pg_catalog.regclass, columns pg_catalog.name[],
+                                  keep pg_catalog.text DEFAULT 'first',
+                                  order_by pg_catalog.name DEFAULT NULL,
+                                  create_index pg_catalog.bool DEFAULT true)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c name;
+    e edp.event_tables;
+    rel name;
+BEGIN
+    PERFORM edp._check_owner(tbl);
+    IF columns IS NULL OR cardinality(columns) = 0 THEN
+        RAISE EXCEPTION 'dedupe needs at least one column' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOREACH c IN ARRAY columns LOOP
+        PERFORM edp._check_column(tbl, c);
+    END LOOP;
+    IF keep IS NULL OR keep NOT IN ('first', 'latest') THEN
+        RAISE EXCEPTION 'unknown dedupe mode "%"', keep USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Use keep => ''first'' (drop later copies) or keep => ''latest'' (latest order_by wins).';
+    END IF;
+    SELECT * INTO e FROM edp.event_tables WHERE relid = tbl;
+    IF keep = 'latest' THEN
+        order_by := coalesce(order_by, e.ts_column);
+        IF order_by IS NULL THEN
+            RAISE EXCEPTION 'keep => ''latest'' needs order_by' USING ERRCODE = 'invalid_parameter_value',
+                HINT = 'Name the column whose largest value wins, e.g. order_by => ''ts''.';
+        END IF;
+        PERFORM edp._check_column(tbl, order_by);
+    ELSIF order_by IS NOT NULL THEN
+        RAISE EXCEPTION 'order_by applies only to keep => ''latest''' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT relname INTO rel FROM pg_class WHERE oid = tbl;
+    -- the dedupe probe reads rows by key; (key, ts) index serves keys starting with those
+    IF create_index AND NOT (e.key_column IS NOT NULL AND columns[1] = e.key_column AND columns[2] = e.ts_column) THEN
+        EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s (%s)', left(rel, 47) || '_edp_dedupe', tbl,
+                       (SELECT string_agg(quote_ident(x), ', ') FROM unnest(columns) x));
+    END IF;
+    INSERT INTO edp.event_tables (relid, dedupe_mode, dedupe_columns, dedupe_order_column)
+    VALUES (tbl, keep, columns, order_by)
+    ON CONFLICT (relid) DO UPDATE
+       SET dedupe_mode = excluded.dedupe_mode, dedupe_columns = excluded.dedupe_columns,
+           dedupe_order_column = excluded.dedupe_order_column;
+    PERFORM edp._ensure_bucket_triggers(tbl);
+END
+$$;
+COMMENT ON FUNCTION edp.enable_dedupe(pg_catalog.regclass, pg_catalog.name[], pg_catalog.text, pg_catalog.name, pg_catalog.bool) IS
+    'drops duplicate events at ingest: keep first (rows equal on columns) or keep latest (same event id, largest order_by wins)';
+
+CREATE FUNCTION edp.disable_dedupe(tbl pg_catalog.regclass)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM edp._check_owner(tbl);
+    UPDATE edp.event_tables SET dedupe_mode = 'none', dedupe_columns = NULL, dedupe_order_column = NULL
+     WHERE relid = tbl;
+END
+$$;
+COMMENT ON FUNCTION edp.disable_dedupe(pg_catalog.regclass) IS
+    'stops removing duplicate events of tbl at ingest';
+
+CREATE FUNCTION edp.buckets_on_drop()
+RETURNS event_trigger
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN SELECT d.objid FROM pg_event_trigger_dropped_objects() d
+              WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0 LOOP
+        -- an event table went: its rollup goes with it
+        PERFORM edp._drop_rollup_of(r.objid);
+        -- a rollup went: bucket queries read raw rows
+        PERFORM edp._invalidate_settings(relid) FROM edp.event_tables WHERE rollup_relid::oid = r.objid;
+        UPDATE edp.event_tables SET rollup_relid = NULL, rollup_width = NULL, rollup_stale = false
+         WHERE rollup_relid::oid = r.objid;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION edp.buckets_on_drop() IS
+    'event trigger: dropping an event table drops its rollup and its edp.event_tables row';
+
+CREATE FUNCTION edp._drop_rollup_of(tbl pg_catalog.oid)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r oid;
+BEGIN
+    SELECT rollup_relid INTO r FROM edp.event_tables WHERE relid::oid = tbl;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    DELETE FROM edp.event_tables WHERE relid::oid = tbl;
+    IF r IS NOT NULL AND EXISTS (SELECT FROM pg_class WHERE oid = r) THEN
+        EXECUTE format('DROP TABLE %s', r::regclass);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION edp._drop_rollup_of(pg_catalog.oid) IS
+    'internal: forgets a dropped event table and drops its rollup';
+
+CREATE EVENT TRIGGER edp_buckets_drop ON sql_drop EXECUTE FUNCTION edp.buckets_on_drop();
+
+-- buckets: parallel aggregate ----------------------------------------------
+
+CREATE FUNCTION edp.bucket_counts_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'edp_bucket_counts_agg_trans'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp.bucket_counts_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz) IS
+    'transition function of edp.bucket_counts_agg (hourly, UTC)';
+
+CREATE FUNCTION edp.bucket_counts_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz,
+                                            pg_catalog.interval, pg_catalog.text)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'edp_bucket_counts_agg_trans'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp.bucket_counts_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.text) IS
+    'transition function of edp.bucket_counts_agg (any width and zone)';
+
+CREATE FUNCTION edp.bucket_counts_agg_combine(internal, internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'edp_bucket_counts_agg_combine'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp.bucket_counts_agg_combine(internal, internal) IS
+    'combine function of edp.bucket_counts_agg: adds per-bucket counters';
+
+CREATE FUNCTION edp.bucket_counts_agg_serialize(internal)
+RETURNS pg_catalog.bytea
+AS 'MODULE_PATHNAME', 'edp_bucket_counts_agg_serialize'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION edp.bucket_counts_agg_serialize(internal) IS
+    'serialize function of edp.bucket_counts_agg';
+
+CREATE FUNCTION edp.bucket_counts_agg_deserialize(pg_catalog.bytea, internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'edp_bucket_counts_agg_deserialize'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION edp.bucket_counts_agg_deserialize(pg_catalog.bytea, internal) IS
+    'deserialize function of edp.bucket_counts_agg';
+
+CREATE FUNCTION edp.bucket_counts_agg_final(internal)
+RETURNS pg_catalog.int8[]
+AS 'MODULE_PATHNAME', 'edp_bucket_counts_agg_final'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp.bucket_counts_agg_final(internal) IS
+    'final function of edp.bucket_counts_agg: the per-bucket counters as bigint[]';
+
+CREATE AGGREGATE edp.bucket_counts_agg(pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz) (
+    SFUNC = edp.bucket_counts_agg_trans,
+    STYPE = internal,
+    FINALFUNC = edp.bucket_counts_agg_final,
+    COMBINEFUNC = edp.bucket_counts_agg_combine,
+    SERIALFUNC = edp.bucket_counts_agg_serialize,
+    DESERIALFUNC = edp.bucket_counts_agg_deserialize,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE edp.bucket_counts_agg(pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz) IS
+    'events per hourly UTC bucket of [from, to) as bigint[] (element i = bucket i of edp.bucket_series), zero-filled';
+
+CREATE AGGREGATE edp.bucket_counts_agg(pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz,
+                                       pg_catalog.interval, pg_catalog.text) (
+    SFUNC = edp.bucket_counts_agg_trans,
+    STYPE = internal,
+    FINALFUNC = edp.bucket_counts_agg_final,
+    COMBINEFUNC = edp.bucket_counts_agg_combine,
+    SERIALFUNC = edp.bucket_counts_agg_serialize,
+    DESERIALFUNC = edp.bucket_counts_agg_deserialize,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE edp.bucket_counts_agg(pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.text) IS
+    'events per bucket (width, zone) of [from, to) as bigint[] (element i = bucket i of edp.bucket_series), zero-filled';
+
+-- buckets: partitions by event date and type, created on demand -----------
+
+CREATE FUNCTION edp.route_default_trigger()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'edp_route_default_trigger'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION edp.route_default_trigger() IS
+    'deferred row trigger of DEFAULT partitions: at commit, creates missing partitions and moves the rows there';
+
+CREATE FUNCTION edp._route_default(dflt pg_catalog.regclass)
+RETURNS pg_catalog.int8
+AS 'MODULE_PATHNAME', 'edp_route_default'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION edp._route_default(pg_catalog.regclass) IS
+    'internal: moves the rows of a DEFAULT partition into partitions created for them, without counting them twice';
+
+CREATE FUNCTION edp._partition_name(base pg_catalog.text, suffix pg_catalog.text, nsp pg_catalog.name)
+RETURNS pg_catalog.name
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    candidate text := left(base, 62 - length(suffix)) || '_' || suffix;
+    n int := 1;
+BEGIN
+    WHILE EXISTS (SELECT FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
+                   WHERE s.nspname = nsp AND c.relname = candidate) LOOP
+        n := n + 1;
+        candidate := left(base, 60 - length(suffix) - length(n::text)) || '_' || suffix || '_' || n;
+    END LOOP;
+    RETURN candidate;
+END
+$$;
+COMMENT ON FUNCTION edp._partition_name(pg_catalog.text, pg_catalog.text, pg_catalog.name) IS
+    'internal: a free relation name base_suffix in schema nsp';
+
+-- triggers every leaf partition carries, so DML and TRUNCATE addressed to a
+-- partition directly keep the rollup exact too
+CREATE FUNCTION edp._add_leaf_triggers(leaf pg_catalog.regclass)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    EXECUTE format('CREATE TRIGGER edp_buckets_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS edp_new '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION edp.buckets_trigger()', leaf);
+    EXECUTE format('CREATE TRIGGER edp_buckets_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS edp_old '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION edp.buckets_trigger()', leaf);
+    EXECUTE format('CREATE TRIGGER edp_buckets_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS edp_old NEW TABLE AS edp_new '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION edp.buckets_trigger()', leaf);
+    EXECUTE format('CREATE TRIGGER edp_buckets_truncate BEFORE TRUNCATE ON %s '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION edp.buckets_trigger()', leaf);
+END
+$$;
+COMMENT ON FUNCTION edp._add_leaf_triggers(pg_catalog.regclass) IS
+    'internal: statement triggers of a leaf partition (direct DML and TRUNCATE keep the rollup exact)';
+
+CREATE FUNCTION edp._add_default_partition(parent pg_catalog.regclass)
+RETURNS pg_catalog.regclass
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    nsp name;
+    rel name;
+    d regclass;
+BEGIN
+    SELECT i.inhrelid INTO d FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+     WHERE i.inhparent = parent AND pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT';
+    IF d IS NOT NULL THEN
+        RETURN d;
+    END IF;
+    SELECT s.nspname, c.relname INTO nsp, rel FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
+     WHERE c.oid = parent;
+    EXECUTE format('CREATE TABLE %I.%I PARTITION OF %s DEFAULT', nsp, edp._partition_name(rel, 'default', nsp), parent);
+    SELECT i.inhrelid INTO d FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+     WHERE i.inhparent = parent AND pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT';
+    EXECUTE format('CREATE CONSTRAINT TRIGGER edp_route_default AFTER INSERT ON %s '
+                   'DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION edp.route_default_trigger()', d);
+    PERFORM edp._add_leaf_triggers(d);
+    RETURN d;
+END
+$$;
+COMMENT ON FUNCTION edp._add_default_partition(pg_catalog.regclass) IS
+    'internal: the DEFAULT partition of parent (created with its routing trigger when missing)';
+
+-- move the rows of a DEFAULT partition into partitions created for them
+CREATE FUNCTION edp._route_default_rows(dflt pg_catalog.regclass)
+RETURNS pg_catalog.int8
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    parent regclass;
+    root regclass;
+    e edp.event_tables;
+    nsp name;
+    base name;
+    step interval;
+    p timestamptz;
+    v text;
+    vnull boolean;
+    part regclass;
+    pname name;
+    moved bigint := 0;
+    n bigint;
+    left_over bigint;
+    moving text;
+BEGIN
+    SELECT inhparent INTO parent FROM pg_inherits WHERE inhrelid = dflt;
+    root := pg_partition_root(dflt);
+    SELECT * INTO e FROM edp.event_tables WHERE relid = root;
+    IF e.partition_period IS NULL THEN
+        RETURN 0;
+    END IF;
+    SELECT s.nspname, c.relname INTO nsp, base FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
+     WHERE c.oid = parent;
+    step := CASE e.partition_period WHEN 'day' THEN interval '1 day' ELSE interval '1 month' END;
+    -- The rows wait in a staging table while their partition is created (a
+    -- DEFAULT partition holding them would make the new bound invalid).  It
+    -- is an ordinary unlogged table beside the partitions, not a temporary
+    -- one: routing runs as the table's owner in a security-restricted
+    -- operation, where temporary tables are refused so that the owner's
+    -- code cannot leave objects in the session of whoever loaded the rows.
+    moving := format('%I.%I', nsp, 'edp_moving_' || pg_backend_pid());
+    EXECUTE format('CREATE UNLOGGED TABLE %s (LIKE %s)', moving, root);
+
+    IF parent = root THEN
+        -- period level: one partition per UTC day or month present
+        FOR p IN EXECUTE format('SELECT DISTINCT date_trunc(%L, %I AT TIME ZONE ''UTC'') AT TIME ZONE ''UTC'' '
+                                'FROM %s WHERE %I IS NOT NULL ORDER BY 1', e.partition_period, e.ts_column, dflt, e.ts_column) LOOP
+            EXECUTE format('WITH m AS (DELETE FROM %s WHERE %I >= $1 AND %I < $2 RETURNING *) INSERT INTO %s SELECT * FROM m',
+                           dflt, e.ts_column, e.ts_column, moving) USING p, p + step;
+            pname := edp._partition_name(base, to_char(p AT TIME ZONE 'UTC',
+                                         CASE e.partition_period WHEN 'day' THEN '"p"YYYYMMDD' ELSE '"p"YYYYMM' END), nsp);
+            EXECUTE format('CREATE TABLE %I.%I PARTITION OF %s FOR VALUES FROM (%L) TO (%L)%s', nsp, pname, root,
+                           p, p + step,
+                           CASE WHEN e.partition_type_column IS NOT NULL
+                                THEN format(' PARTITION BY LIST (%I)', e.partition_type_column) ELSE '' END);
+            part := format('%I.%I', nsp, pname)::regclass;
+            IF e.partition_type_column IS NOT NULL THEN
+                PERFORM edp._add_default_partition(part);
+                FOR v, vnull IN EXECUTE format('SELECT DISTINCT %I::text, %I IS NULL FROM %s', e.partition_type_column, e.partition_type_column, moving) LOOP
+                    PERFORM edp._add_type_partition(part, v, vnull, e.partition_type_column);
+                END LOOP;
+            ELSE
+                PERFORM edp._add_leaf_triggers(part);
+            END IF;
+            EXECUTE format('INSERT INTO %s SELECT * FROM %s', part, moving);
+            GET DIAGNOSTICS n = ROW_COUNT;
+            moved := moved + n;
+            EXECUTE format('TRUNCATE %s', moving);
+        END LOOP;
+    ELSE
+        -- type level: one partition per event type present
+        FOR v, vnull IN EXECUTE format('SELECT DISTINCT %I::text, %I IS NULL FROM %s', e.partition_type_column, e.partition_type_column, dflt) LOOP
+            EXECUTE format('WITH m AS (DELETE FROM %s WHERE %I::text IS NOT DISTINCT FROM $1 RETURNING *) INSERT INTO %s SELECT * FROM m',
+                           dflt, e.partition_type_column, moving) USING v;
+            part := edp._add_type_partition(parent, v, vnull, e.partition_type_column);
+            EXECUTE format('INSERT INTO %s SELECT * FROM %s', part, moving);
+            GET DIAGNOSTICS n = ROW_COUNT;
+            moved := moved + n;
+            EXECUTE format('TRUNCATE %s', moving);
+        END LOOP;
+    END IF;
+    EXECUTE format('DROP TABLE %s', moving);
+
+    EXECUTE format('SELECT count(*) FROM %s', dflt) INTO left_over;
+    IF left_over > 0 THEN
+        RAISE WARNING '% rows of % stay in its DEFAULT partition %', left_over, root, dflt
+            USING DETAIL = format('They have no %s to route by.',
+                                  CASE WHEN parent = root THEN quote_ident(e.ts_column) ELSE quote_ident(e.partition_type_column) END),
+                  HINT = 'Rows without an event time cannot be placed in a date partition; give the column a NOT NULL constraint.';
+    END IF;
+    RETURN moved;
+END
+$$;
+COMMENT ON FUNCTION edp._route_default_rows(pg_catalog.regclass) IS
+    'internal: creates the partitions missing for the rows of a DEFAULT partition and moves them there; warns about rows that cannot move';
+
+CREATE FUNCTION edp._add_type_partition(parent pg_catalog.regclass, v pg_catalog.text, vnull pg_catalog.bool, col pg_catalog.name)
+RETURNS pg_catalog.regclass
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    nsp name;
+    base name;
+    pname name;
+    coltype regtype;
+BEGIN
+    SELECT s.nspname, c.relname INTO nsp, base FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
+     WHERE c.oid = parent;
+    SELECT atttypid INTO coltype FROM pg_attribute WHERE attrelid = parent AND attname = col;
+    pname := edp._partition_name(base, CASE WHEN vnull THEN 'null'
+                                  ELSE left(coalesce(nullif(trim(both '_' from regexp_replace(lower(v), '[^a-z0-9]+', '_', 'g')), ''), 'x'), 24) END, nsp);
+    EXECUTE format('CREATE TABLE %I.%I PARTITION OF %s FOR VALUES IN (%s)', nsp, pname, parent,
+                   CASE WHEN vnull THEN 'NULL' ELSE format('%L::%s', v, coltype) END);
+    PERFORM edp._add_leaf_triggers(format('%I.%I', nsp, pname)::regclass);
+    RETURN format('%I.%I', nsp, pname)::regclass;
+END
+$$;
+COMMENT ON FUNCTION edp._add_type_partition(pg_catalog.regclass, pg_catalog.text, pg_catalog.bool, pg_catalog.name) IS
+    'internal: creates the list partition of parent for one event type value';
+
+CREATE FUNCTION edp.enable_partitioning(tbl pg_catalog.regclass, ts pg_catalog.name,
+                                        period pg_catalog.text DEFAULT 'day',
+                                        type_column pg_catalog.name DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    k "char";
+    strat "char";
+    keycols int2vector;
+    d regclass;
+BEGIN
+    PERFORM edp._check_owner(tbl);
+    PERFORM edp._check_column(tbl, ts, 'timestamptz');
+    IF type_column IS NOT NULL THEN
+        PERFORM edp._check_column(tbl, type_column);
+    END IF;
+    IF period IS NULL OR period NOT IN ('day', 'month') THEN
+        RAISE EXCEPTION 'unsupported partition period "%"', period USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Use period => ''day'' or period => ''month''.';
+    END IF;
+    SELECT c.relkind, p.partstrat, p.partattrs INTO k, strat, keycols
+      FROM pg_class c LEFT JOIN pg_partitioned_table p ON p.partrelid = c.oid WHERE c.oid = tbl;
+    IF k <> 'p' OR strat <> 'r' OR array_length(keycols::int2[], 1) <> 1
+       OR keycols[0] <> (SELECT attnum FROM pg_attribute WHERE attrelid = tbl AND attname = ts) THEN
+        RAISE EXCEPTION 'table % is not partitioned by range of %', tbl, ts
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = format('Create it with CREATE TABLE ... PARTITION BY RANGE (%I); edp adds the partitions.', ts);
+    END IF;
+    INSERT INTO edp.event_tables AS e (relid, ts_column, partition_period, partition_type_column)
+    VALUES (tbl, ts, period, type_column)
+    ON CONFLICT (relid) DO UPDATE
+       SET ts_column = coalesce(e.ts_column, excluded.ts_column),
+           partition_period = excluded.partition_period,
+           partition_type_column = excluded.partition_type_column;
+    PERFORM edp._invalidate_settings(tbl);
+    d := edp._add_default_partition(tbl);
+    PERFORM edp._route_default(d);
+END
+$$;
+COMMENT ON FUNCTION edp.enable_partitioning(pg_catalog.regclass, pg_catalog.name, pg_catalog.text, pg_catalog.name) IS
+    'partitions tbl (declared PARTITION BY RANGE (ts)) by UTC day or month and optionally by event type, creating partitions on demand at commit of each load';
+
+-- buckets: BI views --------------------------------------------------------
+
+CREATE FUNCTION edp.create_bucket_views(tbl pg_catalog.regclass, type_column pg_catalog.name DEFAULT 'event_type')
+RETURNS SETOF pg_catalog.regclass
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    e edp.event_tables;
+    nsp name;
+    rel name;
+    owner regrole;
+    v1 text;
+    v2 text;
+    stale text;
+BEGIN
+    PERFORM edp._check_owner(tbl);
+    SELECT * INTO e FROM edp.event_tables WHERE relid = tbl;
+    IF e.rollup_relid IS NULL THEN
+        RAISE EXCEPTION 'table % has no rollup', tbl USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = 'Call edp.enable_rollup() first.';
+    END IF;
+    IF type_column IS NOT NULL THEN
+        PERFORM edp._check_column(tbl, type_column);
+    END IF;
+    SELECT n.nspname, c.relname, c.relowner::regrole INTO nsp, rel, owner
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = tbl;
+    v1 := format('%I.%I', nsp, left(rel, 48) || '_hourly_counts');
+    v2 := format('%I.%I', nsp, left(rel, 48) || '_hourly_type_counts');
+    stale := format('(SELECT rollup_stale FROM edp.event_tables WHERE relid = %L::regclass)', tbl::oid::regclass::text);
+    -- hourly counts per key: from the rollup, or from raw rows while it is stale
+    EXECUTE format('CREATE OR REPLACE VIEW %s (key, bucket_start, events) AS '
+                   'SELECT r.key, date_bin(''1 hour'', u.bucket_start, ''2000-01-01 00:00:00+00''::timestamptz), sum(u.events)::bigint '
+                   '  FROM %s r CROSS JOIN LATERAL edp.rollup_buckets(r.chunk_start, %L::interval, r.packed) u '
+                   ' WHERE NOT %s GROUP BY 1, 2 '
+                   'UNION ALL '
+                   'SELECT %I, date_bin(''1 hour'', %I, ''2000-01-01 00:00:00+00''::timestamptz), count(*) '
+                   '  FROM %s WHERE %s AND %I IS NOT NULL AND %I IS NOT NULL GROUP BY 1, 2',
+                   v1, e.rollup_relid, e.rollup_width, stale, e.key_column, e.ts_column, tbl, stale, e.key_column, e.ts_column);
+    EXECUTE format('ALTER VIEW %s OWNER TO %I', v1, owner);
+    EXECUTE format('COMMENT ON VIEW %s IS %L', v1,
+                   format('edp: events of %s per (key, hour in UTC); columns key, bucket_start, events', tbl));
+    RETURN NEXT v1::regclass;
+    IF type_column IS NOT NULL THEN
+        EXECUTE format('CREATE OR REPLACE VIEW %s (key, event_type, bucket_start, events) AS '
+                       'SELECT %I, %I, date_bin(''1 hour'', %I, ''2000-01-01 00:00:00+00''::timestamptz), count(*) '
+                       '  FROM %s WHERE %I IS NOT NULL GROUP BY 1, 2, 3',
+                       v2, e.key_column, type_column, e.ts_column, tbl, e.ts_column);
+        EXECUTE format('ALTER VIEW %s OWNER TO %I', v2, owner);
+        EXECUTE format('COMMENT ON VIEW %s IS %L', v2,
+                       format('edp: events of %s per (key, event type, hour in UTC); columns key, event_type, bucket_start, events', tbl));
+        RETURN NEXT v2::regclass;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION edp.create_bucket_views(pg_catalog.regclass, pg_catalog.name) IS
+    'creates the BI views <table>_hourly_counts (key, bucket_start, events) and <table>_hourly_type_counts (key, event_type, bucket_start, events)';

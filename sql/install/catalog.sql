@@ -1,0 +1,69 @@
+/*
+ * edp install script, part 1 of 5: catalog.
+ *
+ * The Makefile concatenates sql/install/{catalog,events,buckets,trips,ingest}.sql,
+ * in that order, into sql/edp--<version>.sql (built, not committed).
+ */
+
+\echo Use "CREATE EXTENSION edp" to load this file. \quit
+
+-- catalog -------------------------------------------------------------------
+
+GRANT USAGE ON SCHEMA edp TO PUBLIC;
+
+CREATE TABLE edp.event_tables (
+    relid           pg_catalog.regclass PRIMARY KEY,
+    source_column   pg_catalog.name,                   -- flattening: jsonb input + overflow column (NULL: off)
+    metrics_path    pg_catalog.text[] NOT NULL DEFAULT '{}',
+    exclude_columns pg_catalog.name[] NOT NULL DEFAULT '{}',
+    created_at      pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    -- buckets (issue 3): key and time columns, rollup, dedupe, partitioning
+    key_column      pg_catalog.name,                   -- bucket key (customer); NULL: buckets off
+    ts_column       pg_catalog.name,                   -- event instant (timestamptz)
+    rollup_relid    pg_catalog.regclass,               -- (key, bucket_start, events) table; NULL: no rollup
+    rollup_width    pg_catalog.interval,               -- rollup bucket width (UTC grid)
+    rollup_stale    pg_catalog.bool NOT NULL DEFAULT false, -- true: queries read raw rows
+    dedupe_mode     pg_catalog.text NOT NULL DEFAULT 'none'
+                    CHECK (dedupe_mode IN ('none', 'first', 'latest')),
+    dedupe_columns  pg_catalog.name[],                 -- dedupe key (first) / event id (latest)
+    dedupe_order_column pg_catalog.name,               -- latest: the version that wins has the largest value
+    partition_period pg_catalog.text CHECK (partition_period IN ('day', 'month')),
+    partition_type_column pg_catalog.name              -- second level: one partition per value
+);
+COMMENT ON TABLE edp.event_tables IS
+    'edp catalog: one row per event table, with the settings of each edp capability enabled on it';
+SELECT pg_catalog.pg_extension_config_dump('edp.event_tables', '');
+
+-- Everyone may read the catalog (edp's COPY path and triggers run as the
+-- loading user); a table's row may be written by the table's owners only,
+-- and removed by anyone once the table is gone (the event trigger that
+-- forgets a dropped table runs as whoever dropped it, and the row of a
+-- table that no longer exists must not outlive it to meet a reused OID).
+ALTER TABLE edp.event_tables ENABLE ROW LEVEL SECURITY;
+CREATE POLICY event_tables_read ON edp.event_tables FOR SELECT USING (true);
+CREATE POLICY event_tables_owner ON edp.event_tables FOR ALL
+    USING (pg_catalog.pg_has_role((SELECT c.relowner FROM pg_catalog.pg_class c
+                                   WHERE c.oid OPERATOR(pg_catalog.=) relid), 'USAGE')
+           OR NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) relid))
+    WITH CHECK (pg_catalog.pg_has_role((SELECT c.relowner FROM pg_catalog.pg_class c
+                                        WHERE c.oid OPERATOR(pg_catalog.=) relid), 'USAGE'));
+GRANT SELECT, INSERT, UPDATE, DELETE ON edp.event_tables TO PUBLIC;
+
+-- A dropped table leaves the catalog with it.
+CREATE FUNCTION edp.forget_dropped_tables()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM edp.event_tables t
+     USING pg_catalog.pg_event_trigger_dropped_objects() d
+     WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+       AND d.objid = t.relid::pg_catalog.oid;
+END
+$$;
+COMMENT ON FUNCTION edp.forget_dropped_tables() IS
+    'event trigger function: removes dropped tables from edp.event_tables';
+CREATE EVENT TRIGGER edp_forget_dropped_tables ON sql_drop
+    EXECUTE FUNCTION edp.forget_dropped_tables();
+
