@@ -18,6 +18,7 @@ OBJS = \
 	src/core/guc.o \
 	src/core/loader.o \
 	src/core/security.o \
+	src/core/version.o \
 	src/events/flatten.o \
 	src/events/flatten_copy.o \
 	src/events/flatten_json.o \

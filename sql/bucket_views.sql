@@ -17,7 +17,7 @@ CREATE TEMP VIEW raw_hourly AS
 SELECT customer_id AS key, date_trunc('hour', ts) AS bucket_start, count(*) AS events FROM bv GROUP BY 1, 2;
 SELECT NOT EXISTS ((TABLE bv_hourly_counts EXCEPT TABLE raw_hourly)
                    UNION ALL (TABLE raw_hourly EXCEPT TABLE bv_hourly_counts)) AS equals_raw;
-UPDATE bv_edp_rollup SET packed = edp._rollup_merge(packed, packed);   -- doubles every count
+UPDATE bv_edp_rollup SET packed = edp_internal.rollup_merge(packed, packed);   -- doubles every count
 SELECT count(*) > 0 AS damaged FROM edp.verify_rollup('bv');
 SELECT NOT EXISTS ((TABLE bv_hourly_counts EXCEPT TABLE raw_hourly)
                    UNION ALL (TABLE raw_hourly EXCEPT TABLE bv_hourly_counts)) AS equals_raw_while_stale;

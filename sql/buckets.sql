@@ -62,7 +62,7 @@ SELECT * FROM edp.bucket_counts_by('ce', 'event_type', '2021-03-01 00:00+00', '2
 CREATE TEMP TABLE answer AS
 SELECT * FROM edp.bucket_counts('ce', 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'::text,
                                 '2021-03-01 00:20+00', '2021-03-01 04:00+00');
-UPDATE ce_edp_rollup SET packed = edp._rollup_merge(packed, packed);   -- damage the rollup behind edp's back
+UPDATE ce_edp_rollup SET packed = edp_internal.rollup_merge(packed, packed);   -- damage the rollup behind edp's back
 SELECT count(*) AS differing_buckets FROM edp.verify_rollup('ce');
 SELECT rollup_stale FROM edp.event_tables WHERE relid = 'ce'::regclass;
 SELECT count(*) AS same_answer_from_raw_rows

@@ -104,12 +104,825 @@ RETURNS edp.jobs
 AS 'MODULE_PATHNAME', 'edp_ingest_data'      -- text is read as its bytes, like bytea
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
--- partition routing runs restricted: no temporary staging table
-CREATE OR REPLACE FUNCTION edp._route_default_rows(dflt pg_catalog.regclass)
-RETURNS pg_catalog.int8
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
+-- the catalogs: a dropped table's row may be removed by whoever dropped it;
+-- trips tables may be created by their owners, not only by superusers
+DROP POLICY event_tables_owner ON edp.event_tables;
+CREATE POLICY event_tables_owner ON edp.event_tables FOR ALL
+    USING (pg_catalog.pg_has_role((SELECT c.relowner FROM pg_catalog.pg_class c
+                                   WHERE c.oid OPERATOR(pg_catalog.=) relid), 'USAGE')
+           OR NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) relid))
+    WITH CHECK (pg_catalog.pg_has_role((SELECT c.relowner FROM pg_catalog.pg_class c
+                                        WHERE c.oid OPERATOR(pg_catalog.=) relid), 'USAGE'));
+ALTER TABLE edp.trip_tables ENABLE ROW LEVEL SECURITY;
+CREATE POLICY trip_tables_read ON edp.trip_tables FOR SELECT USING (true);
+CREATE POLICY trip_tables_owner ON edp.trip_tables FOR ALL
+    USING (pg_catalog.pg_has_role((SELECT c.relowner FROM pg_catalog.pg_class c
+                                   WHERE c.oid OPERATOR(pg_catalog.=) relid), 'USAGE')
+           OR NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) relid))
+    WITH CHECK (pg_catalog.pg_has_role((SELECT c.relowner FROM pg_catalog.pg_class c
+                                        WHERE c.oid OPERATOR(pg_catalog.=) relid), 'USAGE'));
+GRANT SELECT, INSERT, UPDATE, DELETE ON edp.trip_tables TO PUBLIC;
+
+-- internals move to schema edp_internal (\df edp.* lists what users call) --
+
+CREATE SCHEMA edp_internal;
+COMMENT ON SCHEMA edp_internal IS
+    'edp internals: trigger, aggregate-support and helper functions that edp''s own objects call; not an API';
+GRANT USAGE ON SCHEMA edp_internal TO PUBLIC;
+
+ALTER FUNCTION edp._add_default_partition(parent regclass) RENAME TO add_default_partition;
+ALTER FUNCTION edp.add_default_partition(parent regclass) SET SCHEMA edp_internal;
+ALTER FUNCTION edp._add_leaf_triggers(leaf regclass) RENAME TO add_leaf_triggers;
+ALTER FUNCTION edp.add_leaf_triggers(leaf regclass) SET SCHEMA edp_internal;
+ALTER FUNCTION edp._add_type_partition(parent regclass, v text, vnull boolean, col name) RENAME TO add_type_partition;
+ALTER FUNCTION edp.add_type_partition(parent regclass, v text, vnull boolean, col name) SET SCHEMA edp_internal;
+ALTER FUNCTION edp._check_column(tbl regclass, col name, want regtype) RENAME TO check_column;
+ALTER FUNCTION edp.check_column(tbl regclass, col name, want regtype) SET SCHEMA edp_internal;
+ALTER FUNCTION edp._check_owner(tbl regclass) RENAME TO check_owner;
+ALTER FUNCTION edp.check_owner(tbl regclass) SET SCHEMA edp_internal;
+ALTER FUNCTION edp._drop_rollup_of(tbl oid) RENAME TO drop_rollup_of;
+ALTER FUNCTION edp.drop_rollup_of(tbl oid) SET SCHEMA edp_internal;
+ALTER FUNCTION edp._ensure_bucket_triggers(tbl regclass) RENAME TO ensure_bucket_triggers;
+ALTER FUNCTION edp.ensure_bucket_triggers(tbl regclass) SET SCHEMA edp_internal;
+ALTER FUNCTION edp._invalidate_settings(tbl regclass) RENAME TO invalidate_settings;
+ALTER FUNCTION edp.invalidate_settings(tbl regclass) SET SCHEMA edp_internal;
+ALTER FUNCTION edp._partition_name(base text, suffix text, nsp name) RENAME TO partition_name;
+ALTER FUNCTION edp.partition_name(base text, suffix text, nsp name) SET SCHEMA edp_internal;
+ALTER AGGREGATE edp._rollup_agg(timestamp with time zone, interval, integer) RENAME TO rollup_agg;
+ALTER AGGREGATE edp.rollup_agg(timestamp with time zone, interval, integer) SET SCHEMA edp_internal;
+ALTER FUNCTION edp._rollup_agg_final(internal) RENAME TO rollup_agg_final;
+ALTER FUNCTION edp.rollup_agg_final(internal) SET SCHEMA edp_internal;
+ALTER FUNCTION edp._rollup_agg_trans(internal, timestamp with time zone, interval, integer) RENAME TO rollup_agg_trans;
+ALTER FUNCTION edp.rollup_agg_trans(internal, timestamp with time zone, interval, integer) SET SCHEMA edp_internal;
+ALTER FUNCTION edp._rollup_count(bigint[], integer) RENAME TO rollup_count;
+ALTER FUNCTION edp.rollup_count(bigint[], integer) SET SCHEMA edp_internal;
+ALTER FUNCTION edp._rollup_merge(bigint[], bigint[]) RENAME TO rollup_merge;
+ALTER FUNCTION edp.rollup_merge(bigint[], bigint[]) SET SCHEMA edp_internal;
+ALTER FUNCTION edp._rollup_pack(slots integer[], counts bigint[]) RENAME TO rollup_pack;
+ALTER FUNCTION edp.rollup_pack(slots integer[], counts bigint[]) SET SCHEMA edp_internal;
+ALTER FUNCTION edp._rollup_query(tbl regclass, key name, ts name, width interval) RENAME TO rollup_query;
+ALTER FUNCTION edp.rollup_query(tbl regclass, key name, ts name, width interval) SET SCHEMA edp_internal;
+ALTER FUNCTION edp._route_default(dflt regclass) RENAME TO route_default;
+ALTER FUNCTION edp.route_default(dflt regclass) SET SCHEMA edp_internal;
+ALTER FUNCTION edp._route_default_rows(dflt regclass) RENAME TO route_default_rows;
+ALTER FUNCTION edp.route_default_rows(dflt regclass) SET SCHEMA edp_internal;
+ALTER FUNCTION edp.bucket_counts_agg_combine(internal, internal) SET SCHEMA edp_internal;
+ALTER FUNCTION edp.bucket_counts_agg_deserialize(bytea, internal) SET SCHEMA edp_internal;
+ALTER FUNCTION edp.bucket_counts_agg_final(internal) SET SCHEMA edp_internal;
+ALTER FUNCTION edp.bucket_counts_agg_serialize(internal) SET SCHEMA edp_internal;
+ALTER FUNCTION edp.bucket_counts_agg_trans(internal, timestamp with time zone, timestamp with time zone, timestamp with time zone, interval, text) SET SCHEMA edp_internal;
+ALTER FUNCTION edp.bucket_counts_agg_trans(internal, timestamp with time zone, timestamp with time zone, timestamp with time zone) SET SCHEMA edp_internal;
+ALTER FUNCTION edp.buckets_on_drop() SET SCHEMA edp_internal;
+ALTER FUNCTION edp.buckets_trigger() SET SCHEMA edp_internal;
+ALTER FUNCTION edp.drop_flattening_triggers(tbl regclass) SET SCHEMA edp_internal;
+ALTER FUNCTION edp.flatten_report_trigger() SET SCHEMA edp_internal;
+ALTER FUNCTION edp.flatten_trigger() SET SCHEMA edp_internal;
+ALTER FUNCTION edp.forget_dropped_tables() SET SCHEMA edp_internal;
+ALTER FUNCTION edp.generate_events_support(internal) SET SCHEMA edp_internal;
+ALTER FUNCTION edp.generate_trips_wkb(n bigint, seed bigint, first_day date, weeks integer) SET SCHEMA edp_internal;
+ALTER FUNCTION edp.route_default_trigger() SET SCHEMA edp_internal;
+ALTER FUNCTION edp.trip_area_box(wkb bytea) SET SCHEMA edp_internal;
+ALTER FUNCTION edp.trip_area_week_counts(trip_table regclass, area geometry, part text, time_zone text, first_monday date, last_monday date, utc_from timestamp without time zone, utc_to timestamp without time zone, use_rollup boolean) SET SCHEMA edp_internal;
+ALTER AGGREGATE edp.trip_block_counts(points bytea, c1 bigint, c2 bigint, kind integer, xmin double precision, ymin double precision, xmax double precision, ymax double precision, cell_size double precision, first_monday date, last_monday date) SET SCHEMA edp_internal;
+ALTER FUNCTION edp.trip_block_counts_add(internal, points bytea, c1 bigint, c2 bigint, kind integer, xmin double precision, ymin double precision, xmax double precision, ymax double precision, cell_size double precision, first_monday date, last_monday date) SET SCHEMA edp_internal;
+ALTER FUNCTION edp.trip_block_counts_final(internal) SET SCHEMA edp_internal;
+ALTER AGGREGATE edp.trip_block_pack(kind integer, x double precision, y double precision, x2 double precision, y2 double precision, week date, points bytea) SET SCHEMA edp_internal;
+ALTER FUNCTION edp.trip_block_pack_add(internal, kind integer, x double precision, y double precision, x2 double precision, y2 double precision, week date, points bytea) SET SCHEMA edp_internal;
+ALTER FUNCTION edp.trip_block_pack_final(internal) SET SCHEMA edp_internal;
+ALTER FUNCTION edp.trip_block_points(kind integer, points bytea, OUT x double precision, OUT y double precision, OUT x2 double precision, OUT y2 double precision, OUT week date) SET SCHEMA edp_internal;
+ALTER FUNCTION edp.trip_cell_id(x double precision, y double precision, size double precision) SET SCHEMA edp_internal;
+ALTER FUNCTION edp.trip_cell_ids(xmin double precision, ymin double precision, xmax double precision, ymax double precision, size double precision) SET SCHEMA edp_internal;
+ALTER FUNCTION edp.trip_weeks(trip_table regclass, time_zone text, first_week date, last_week date, OUT first_monday date, OUT last_monday date, OUT utc_from timestamp without time zone, OUT utc_to timestamp without time zone) SET SCHEMA edp_internal;
+ALTER FUNCTION edp.trips_drop_event() SET SCHEMA edp_internal;
+ALTER FUNCTION edp.trips_rollup_trigger() SET SCHEMA edp_internal;
+ALTER FUNCTION edp.weekly_trips_add(internal, timestamp without time zone, date, date, text) SET SCHEMA edp_internal;
+ALTER FUNCTION edp.weekly_trips_average(internal) SET SCHEMA edp_internal;
+ALTER FUNCTION edp.weekly_trips_combine(internal, internal) SET SCHEMA edp_internal;
+ALTER FUNCTION edp.weekly_trips_counts(internal) SET SCHEMA edp_internal;
+ALTER FUNCTION edp.weekly_trips_deserialize(bytea, internal) SET SCHEMA edp_internal;
+ALTER FUNCTION edp.weekly_trips_serialize(internal) SET SCHEMA edp_internal;
+ALTER FUNCTION edp.xact_is_current(xid) SET SCHEMA edp_internal;
+
+-- definitions that name the moved functions, and the other 1.1 changes to bodies
+
+CREATE OR REPLACE FUNCTION edp.create_bucket_views(tbl regclass, type_column name DEFAULT 'event_type'::name)
+ RETURNS SETOF regclass
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+    e edp.event_tables;
+    nsp name;
+    rel name;
+    owner regrole;
+    v1 text;
+    v2 text;
+    stale text;
+BEGIN
+    PERFORM edp_internal.check_owner(tbl);
+    SELECT * INTO e FROM edp.event_tables WHERE relid = tbl;
+    IF e.rollup_relid IS NULL THEN
+        RAISE EXCEPTION 'table % has no rollup', tbl USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = 'Call edp.enable_rollup() first.';
+    END IF;
+    IF type_column IS NOT NULL THEN
+        PERFORM edp_internal.check_column(tbl, type_column);
+    END IF;
+    SELECT n.nspname, c.relname, c.relowner::regrole INTO nsp, rel, owner
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = tbl;
+    v1 := format('%I.%I', nsp, left(rel, 48) || '_hourly_counts');
+    v2 := format('%I.%I', nsp, left(rel, 48) || '_hourly_type_counts');
+    stale := format('(SELECT rollup_stale FROM edp.event_tables WHERE relid = %L::regclass)', tbl::oid::regclass::text);
+    -- hourly counts per key: from the rollup, or from raw rows while it is stale
+    EXECUTE format('CREATE OR REPLACE VIEW %s (key, bucket_start, events) AS '
+                   'SELECT r.key, date_bin(''1 hour'', u.bucket_start, ''2000-01-01 00:00:00+00''::timestamptz), sum(u.events)::bigint '
+                   '  FROM %s r CROSS JOIN LATERAL edp.rollup_buckets(r.chunk_start, %L::interval, r.packed) u '
+                   ' WHERE NOT %s GROUP BY 1, 2 '
+                   'UNION ALL '
+                   'SELECT %I, date_bin(''1 hour'', %I, ''2000-01-01 00:00:00+00''::timestamptz), count(*) '
+                   '  FROM %s WHERE %s AND %I IS NOT NULL AND %I IS NOT NULL GROUP BY 1, 2',
+                   v1, e.rollup_relid, e.rollup_width, stale, e.key_column, e.ts_column, tbl, stale, e.key_column, e.ts_column);
+    EXECUTE format('ALTER VIEW %s OWNER TO %I', v1, owner);
+    EXECUTE format('COMMENT ON VIEW %s IS %L', v1,
+                   format('edp: events of %s per (key, hour in UTC); columns key, bucket_start, events', tbl));
+    RETURN NEXT v1::regclass;
+    IF type_column IS NOT NULL THEN
+        EXECUTE format('CREATE OR REPLACE VIEW %s (key, event_type, bucket_start, events) AS '
+                       'SELECT %I, %I, date_bin(''1 hour'', %I, ''2000-01-01 00:00:00+00''::timestamptz), count(*) '
+                       '  FROM %s WHERE %I IS NOT NULL GROUP BY 1, 2, 3',
+                       v2, e.key_column, type_column, e.ts_column, tbl, e.ts_column);
+        EXECUTE format('ALTER VIEW %s OWNER TO %I', v2, owner);
+        EXECUTE format('COMMENT ON VIEW %s IS %L', v2,
+                       format('edp: events of %s per (key, event type, hour in UTC); columns key, event_type, bucket_start, events', tbl));
+        RETURN NEXT v2::regclass;
+    END IF;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION edp.create_trips_table(name text, cell_size double precision DEFAULT 0.05, time_zone text DEFAULT 'UTC'::text)
+ RETURNS regclass
+ LANGUAGE plpgsql
+ STRICT
+AS $function$
+DECLARE
+    parts text[] := pg_catalog.parse_ident(name);
+    qname text;
+    rel pg_catalog.regclass;
+    cells pg_catalog.regclass;
+    regs pg_catalog.regclass;
+    blocks pg_catalog.regclass;
+    gis name := (SELECT n.nspname FROM pg_catalog.pg_extension e
+                   JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
+                  WHERE e.extname = 'postgis');
+BEGIN
+    -- runs with the caller's search_path (an unqualified name lands where
+    -- CREATE TABLE would put it); PostGIS objects are qualified explicitly
+    IF pg_catalog.array_length(parts, 1) > 2 THEN
+        RAISE EXCEPTION 'invalid trips table name "%"', name
+            USING ERRCODE = 'invalid_name', HINT = 'Use "table" or "schema.table".';
+    END IF;
+    IF NOT (cell_size > 0 AND cell_size <= 10) THEN
+        RAISE EXCEPTION 'cell size must be between 0 and 10 degrees'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM pg_catalog.now() AT TIME ZONE time_zone;     -- rejects unknown zones (22023)
+    SELECT pg_catalog.string_agg(pg_catalog.quote_ident(p), '.') INTO qname
+      FROM pg_catalog.unnest(parts) p;
+    EXECUTE pg_catalog.format($ddl$
+        CREATE TABLE %1$s (
+            id          bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+            region      text NOT NULL,
+            origin      %2$I.geometry(Point, 4326) NOT NULL,
+            destination %2$I.geometry(Point, 4326) NOT NULL,
+            datetime    timestamp NOT NULL,
+            datasource  text NOT NULL
+        )$ddl$, qname, gis);
+    rel := qname::pg_catalog.regclass;
+    EXECUTE pg_catalog.format('COMMENT ON TABLE %s IS %L', rel,
+        'edp trips table (edp.create_trips_table): WGS 84 points, weekly rollups kept by triggers');
+    -- origin and destination in one GiST index: "both ends inside" descends
+    -- only into pages whose origins and destinations both meet the area (the
+    -- rows fetched are the rows counted), and origin-only searches use its
+    -- first column as a plain origin index would
+    EXECUTE pg_catalog.format('CREATE INDEX ON %s USING gist (origin %I.gist_geometry_ops_2d, destination %I.gist_geometry_ops_2d)',
+                              rel, gis, gis);
+    EXECUTE pg_catalog.format('CREATE INDEX ON %s USING gist (destination %I.gist_geometry_ops_2d)', rel, gis);
+    EXECUTE pg_catalog.format('CREATE INDEX ON %s (datetime)', rel);
+
+    -- rollups: trips per (origin cell, destination cell, week) and per (region, week)
+    EXECUTE pg_catalog.format($ddl$
+        CREATE TABLE %s (
+            ox int, oy int, dx int, dy int, week date, trips bigint NOT NULL,
+            PRIMARY KEY (ox, oy, dx, dy, week))$ddl$, qname || '_cell_weeks');
+    cells := (qname || '_cell_weeks')::pg_catalog.regclass;
+    EXECUTE pg_catalog.format($ddl$
+        CREATE TABLE %s (region text, week date, trips bigint NOT NULL,
+                         PRIMARY KEY (region, week))$ddl$, qname || '_region_weeks');
+    regs := (qname || '_region_weeks')::pg_catalog.regclass;
+    EXECUTE pg_catalog.format('COMMENT ON TABLE %s IS %L', cells,
+        'edp rollup of ' || rel::text || ': trips per origin cell, destination cell and week');
+    EXECUTE pg_catalog.format('COMMENT ON TABLE %s IS %L', regs,
+        'edp rollup of ' || rel::text || ': trips per region and week');
+    -- point blocks (edp_internal.trip_block_pack): the points packed per 0.002-degree
+    -- cell for origins and destinations, per pair of 0.01-degree cells for
+    -- both ends; inline storage (blocks stay under a page), no TOAST
+    EXECUTE pg_catalog.format($ddl$
+        CREATE TABLE %s (kind smallint NOT NULL, c1 bigint NOT NULL, c2 bigint NOT NULL,
+                         n integer NOT NULL, points bytea NOT NULL)$ddl$, qname || '_point_blocks');
+    blocks := (qname || '_point_blocks')::pg_catalog.regclass;
+    EXECUTE pg_catalog.format('ALTER TABLE %s ALTER COLUMN points SET STORAGE PLAIN', blocks);
+    EXECUTE pg_catalog.format('CREATE INDEX ON %s (kind, c1, c2)', blocks);
+    EXECUTE pg_catalog.format('COMMENT ON TABLE %s IS %L', blocks,
+        'edp point blocks of ' || rel::text || ': exact points packed per cell (kind 1 origin, 2 destination, 3 both ends)');
+    INSERT INTO edp.trip_tables (relid, cell_size, time_zone, cell_weeks, region_weeks, point_blocks, block_cell, pair_cell)
+    VALUES (rel, cell_size, time_zone, cells, regs, blocks, 0.002, 0.01);
+
+    -- BI view: trips per region and week over the data's span, zero weeks included
+    EXECUTE pg_catalog.format($ddl$
+        CREATE VIEW %s AS
+        SELECT r.region, g.w::date AS week_start, coalesce(c.trips, 0)::bigint AS trips
+          FROM (SELECT DISTINCT region FROM %2$s WHERE trips > 0) r
+         CROSS JOIN (SELECT min(week) AS lo, max(week) AS hi FROM %2$s WHERE trips > 0) s
+         CROSS JOIN LATERAL pg_catalog.generate_series(s.lo::timestamp, s.hi::timestamp, interval '7 days') g(w)
+          LEFT JOIN %2$s c ON c.region = r.region AND c.week = g.w::date$ddl$,
+        qname || '_weekly_regions', regs);
+    EXECUTE pg_catalog.format('COMMENT ON VIEW %s IS %L', qname || '_weekly_regions',
+        'edp BI view of ' || rel::text || ': trips per region and ISO week (' || time_zone || '), zero weeks included');
+
+    EXECUTE pg_catalog.format('CREATE TRIGGER edp_rollup_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows '
+                              'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.trips_rollup_trigger()', rel);
+    EXECUTE pg_catalog.format('CREATE TRIGGER edp_rollup_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS old_rows '
+                              'NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.trips_rollup_trigger()', rel);
+    EXECUTE pg_catalog.format('CREATE TRIGGER edp_rollup_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS old_rows '
+                              'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.trips_rollup_trigger()', rel);
+    EXECUTE pg_catalog.format('CREATE TRIGGER edp_rollup_truncate AFTER TRUNCATE ON %s '
+                              'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.trips_rollup_trigger()', rel);
+    RETURN rel;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION edp.disable_dedupe(tbl regclass)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+BEGIN
+    PERFORM edp_internal.check_owner(tbl);
+    UPDATE edp.event_tables SET dedupe_mode = 'none', dedupe_columns = NULL, dedupe_order_column = NULL
+     WHERE relid = tbl;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION edp.disable_flattening(tbl regclass)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+BEGIN
+    IF NOT pg_has_role((SELECT relowner FROM pg_class WHERE oid = tbl), 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', tbl
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    PERFORM edp_internal.drop_flattening_triggers(tbl);
+    UPDATE edp.event_tables SET source_column = NULL WHERE relid = tbl;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION edp.disable_rollup(tbl regclass)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+    r regclass;
+BEGIN
+    PERFORM edp_internal.check_owner(tbl);
+    SELECT rollup_relid INTO r FROM edp.event_tables WHERE relid = tbl;
+    UPDATE edp.event_tables SET rollup_relid = NULL, rollup_width = NULL, rollup_stale = false WHERE relid = tbl;
+    PERFORM edp_internal.invalidate_settings(tbl);
+    IF r IS NOT NULL THEN
+        EXECUTE format('DROP TABLE %s CASCADE', r);   -- with the BI views reading it
+    END IF;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION edp.enable_dedupe(tbl regclass, columns name[], keep text DEFAULT 'first'::text, order_by name DEFAULT NULL::name, create_index boolean DEFAULT true)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+    c name;
+    e edp.event_tables;
+    rel name;
+BEGIN
+    PERFORM edp_internal.check_owner(tbl);
+    IF columns IS NULL OR cardinality(columns) = 0 THEN
+        RAISE EXCEPTION 'dedupe needs at least one column' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOREACH c IN ARRAY columns LOOP
+        PERFORM edp_internal.check_column(tbl, c);
+    END LOOP;
+    IF keep IS NULL OR keep NOT IN ('first', 'latest') THEN
+        RAISE EXCEPTION 'unknown dedupe mode "%"', keep USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Use keep => ''first'' (drop later copies) or keep => ''latest'' (latest order_by wins).';
+    END IF;
+    SELECT * INTO e FROM edp.event_tables WHERE relid = tbl;
+    IF keep = 'latest' THEN
+        order_by := coalesce(order_by, e.ts_column);
+        IF order_by IS NULL THEN
+            RAISE EXCEPTION 'keep => ''latest'' needs order_by' USING ERRCODE = 'invalid_parameter_value',
+                HINT = 'Name the column whose largest value wins, e.g. order_by => ''ts''.';
+        END IF;
+        PERFORM edp_internal.check_column(tbl, order_by);
+    ELSIF order_by IS NOT NULL THEN
+        RAISE EXCEPTION 'order_by applies only to keep => ''latest''' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT relname INTO rel FROM pg_class WHERE oid = tbl;
+    -- the dedupe probe reads rows by key; (key, ts) index serves keys starting with those
+    IF create_index AND NOT (e.key_column IS NOT NULL AND columns[1] = e.key_column AND columns[2] = e.ts_column) THEN
+        EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s (%s)', left(rel, 47) || '_edp_dedupe', tbl,
+                       (SELECT string_agg(quote_ident(x), ', ') FROM unnest(columns) x));
+    END IF;
+    INSERT INTO edp.event_tables (relid, dedupe_mode, dedupe_columns, dedupe_order_column)
+    VALUES (tbl, keep, columns, order_by)
+    ON CONFLICT (relid) DO UPDATE
+       SET dedupe_mode = excluded.dedupe_mode, dedupe_columns = excluded.dedupe_columns,
+           dedupe_order_column = excluded.dedupe_order_column;
+    PERFORM edp_internal.ensure_bucket_triggers(tbl);
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION edp.enable_flattening(tbl regclass, source name DEFAULT 'event_metrics'::name, path text[] DEFAULT '{}'::text[], exclude name[] DEFAULT '{}'::name[])
+ RETURNS name[]
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+    source_type regtype;
+    missing     name;
+BEGIN
+    IF tbl IS NULL OR source IS NULL OR path IS NULL OR exclude IS NULL THEN
+        RAISE EXCEPTION 'edp.enable_flattening arguments must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT pg_has_role((SELECT relowner FROM pg_class WHERE oid = tbl), 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', tbl
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF (SELECT relkind FROM pg_class WHERE oid = tbl) NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION '"%" is not a table', tbl
+            USING ERRCODE = 'wrong_object_type';
+    END IF;
+    IF array_position(path, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'metrics path must not contain NULL elements'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT atttypid INTO source_type FROM pg_attribute
+     WHERE attrelid = tbl AND attname = source AND attnum > 0 AND NOT attisdropped;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'column "%" of relation "%" does not exist', source, tbl
+            USING ERRCODE = 'undefined_column';
+    END IF;
+    IF source_type <> 'jsonb'::regtype THEN
+        RAISE EXCEPTION 'metrics column "%" must be of type jsonb, not %', source, source_type
+            USING ERRCODE = 'datatype_mismatch',
+                  HINT = format('ALTER TABLE %s ALTER COLUMN %I TYPE jsonb USING %I::jsonb', tbl, source, source);
+    END IF;
+    SELECT e INTO missing FROM unnest(exclude) e
+     WHERE NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = tbl AND attname = e
+                                                  AND attnum > 0 AND NOT attisdropped);
+    IF FOUND THEN
+        RAISE EXCEPTION 'column "%" of relation "%" does not exist', missing, tbl
+            USING ERRCODE = 'undefined_column';
+    END IF;
+
+    INSERT INTO edp.event_tables AS t (relid, source_column, metrics_path, exclude_columns)
+    VALUES (tbl, source, path, exclude)
+    ON CONFLICT (relid) DO UPDATE
+       SET source_column = excluded.source_column,
+           metrics_path = excluded.metrics_path,
+           exclude_columns = excluded.exclude_columns;
+
+    PERFORM edp_internal.drop_flattening_triggers(tbl);
+    EXECUTE format('CREATE TRIGGER edp_flatten BEFORE INSERT OR UPDATE OF %I ON %s'
+                   ' FOR EACH ROW EXECUTE FUNCTION edp_internal.flatten_trigger()', source, tbl);
+    EXECUTE format('CREATE TRIGGER edp_flatten_report AFTER INSERT OR UPDATE ON %s'
+                   ' FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.flatten_report_trigger()', tbl);
+
+    RETURN edp.metric_columns(tbl);
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION edp.enable_partitioning(tbl regclass, ts name, period text DEFAULT 'day'::text, type_column name DEFAULT NULL::name)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+    k "char";
+    strat "char";
+    keycols int2vector;
+    d regclass;
+BEGIN
+    PERFORM edp_internal.check_owner(tbl);
+    PERFORM edp_internal.check_column(tbl, ts, 'timestamptz');
+    IF type_column IS NOT NULL THEN
+        PERFORM edp_internal.check_column(tbl, type_column);
+    END IF;
+    IF period IS NULL OR period NOT IN ('day', 'month') THEN
+        RAISE EXCEPTION 'unsupported partition period "%"', period USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Use period => ''day'' or period => ''month''.';
+    END IF;
+    SELECT c.relkind, p.partstrat, p.partattrs INTO k, strat, keycols
+      FROM pg_class c LEFT JOIN pg_partitioned_table p ON p.partrelid = c.oid WHERE c.oid = tbl;
+    IF k <> 'p' OR strat <> 'r' OR array_length(keycols::int2[], 1) <> 1
+       OR keycols[0] <> (SELECT attnum FROM pg_attribute WHERE attrelid = tbl AND attname = ts) THEN
+        RAISE EXCEPTION 'table % is not partitioned by range of %', tbl, ts
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = format('Create it with CREATE TABLE ... PARTITION BY RANGE (%I); edp adds the partitions.', ts);
+    END IF;
+    INSERT INTO edp.event_tables AS e (relid, ts_column, partition_period, partition_type_column)
+    VALUES (tbl, ts, period, type_column)
+    ON CONFLICT (relid) DO UPDATE
+       SET ts_column = coalesce(e.ts_column, excluded.ts_column),
+           partition_period = excluded.partition_period,
+           partition_type_column = excluded.partition_type_column;
+    PERFORM edp_internal.invalidate_settings(tbl);
+    d := edp_internal.add_default_partition(tbl);
+    PERFORM edp_internal.route_default(d);
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION edp.enable_rollup(tbl regclass, key name, ts name, width interval DEFAULT '01:00:00'::interval, raw_index text DEFAULT 'btree'::text)
+ RETURNS regclass
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+    keytype regtype;
+    nsp name;
+    rel name;
+    owner regrole;
+    rname text;
+    r regclass;
+    had_views boolean;
+BEGIN
+    PERFORM edp_internal.check_owner(tbl);
+    keytype := edp_internal.check_column(tbl, key);
+    PERFORM edp_internal.check_column(tbl, ts, 'timestamptz');
+    IF width IS NULL THEN
+        RAISE EXCEPTION 'rollup width must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF raw_index IS NULL OR raw_index NOT IN ('btree', 'brin', 'none') THEN
+        RAISE EXCEPTION 'unknown raw_index "%"', raw_index USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Use btree (key, ts), brin (ts) or none.';
+    END IF;
+    PERFORM edp.bucket_start('2000-01-01 00:00+00', width);   -- 22023 for unsupported widths
+    IF width > interval '1 hour' THEN
+        RAISE EXCEPTION 'rollup width % is wider than 1 hour', width USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = 'Hourly queries must be answerable from the rollup.';
+    END IF;
+    SELECT n.nspname, c.relname, c.relowner::regrole INTO nsp, rel, owner
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = tbl;
+
+    SELECT rollup_relid INTO r FROM edp.event_tables WHERE relid = tbl;
+    had_views := to_regclass(format('%I.%I', nsp, left(rel, 48) || '_hourly_counts')) IS NOT NULL;
+    IF r IS NOT NULL THEN
+        EXECUTE format('DROP TABLE %s CASCADE', r);
+    END IF;
+    rname := left(rel, 52) || '_edp_rollup';
+    EXECUTE format('CREATE TABLE %I.%I (key %s NOT NULL, chunk_start timestamptz NOT NULL, '
+                   'packed bigint[] NOT NULL, PRIMARY KEY (key, chunk_start))', nsp, rname, keytype);
+    r := format('%I.%I', nsp, rname)::regclass;
+    -- lz4 compresses and decompresses the packed arrays several times faster
+    -- than pglz (every ingest rewrites the rows it touches; every query
+    -- reads them); a server built without lz4 keeps its default
+    BEGIN
+        EXECUTE format('ALTER TABLE %s ALTER COLUMN packed SET COMPRESSION lz4', r);
+    EXCEPTION WHEN feature_not_supported THEN
+        NULL;
+    END;
+    EXECUTE format('ALTER TABLE %s OWNER TO %I', r, owner);
+    EXECUTE format('COMMENT ON TABLE %s IS %L', r,
+                   format('edp rollup of %s: events per (%s, %s bucket) packed per 768 buckets (edp.rollup_buckets() unpacks), kept by triggers edp_buckets_*', tbl, key, width));
+    -- raw rows are read for what the rollup cannot answer (ranges off bucket
+    -- boundaries, narrower widths, grouped counts, a stale rollup) and by
+    -- dedupe: btree (key, ts) reads one key's rows directly; brin (ts) costs
+    -- almost nothing at ingest and reads a time window of all keys (good
+    -- when rows arrive in time order)
+    IF raw_index = 'btree' THEN
+        EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s (%I, %I)', left(rel, 48) || '_edp_key_ts', tbl, key, ts);
+    ELSIF raw_index = 'brin' THEN
+        EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s USING brin (%I)', left(rel, 48) || '_edp_ts_brin', tbl, ts);
+    END IF;
+
+    INSERT INTO edp.event_tables AS e (relid, key_column, ts_column, rollup_relid, rollup_width, rollup_stale)
+    VALUES (tbl, key, ts, r, width, true)
+    ON CONFLICT (relid) DO UPDATE
+       SET key_column = excluded.key_column, ts_column = excluded.ts_column,
+           rollup_relid = excluded.rollup_relid, rollup_width = excluded.rollup_width,
+           rollup_stale = true;
+    PERFORM edp_internal.invalidate_settings(tbl);
+    PERFORM edp_internal.ensure_bucket_triggers(tbl);
+    PERFORM edp.refresh_rollup(tbl);
+    IF had_views THEN
+        PERFORM edp.create_bucket_views(tbl);
+    END IF;
+    RETURN r;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION edp.refresh_rollup(tbl regclass)
+ RETURNS bigint
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+    e edp.event_tables;
+    n bigint;
+BEGIN
+    PERFORM edp_internal.check_owner(tbl);
+    SELECT * INTO e FROM edp.event_tables WHERE relid = tbl;
+    IF e.rollup_relid IS NULL THEN
+        RAISE EXCEPTION 'table % has no rollup', tbl USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = 'Call edp.enable_rollup() first.';
+    END IF;
+    -- writers wait while the rollup is rebuilt; readers go on
+    EXECUTE format('LOCK TABLE %s IN SHARE MODE', tbl);
+    EXECUTE format('TRUNCATE %s', e.rollup_relid);
+    EXECUTE format('INSERT INTO %s (key, chunk_start, packed) %s',
+                   e.rollup_relid, edp_internal.rollup_query(tbl, e.key_column, e.ts_column, e.rollup_width));
+    GET DIAGNOSTICS n = ROW_COUNT;
+    UPDATE edp.event_tables SET rollup_stale = false WHERE relid = tbl;
+    PERFORM edp_internal.invalidate_settings(tbl);
+    RETURN n;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION edp.region_weekly_trip_counts(trip_table regclass, region text, time_zone text DEFAULT 'UTC'::text, first_week date DEFAULT NULL::date, last_week date DEFAULT NULL::date, use_rollup boolean DEFAULT true)
+ RETURNS TABLE(week_start date, trips bigint)
+ LANGUAGE plpgsql
+ STABLE PARALLEL SAFE
+AS $function$
+DECLARE
+    w record;
+    rollup pg_catalog.regclass;
+BEGIN
+    IF region IS NULL OR use_rollup IS NULL THEN
+        RAISE EXCEPTION 'region and use_rollup must not be null' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    w := edp_internal.trip_weeks(trip_table, time_zone, first_week, last_week);
+    IF w.first_monday IS NULL THEN
+        RETURN;
+    END IF;
+    IF use_rollup THEN
+        SELECT t.region_weeks INTO rollup FROM edp.trip_tables t
+         WHERE t.relid = trip_table AND t.time_zone = region_weekly_trip_counts.time_zone;
+    END IF;
+    IF rollup IS NOT NULL THEN
+        RETURN QUERY EXECUTE pg_catalog.format($q$
+            SELECT g.w::date, coalesce(pg_catalog.sum(c.trips), 0)::bigint
+              FROM pg_catalog.generate_series($3::timestamp, $4::timestamp, interval '7 days') g(w)
+              LEFT JOIN %s c ON c.region = $1 AND c.week = g.w::date
+             GROUP BY g.w ORDER BY g.w$q$, rollup)
+        USING region, time_zone, w.first_monday, w.last_monday;
+        RETURN;
+    END IF;
+    RETURN QUERY EXECUTE pg_catalog.format($q$
+        WITH c AS MATERIALIZED (
+            SELECT pg_catalog.date_trunc('week', (t.datetime AT TIME ZONE 'UTC') AT TIME ZONE $2)::date AS w,
+                   pg_catalog.count(*) AS n
+              FROM %s t
+             WHERE t.region = $1 AND t.datetime >= $5 AND t.datetime < $6
+             GROUP BY 1)
+        SELECT g.w::date, coalesce(c.n, 0)::bigint
+          FROM pg_catalog.generate_series($3::timestamp, $4::timestamp, interval '7 days') g(w)
+          LEFT JOIN c ON c.w = g.w::date
+         ORDER BY 1$q$, trip_table)
+    USING region, time_zone, w.first_monday, w.last_monday, w.utc_from, w.utc_to;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION edp.unwatch_inbox(directory text)
+ RETURNS boolean
+ LANGUAGE plpgsql
+ STRICT
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+BEGIN
+    IF NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER) THEN
+        RAISE EXCEPTION 'must be superuser to unmap an inbox directory' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    DELETE FROM edp.inboxes i WHERE i.directory OPERATOR(pg_catalog.=) pg_catalog.rtrim(unwatch_inbox.directory, '/');
+    RETURN FOUND;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION edp.verify_rollup(tbl regclass)
+ RETURNS TABLE(key text, bucket_start timestamp with time zone, rollup_events bigint, raw_events bigint)
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+    e edp.event_tables;
+    bad bigint;
+BEGIN
+    PERFORM edp_internal.check_owner(tbl);
+    SELECT * INTO e FROM edp.event_tables WHERE relid = tbl;
+    IF e.rollup_relid IS NULL THEN
+        RAISE EXCEPTION 'table % has no rollup', tbl USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = 'Call edp.enable_rollup() first.';
+    END IF;
+    RETURN QUERY EXECUTE format(
+        'SELECT coalesce(r.key, b.key)::text, coalesce(r.bucket_start, b.bucket_start), '
+        '       coalesce(r.events, 0)::bigint, coalesce(b.n, 0)::bigint '
+        '  FROM (SELECT r.key, u.bucket_start, u.events FROM %s r '
+        '          CROSS JOIN LATERAL edp.rollup_buckets(r.chunk_start, %L::interval, r.packed) u) r '
+        '  FULL JOIN (SELECT %I AS key, date_bin(%L::interval, %I, ''2000-01-01 00:00:00+00''::timestamptz) AS bucket_start, count(*) AS n '
+        '               FROM %s WHERE %I IS NOT NULL AND %I IS NOT NULL GROUP BY 1, 2) b '
+        '    ON r.key = b.key AND r.bucket_start = b.bucket_start '
+        ' WHERE coalesce(r.events, 0) <> coalesce(b.n, 0) ORDER BY 1, 2',
+        e.rollup_relid, e.rollup_width, e.key_column, e.rollup_width, e.ts_column, tbl, e.key_column, e.ts_column);
+    GET DIAGNOSTICS bad = ROW_COUNT;
+    IF bad > 0 THEN
+        UPDATE edp.event_tables SET rollup_stale = true WHERE relid = tbl;
+        PERFORM edp_internal.invalidate_settings(tbl);
+        RAISE WARNING 'rollup of % differs from its rows in % buckets; marked stale', tbl, bad
+            USING HINT = 'Bucket queries read raw rows until edp.refresh_rollup() is run.';
+    END IF;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION edp.weekly_trip_counts(trip_table regclass, area geometry, match text DEFAULT 'both'::text, time_zone text DEFAULT 'UTC'::text, first_week date DEFAULT NULL::date, last_week date DEFAULT NULL::date, use_rollup boolean DEFAULT NULL::boolean)
+ RETURNS TABLE(week_start date, trips bigint)
+ LANGUAGE plpgsql
+ STABLE PARALLEL SAFE
+AS $function$
+DECLARE
+    w record;
+BEGIN
+    IF area IS NULL OR match IS NULL THEN
+        RAISE EXCEPTION 'area and match must not be null' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF match NOT IN ('both', 'origin', 'either') THEN
+        RAISE EXCEPTION 'invalid match "%"', match
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Use both, origin or either.';
+    END IF;
+    IF ST_SRID(area) = 0 THEN
+        area := ST_SetSRID(area, 4326);
+    ELSIF ST_SRID(area) <> 4326 THEN
+        RAISE EXCEPTION 'area has SRID %, expected 4326', ST_SRID(area)
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Use ST_Transform(area, 4326).';
+    END IF;
+    w := edp_internal.trip_weeks(trip_table, time_zone, first_week, last_week);
+    IF w.first_monday IS NULL THEN
+        RETURN;                 -- no period given and no data
+    END IF;
+    -- either = origin inside + destination inside - both inside
+    RETURN QUERY
+        WITH c AS MATERIALIZED (
+                SELECT p.sign, x.week, x.trips
+                  FROM (VALUES ('origin', 1, match IN ('origin', 'either')),
+                               ('destination', 1, match = 'either'),
+                               ('both', -1, match = 'either'),
+                               ('both', 1, match = 'both')) p(part, sign, wanted),
+                       LATERAL edp_internal.trip_area_week_counts(trip_table, area, p.part, time_zone,
+                                                         w.first_monday, w.last_monday,
+                                                         w.utc_from, w.utc_to, use_rollup) x
+                 WHERE p.wanted)
+        SELECT g.w::date, coalesce(pg_catalog.sum(c.trips * c.sign), 0)::bigint
+          FROM pg_catalog.generate_series(w.first_monday::timestamp, w.last_monday::timestamp, interval '7 days') g(w)
+          LEFT JOIN c ON c.week = g.w::date
+         GROUP BY g.w
+         ORDER BY g.w;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION edp_internal.add_default_partition(parent regclass)
+ RETURNS regclass
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+    nsp name;
+    rel name;
+    d regclass;
+BEGIN
+    SELECT i.inhrelid INTO d FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+     WHERE i.inhparent = parent AND pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT';
+    IF d IS NOT NULL THEN
+        RETURN d;
+    END IF;
+    SELECT s.nspname, c.relname INTO nsp, rel FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
+     WHERE c.oid = parent;
+    EXECUTE format('CREATE TABLE %I.%I PARTITION OF %s DEFAULT', nsp, edp_internal.partition_name(rel, 'default', nsp), parent);
+    SELECT i.inhrelid INTO d FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+     WHERE i.inhparent = parent AND pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT';
+    EXECUTE format('CREATE CONSTRAINT TRIGGER edp_route_default AFTER INSERT ON %s '
+                   'DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION edp_internal.route_default_trigger()', d);
+    PERFORM edp_internal.add_leaf_triggers(d);
+    RETURN d;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION edp_internal.add_leaf_triggers(leaf regclass)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+BEGIN
+    EXECUTE format('CREATE TRIGGER edp_buckets_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS edp_new '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.buckets_trigger()', leaf);
+    EXECUTE format('CREATE TRIGGER edp_buckets_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS edp_old '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.buckets_trigger()', leaf);
+    EXECUTE format('CREATE TRIGGER edp_buckets_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS edp_old NEW TABLE AS edp_new '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.buckets_trigger()', leaf);
+    EXECUTE format('CREATE TRIGGER edp_buckets_truncate BEFORE TRUNCATE ON %s '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.buckets_trigger()', leaf);
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION edp_internal.add_type_partition(parent regclass, v text, vnull boolean, col name)
+ RETURNS regclass
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+    nsp name;
+    base name;
+    pname name;
+    coltype regtype;
+BEGIN
+    SELECT s.nspname, c.relname INTO nsp, base FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
+     WHERE c.oid = parent;
+    SELECT atttypid INTO coltype FROM pg_attribute WHERE attrelid = parent AND attname = col;
+    pname := edp_internal.partition_name(base, CASE WHEN vnull THEN 'null'
+                                  ELSE left(coalesce(nullif(trim(both '_' from regexp_replace(lower(v), '[^a-z0-9]+', '_', 'g')), ''), 'x'), 24) END, nsp);
+    EXECUTE format('CREATE TABLE %I.%I PARTITION OF %s FOR VALUES IN (%s)', nsp, pname, parent,
+                   CASE WHEN vnull THEN 'NULL' ELSE format('%L::%s', v, coltype) END);
+    PERFORM edp_internal.add_leaf_triggers(format('%I.%I', nsp, pname)::regclass);
+    RETURN format('%I.%I', nsp, pname)::regclass;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION edp_internal.buckets_on_drop()
+ RETURNS event_trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN SELECT d.objid FROM pg_event_trigger_dropped_objects() d
+              WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0 LOOP
+        -- an event table went: its rollup goes with it
+        PERFORM edp_internal.drop_rollup_of(r.objid);
+        -- a rollup went: bucket queries read raw rows
+        PERFORM edp_internal.invalidate_settings(relid) FROM edp.event_tables WHERE rollup_relid::oid = r.objid;
+        UPDATE edp.event_tables SET rollup_relid = NULL, rollup_width = NULL, rollup_stale = false
+         WHERE rollup_relid::oid = r.objid;
+    END LOOP;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION edp_internal.ensure_bucket_triggers(tbl regclass)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'edp_buckets_insert') THEN
+        EXECUTE format('CREATE TRIGGER edp_buckets_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS edp_new '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.buckets_trigger()', tbl);
+        EXECUTE format('CREATE TRIGGER edp_buckets_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS edp_old '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.buckets_trigger()', tbl);
+        EXECUTE format('CREATE TRIGGER edp_buckets_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS edp_old NEW TABLE AS edp_new '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.buckets_trigger()', tbl);
+        EXECUTE format('CREATE TRIGGER edp_buckets_truncate AFTER TRUNCATE ON %s '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.buckets_trigger()', tbl);
+    END IF;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION edp_internal.rollup_query(tbl regclass, key name, ts name, width interval)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE STRICT
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+    SELECT pg_catalog.format(
+        'SELECT %I, date_bin(%L::interval * 768, %I, ''2000-01-01 00:00:00+00''::timestamptz), '
+        '       edp_internal.rollup_agg(%I, %L::interval, 1) '
+        '  FROM %s WHERE %I IS NOT NULL AND %I IS NOT NULL GROUP BY 1, 2',
+        key, width, ts, ts, width, tbl, key, ts)
+$function$;
+
+CREATE OR REPLACE FUNCTION edp_internal.route_default_rows(dflt regclass)
+ RETURNS bigint
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
 DECLARE
     parent regclass;
     root regclass;
@@ -151,7 +964,7 @@ BEGIN
                                 'FROM %s WHERE %I IS NOT NULL ORDER BY 1', e.partition_period, e.ts_column, dflt, e.ts_column) LOOP
             EXECUTE format('WITH m AS (DELETE FROM %s WHERE %I >= $1 AND %I < $2 RETURNING *) INSERT INTO %s SELECT * FROM m',
                            dflt, e.ts_column, e.ts_column, moving) USING p, p + step;
-            pname := edp._partition_name(base, to_char(p AT TIME ZONE 'UTC',
+            pname := edp_internal.partition_name(base, to_char(p AT TIME ZONE 'UTC',
                                          CASE e.partition_period WHEN 'day' THEN '"p"YYYYMMDD' ELSE '"p"YYYYMM' END), nsp);
             EXECUTE format('CREATE TABLE %I.%I PARTITION OF %s FOR VALUES FROM (%L) TO (%L)%s', nsp, pname, root,
                            p, p + step,
@@ -159,12 +972,12 @@ BEGIN
                                 THEN format(' PARTITION BY LIST (%I)', e.partition_type_column) ELSE '' END);
             part := format('%I.%I', nsp, pname)::regclass;
             IF e.partition_type_column IS NOT NULL THEN
-                PERFORM edp._add_default_partition(part);
+                PERFORM edp_internal.add_default_partition(part);
                 FOR v, vnull IN EXECUTE format('SELECT DISTINCT %I::text, %I IS NULL FROM %s', e.partition_type_column, e.partition_type_column, moving) LOOP
-                    PERFORM edp._add_type_partition(part, v, vnull, e.partition_type_column);
+                    PERFORM edp_internal.add_type_partition(part, v, vnull, e.partition_type_column);
                 END LOOP;
             ELSE
-                PERFORM edp._add_leaf_triggers(part);
+                PERFORM edp_internal.add_leaf_triggers(part);
             END IF;
             EXECUTE format('INSERT INTO %s SELECT * FROM %s', part, moving);
             GET DIAGNOSTICS n = ROW_COUNT;
@@ -176,7 +989,7 @@ BEGIN
         FOR v, vnull IN EXECUTE format('SELECT DISTINCT %I::text, %I IS NULL FROM %s', e.partition_type_column, e.partition_type_column, dflt) LOOP
             EXECUTE format('WITH m AS (DELETE FROM %s WHERE %I::text IS NOT DISTINCT FROM $1 RETURNING *) INSERT INTO %s SELECT * FROM m',
                            dflt, e.partition_type_column, moving) USING v;
-            part := edp._add_type_partition(parent, v, vnull, e.partition_type_column);
+            part := edp_internal.add_type_partition(parent, v, vnull, e.partition_type_column);
             EXECUTE format('INSERT INTO %s SELECT * FROM %s', part, moving);
             GET DIAGNOSTICS n = ROW_COUNT;
             moved := moved + n;
@@ -194,23 +1007,329 @@ BEGIN
     END IF;
     RETURN moved;
 END
-$$;
+$function$;
 
--- the catalogs: a dropped table's row may be removed by whoever dropped it;
--- trips tables may be created by their owners, not only by superusers
-DROP POLICY event_tables_owner ON edp.event_tables;
-CREATE POLICY event_tables_owner ON edp.event_tables FOR ALL
-    USING (pg_catalog.pg_has_role((SELECT c.relowner FROM pg_catalog.pg_class c
-                                   WHERE c.oid OPERATOR(pg_catalog.=) relid), 'USAGE')
-           OR NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) relid))
-    WITH CHECK (pg_catalog.pg_has_role((SELECT c.relowner FROM pg_catalog.pg_class c
-                                        WHERE c.oid OPERATOR(pg_catalog.=) relid), 'USAGE'));
-ALTER TABLE edp.trip_tables ENABLE ROW LEVEL SECURITY;
-CREATE POLICY trip_tables_read ON edp.trip_tables FOR SELECT USING (true);
-CREATE POLICY trip_tables_owner ON edp.trip_tables FOR ALL
-    USING (pg_catalog.pg_has_role((SELECT c.relowner FROM pg_catalog.pg_class c
-                                   WHERE c.oid OPERATOR(pg_catalog.=) relid), 'USAGE')
-           OR NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) relid))
-    WITH CHECK (pg_catalog.pg_has_role((SELECT c.relowner FROM pg_catalog.pg_class c
-                                        WHERE c.oid OPERATOR(pg_catalog.=) relid), 'USAGE'));
-GRANT SELECT, INSERT, UPDATE, DELETE ON edp.trip_tables TO PUBLIC;
+CREATE OR REPLACE FUNCTION edp_internal.trip_area_week_counts(trip_table regclass, area geometry, part text, time_zone text, first_monday date, last_monday date, utc_from timestamp without time zone, utc_to timestamp without time zone, use_rollup boolean)
+ RETURNS TABLE(week date, trips bigint)
+ LANGUAGE plpgsql
+ STABLE PARALLEL SAFE
+ SET jit TO 'off'
+AS $function$
+DECLARE
+    cfg edp.trip_tables;
+    s float8;
+    x0 int; x1 int; y0 int; y1 int;
+    direct boolean;
+    wk text := $w$pg_catalog.date_trunc('week', (t.datetime AT TIME ZONE 'UTC') AT TIME ZONE $2)::date$w$;
+    inside_o text := 'ST_Intersects(t.origin, $1)';
+    inside_d text := 'ST_Intersects(t.destination, $1)';
+    bx float8[];
+    kind int;
+    ids bigint[];
+BEGIN
+    -- use_rollup: NULL = when it pays, true = whenever one exists, false = never
+    IF use_rollup IS DISTINCT FROM false THEN
+        SELECT * INTO cfg FROM edp.trip_tables WHERE relid = trip_table AND trip_tables.time_zone = trip_area_week_counts.time_zone;
+    END IF;
+    IF cfg.relid IS NOT NULL THEN
+        s := cfg.cell_size;
+        x0 := pg_catalog.floor(ST_XMin(area) / s); x1 := pg_catalog.floor(ST_XMax(area) / s);
+        y0 := pg_catalog.floor(ST_YMin(area) / s); y1 := pg_catalog.floor(ST_YMax(area) / s);
+        IF use_rollup IS NULL THEN
+            bx := edp_internal.trip_area_box(ST_AsBinary(area));
+        END IF;
+        IF (x1 - x0 + 1)::float8 * (y1 - y0 + 1) > 50000 THEN
+            cfg.relid := NULL;      -- too many cells for this area: direct path
+        ELSIF bx IS NOT NULL THEN
+            -- a box: its cells wholly inside are counted, not tested (the
+            -- rule below, in arithmetic); the rollup pays when they are at
+            -- least half of the cells it touches, else the point blocks do
+            IF 2 * (GREATEST(0, pg_catalog.floor(bx[3] / s) - pg_catalog.ceil(bx[1] / s))
+                    * GREATEST(0, pg_catalog.floor(bx[4] / s) - pg_catalog.ceil(bx[2] / s)))
+               < (x1 - x0 + 1)::float8 * (y1 - y0 + 1) THEN
+                kind := CASE part WHEN 'origin' THEN 1 WHEN 'destination' THEN 2 ELSE 3 END;
+                ids := edp_internal.trip_cell_ids(bx[1], bx[2], bx[3], bx[4],
+                                         CASE kind WHEN 3 THEN cfg.pair_cell ELSE cfg.block_cell END);
+            END IF;
+            IF ids IS NOT NULL THEN
+                -- one index probe per cell (per pair of cells for 'both');
+                -- OFFSET 0 keeps the probes a nested loop
+                RETURN QUERY EXECUTE pg_catalog.format($q$
+                    SELECT ($7 + 7 * (u.o - 1)::int)::date, u.c
+                      FROM pg_catalog.unnest((
+                               SELECT edp_internal.trip_block_counts(b.points, b.c1, b.c2, $1, $2, $3, $4, $5, $9, $7, $8)
+                                 FROM pg_catalog.unnest($6) o(id), %s,
+                                      LATERAL (SELECT b.c1, b.c2, b.points FROM %s b
+                                                WHERE b.kind = $1 AND b.c1 = o.id AND b.c2 = d.id OFFSET 0) b))
+                           WITH ORDINALITY AS u(c, o)
+                     WHERE u.c > 0$q$,
+                    CASE kind WHEN 3 THEN 'pg_catalog.unnest($6) d(id)' ELSE '(VALUES (0::bigint)) d(id)' END,
+                    cfg.point_blocks)
+                USING kind, bx[1], bx[2], bx[3], bx[4], ids, first_monday, last_monday,
+                      CASE kind WHEN 3 THEN cfg.pair_cell ELSE cfg.block_cell END;
+                RETURN;
+            END IF;
+        ELSIF use_rollup IS NULL THEN
+            -- the rollup pays when the area holds more interior than edge
+            -- cells; small areas are cheaper straight from the GiST indexes
+            SELECT pg_catalog.count(*) FILTER (WHERE ST_Covers(area, ST_Expand(b, 1e-9)))
+                   < pg_catalog.count(*) FILTER (WHERE NOT ST_Covers(area, ST_Expand(b, 1e-9)))
+              INTO direct
+              FROM pg_catalog.generate_series(x0, x1) x, pg_catalog.generate_series(y0, y1) y,
+                   LATERAL ST_MakeEnvelope(x * s, y * s, (x + 1) * s, (y + 1) * s, 4326) b
+             WHERE ST_Intersects(area, ST_Expand(b, 1e-9));
+            IF direct THEN
+                cfg.relid := NULL;
+            END IF;
+        END IF;
+    END IF;
+
+    IF cfg.relid IS NULL THEN
+        -- one pass through the C aggregate (weeks by binary search, parallel)
+        RETURN QUERY EXECUTE pg_catalog.format($q$
+            SELECT ($5 + 7 * (u.o - 1)::int)::date, u.c
+              FROM pg_catalog.unnest((SELECT edp.weekly_counts(t.datetime, $5, $6, $2)
+                                        FROM %s t
+                                       WHERE %s AND t.datetime >= $3 AND t.datetime < $4))
+                   WITH ORDINALITY AS u(c, o)
+             WHERE u.c > 0$q$, trip_table,
+             CASE part WHEN 'origin' THEN inside_o WHEN 'destination' THEN inside_d
+                       ELSE inside_o || ' AND ' || inside_d END)
+        USING area, time_zone, utc_from, utc_to, first_monday, last_monday;
+        RETURN;
+    END IF;
+
+    -- cells of the area's bounding box: interior (wholly covered, with a
+    -- margin for rounding) or edge (touching the area).  A trip's cell is
+    -- floor(coordinate / size); that point may lie a rounding error outside
+    -- the cell's computed box, so boxes are widened by 1e-9 degrees and the
+    -- cell is then matched exactly by number.
+    RETURN QUERY EXECUTE pg_catalog.format($q$
+        WITH cls AS MATERIALIZED (
+            SELECT x, y, ST_Expand(b.box, 1e-9) AS box, ST_Covers($1, ST_Expand(b.box, 1e-9)) AS interior
+              FROM pg_catalog.generate_series($5, $6) x, pg_catalog.generate_series($7, $8) y,
+                   LATERAL (SELECT ST_MakeEnvelope(x * $9, y * $9, (x + 1) * $9, (y + 1) * $9, 4326) AS box) b
+             WHERE ST_Intersects($1, ST_Expand(b.box, 1e-9))),
+        inner_cells AS MATERIALIZED (SELECT x, y FROM cls WHERE interior),
+        edge_cells AS MATERIALIZED (SELECT x, y, box FROM cls WHERE NOT interior),
+        rolled AS (
+            SELECT c.week AS w, pg_catalog.sum(c.trips)::bigint AS n
+              FROM %2$s c
+             WHERE c.week BETWEEN $10 AND $11
+               AND (%3$s OR (c.ox BETWEEN $5 AND $6 AND c.oy BETWEEN $7 AND $8))
+               AND (%4$s OR (c.dx BETWEEN $5 AND $6 AND c.dy BETWEEN $7 AND $8))
+               AND (%3$s OR (c.ox, c.oy) IN (SELECT x, y FROM inner_cells))
+               AND (%4$s OR (c.dx, c.dy) IN (SELECT x, y FROM inner_cells))
+             GROUP BY 1),
+        edge_o AS (         -- origin in an edge cell (and inside the area)
+            SELECT %5$s AS w, pg_catalog.count(*) AS n
+              FROM edge_cells e JOIN %1$s t ON t.origin && e.box
+             WHERE pg_catalog.floor(ST_X(t.origin) / $9)::int = e.x
+               AND pg_catalog.floor(ST_Y(t.origin) / $9)::int = e.y
+               AND ST_Intersects(t.origin, $1) AND %6$s
+               AND t.datetime >= $3 AND t.datetime < $4
+             GROUP BY 1),
+        edge_d AS (         -- destination in an edge cell, origin not in one
+            SELECT %5$s AS w, pg_catalog.count(*) AS n
+              FROM edge_cells e JOIN %1$s t ON t.destination && e.box
+             WHERE pg_catalog.floor(ST_X(t.destination) / $9)::int = e.x
+               AND pg_catalog.floor(ST_Y(t.destination) / $9)::int = e.y
+               AND ST_Intersects(t.destination, $1) AND %7$s
+               AND t.datetime >= $3 AND t.datetime < $4
+             GROUP BY 1)
+        SELECT u.w, pg_catalog.sum(u.n)::bigint
+          FROM (SELECT * FROM rolled UNION ALL SELECT * FROM edge_o UNION ALL SELECT * FROM edge_d) u
+         GROUP BY 1$q$,
+        trip_table, cfg.cell_weeks,
+        (part = 'destination')::text,                   -- origin unconstrained
+        (part = 'origin')::text,                        -- destination unconstrained
+        wk,
+        CASE part WHEN 'origin' THEN 'true' WHEN 'destination' THEN 'false' ELSE inside_d END,
+        CASE part WHEN 'origin' THEN 'false' WHEN 'destination' THEN 'true'
+             -- (false OR ...) keeps this a hashed subplan rather than a join
+             ELSE $c$(false OR (pg_catalog.floor(ST_X(t.origin) / $9)::int, pg_catalog.floor(ST_Y(t.origin) / $9)::int)
+                      IN (SELECT x, y FROM inner_cells))$c$ END,
+        NULL, NULL, NULL, NULL,
+        (SELECT n.nspname FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
+          WHERE e.extname = 'postgis'))
+    USING area, time_zone, utc_from, utc_to, x0, x1, y0, y1, s, first_monday, last_monday;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION edp_internal.trips_rollup_trigger()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+    cfg edp.trip_tables;
+    delta text := $q$
+        INSERT INTO %1$s AS c (ox, oy, dx, dy, week, trips)
+        SELECT pg_catalog.floor(ST_X(r.origin) / $1)::int, pg_catalog.floor(ST_Y(r.origin) / $1)::int,
+               pg_catalog.floor(ST_X(r.destination) / $1)::int, pg_catalog.floor(ST_Y(r.destination) / $1)::int,
+               pg_catalog.date_trunc('week', (r.datetime AT TIME ZONE 'UTC') AT TIME ZONE $2)::date,
+               %3$s pg_catalog.count(*)
+          FROM %2$s r GROUP BY 1, 2, 3, 4, 5
+        ON CONFLICT (ox, oy, dx, dy, week) DO UPDATE SET trips = c.trips + EXCLUDED.trips$q$;
+    rdelta text := $q$
+        INSERT INTO %1$s AS c (region, week, trips)
+        SELECT r.region, pg_catalog.date_trunc('week', (r.datetime AT TIME ZONE 'UTC') AT TIME ZONE $1)::date,
+               %3$s pg_catalog.count(*)
+          FROM %2$s r GROUP BY 1, 2
+        ON CONFLICT (region, week) DO UPDATE SET trips = c.trips + EXCLUDED.trips$q$;
+    -- point blocks, one kind per statement ($1): the rows' points of that
+    -- kind with their cell keys and Monday (in the rollup's time zone)
+    points text := $q$
+        SELECT CASE $1 WHEN 1 THEN edp_internal.trip_cell_id(ST_X(r.origin), ST_Y(r.origin), $2)
+                       WHEN 2 THEN edp_internal.trip_cell_id(ST_X(r.destination), ST_Y(r.destination), $2)
+                       ELSE edp_internal.trip_cell_id(ST_X(r.origin), ST_Y(r.origin), $3) END AS c1,
+               CASE $1 WHEN 3 THEN edp_internal.trip_cell_id(ST_X(r.destination), ST_Y(r.destination), $3)
+                       ELSE 0 END AS c2,
+               CASE $1 WHEN 2 THEN ST_X(r.destination) ELSE ST_X(r.origin) END AS x,
+               CASE $1 WHEN 2 THEN ST_Y(r.destination) ELSE ST_Y(r.origin) END AS y,
+               CASE $1 WHEN 3 THEN ST_X(r.destination) ELSE 0 END AS x2,
+               CASE $1 WHEN 3 THEN ST_Y(r.destination) ELSE 0 END AS y2,
+               pg_catalog.date_trunc('week', (r.datetime AT TIME ZONE 'UTC') AT TIME ZONE $4)::date AS week
+          FROM %2$s r$q$;
+    -- added rows: the keys' partly filled blocks are packed again with the
+    -- new points (their records copied as they are), so a key keeps at
+    -- most one partial block
+    blocks_add text := $q$
+        WITH np AS NOT MATERIALIZED (%3$s),
+        old AS (
+            DELETE FROM %1$s b USING (SELECT DISTINCT c1, c2 FROM np) k
+             WHERE b.kind = $1 AND b.c1 = k.c1 AND b.c2 = k.c2
+               AND b.n < CASE $1 WHEN 3 THEN 110 ELSE 200 END
+            RETURNING b.c1, b.c2, b.points),
+        pts AS (
+            SELECT np.*, NULL::bytea AS points FROM np
+            UNION ALL
+            SELECT old.c1, old.c2, NULL, NULL, NULL, NULL, NULL, old.points FROM old)
+        INSERT INTO %1$s (kind, c1, c2, n, points)
+        SELECT $1, s.c1, s.c2, pg_catalog.length(s.blk) / CASE $1 WHEN 3 THEN 36 ELSE 20 END, s.blk
+          FROM (SELECT c1, c2, pg_catalog.unnest(edp_internal.trip_block_pack($1, x, y, x2, y2, week, points)) AS blk
+                  FROM pts GROUP BY c1, c2) s$q$;
+    -- removed rows: each removes one equal point from its key's blocks
+    -- (a multiset difference), and the rest are packed again
+    blocks_remove text := $q$
+        WITH op AS NOT MATERIALIZED (%3$s),
+        gone AS (
+            SELECT c1, c2, x, y, x2, y2, week, pg_catalog.count(*) AS k
+              FROM op GROUP BY 1, 2, 3, 4, 5, 6, 7),
+        old AS (
+            DELETE FROM %1$s b USING (SELECT DISTINCT c1, c2 FROM op) k
+             WHERE b.kind = $1 AND b.c1 = k.c1 AND b.c2 = k.c2
+            RETURNING b.c1, b.c2, b.points),
+        pts AS (
+            SELECT old.c1, old.c2, p.*,
+                   pg_catalog.row_number() OVER (PARTITION BY old.c1, old.c2, p.x, p.y, p.x2, p.y2, p.week) AS rn
+              FROM old, LATERAL edp_internal.trip_block_points($1, old.points) p)
+        INSERT INTO %1$s (kind, c1, c2, n, points)
+        SELECT $1, s.c1, s.c2, pg_catalog.length(s.blk) / CASE $1 WHEN 3 THEN 36 ELSE 20 END, s.blk
+          FROM (SELECT p.c1, p.c2, pg_catalog.unnest(edp_internal.trip_block_pack($1, p.x, p.y, p.x2, p.y2, p.week, NULL)) AS blk
+                  FROM pts p
+                  LEFT JOIN gone g ON g.c1 = p.c1 AND g.c2 = p.c2 AND g.x = p.x AND g.y = p.y
+                                  AND g.x2 = p.x2 AND g.y2 = p.y2 AND g.week = p.week
+                 WHERE p.rn > coalesce(g.k, 0)
+                 GROUP BY p.c1, p.c2) s$q$;
+    kind int;
+BEGIN
+    SELECT * INTO cfg FROM edp.trip_tables WHERE relid = TG_RELID;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table "%" is not an edp trips table', TG_RELID::regclass
+            USING ERRCODE = 'triggered_action_exception';
+    END IF;
+    IF TG_OP = 'TRUNCATE' THEN
+        EXECUTE pg_catalog.format('TRUNCATE %s, %s, %s', cfg.cell_weeks, cfg.region_weeks, cfg.point_blocks);
+        RETURN NULL;
+    END IF;
+    IF TG_OP IN ('DELETE', 'UPDATE') THEN
+        EXECUTE pg_catalog.format(delta, cfg.cell_weeks, 'old_rows', '-') USING cfg.cell_size, cfg.time_zone;
+        EXECUTE pg_catalog.format(rdelta, cfg.region_weeks, 'old_rows', '-') USING cfg.time_zone;
+        -- a removal rewrites whole cells: writers that started before it
+        -- must have committed (and later ones wait) so that no rewrite
+        -- misses a block another transaction added or replaced
+        EXECUTE pg_catalog.format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', cfg.point_blocks);
+        FOREACH kind IN ARRAY ARRAY[1, 2, 3] LOOP
+            EXECUTE pg_catalog.format(blocks_remove, cfg.point_blocks, NULL, pg_catalog.format(points, NULL, 'old_rows'))
+              USING kind, cfg.block_cell, cfg.pair_cell, cfg.time_zone;
+        END LOOP;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        EXECUTE pg_catalog.format(delta, cfg.cell_weeks, 'new_rows', '') USING cfg.cell_size, cfg.time_zone;
+        EXECUTE pg_catalog.format(rdelta, cfg.region_weeks, 'new_rows', '') USING cfg.time_zone;
+        FOREACH kind IN ARRAY ARRAY[1, 2, 3] LOOP
+            EXECUTE pg_catalog.format(blocks_add, cfg.point_blocks, NULL, pg_catalog.format(points, NULL, 'new_rows'))
+              USING kind, cfg.block_cell, cfg.pair_cell, cfg.time_zone;
+        END LOOP;
+    END IF;
+    RETURN NULL;
+END
+$function$;
+
+-- comments that name the moved functions
+COMMENT ON FUNCTION edp_internal.rollup_agg_final(internal) IS
+    'internal: final function of edp_internal.rollup_agg (sorts and sums the pairs)';
+COMMENT ON FUNCTION edp_internal.rollup_agg_trans(internal,timestamp with time zone,interval,integer) IS
+    'internal: transition function of edp_internal.rollup_agg';
+COMMENT ON FUNCTION edp_internal.trip_block_counts_add(internal,bytea,bigint,bigint,integer,double precision,double precision,double precision,double precision,double precision,date,date) IS
+    'transition function of edp_internal.trip_block_counts';
+COMMENT ON FUNCTION edp_internal.trip_block_counts_final(internal) IS
+    'final function of edp_internal.trip_block_counts';
+COMMENT ON FUNCTION edp_internal.trip_block_pack_add(internal,integer,double precision,double precision,double precision,double precision,date,bytea) IS
+    'transition function of edp_internal.trip_block_pack';
+COMMENT ON FUNCTION edp_internal.trip_block_pack_final(internal) IS
+    'final function of edp_internal.trip_block_pack';
+COMMENT ON FUNCTION edp_internal.trip_cell_ids(double precision,double precision,double precision,double precision,double precision) IS
+    'ids (edp_internal.trip_cell_id) of every cell a point of the box can lie in; NULL above 100000 cells';
+
+-- internals no user path calls directly: aggregate support functions (checked
+-- against the aggregate's owner), event-trigger and planner-support functions
+REVOKE EXECUTE ON FUNCTION edp_internal.forget_dropped_tables() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION edp_internal.generate_events_support(pg_catalog.internal) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION edp_internal.buckets_on_drop() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION edp_internal.rollup_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.int4) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION edp_internal.rollup_agg_final(internal) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION edp_internal.bucket_counts_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION edp_internal.bucket_counts_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION edp_internal.bucket_counts_agg_combine(internal, internal) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION edp_internal.bucket_counts_agg_serialize(internal) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION edp_internal.bucket_counts_agg_deserialize(pg_catalog.bytea, internal) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION edp_internal.bucket_counts_agg_final(internal) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION edp_internal.trips_drop_event() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION edp_internal.weekly_trips_add(internal, timestamp, date, date, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION edp_internal.weekly_trips_combine(internal, internal) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION edp_internal.weekly_trips_serialize(internal) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION edp_internal.weekly_trips_deserialize(bytea, internal) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION edp_internal.weekly_trips_average(internal) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION edp_internal.weekly_trips_counts(internal) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION edp_internal.trip_block_pack_add(internal, integer, float8, float8, float8, float8, date, bytea) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION edp_internal.trip_block_pack_final(internal) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION edp_internal.trip_block_counts_add(internal, bytea, bigint, bigint, integer, float8, float8, float8, float8, float8, date, date) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION edp_internal.trip_block_counts_final(internal) FROM PUBLIC;
+
+-- re-created trips functions: pin search_path to PostGIS's schema again
+-- trips: pin search_path of the plpgsql functions above to PostGIS's schema,
+-- which is known only at install time (scripts/check_security.pl reads this list)
+DO $$
+DECLARE
+    f pg_catalog.regprocedure;
+    postgis_schema name := (SELECT n.nspname FROM pg_catalog.pg_extension e
+                              JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace
+                             WHERE e.extname OPERATOR(pg_catalog.=) 'postgis');
+BEGIN
+    FOREACH f IN ARRAY ARRAY[
+        'edp_internal.trips_rollup_trigger()',
+        'edp_internal.trips_drop_event()',
+        'edp_internal.trip_weeks(pg_catalog.regclass, text, date, date)',
+        'edp_internal.trip_area_week_counts(pg_catalog.regclass, geometry, text, text, date, date, timestamp, timestamp, boolean)',
+        'edp.weekly_trip_counts(pg_catalog.regclass, geometry, text, text, date, date, boolean)',
+        'edp.region_weekly_trip_counts(pg_catalog.regclass, text, text, date, date, boolean)',
+        'edp.trip_groups(pg_catalog.regclass, float8, float8, float8, integer, text)',
+        'edp.trips_svg(pg_catalog.regclass, geometry, float8, float8, float8, integer, integer, integer)'
+    ]::pg_catalog.regprocedure[]
+    LOOP
+        EXECUTE pg_catalog.format('ALTER FUNCTION %s SET search_path = pg_catalog, %I, pg_temp',
+                                  f, postgis_schema);
+    END LOOP;
+END
+$$;

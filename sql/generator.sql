@@ -193,8 +193,9 @@ SELECT * FROM edp.generate_events(10, hot_share => 1.5);  -- ERROR
 SELECT * FROM edp.generate_events(10, ts_offsets => '{+2}');  -- ERROR
 
 -- labels
-SELECT proname, provolatile, proparallel, proisstrict, prosupport <> 0 AS has_support
-  FROM pg_proc WHERE pronamespace = 'edp'::regnamespace AND proname LIKE 'generate_events%'
+SELECT oid::regproc AS function, provolatile, proparallel, proisstrict, prosupport <> 0 AS has_support
+  FROM pg_proc WHERE pronamespace IN ('edp'::regnamespace, 'edp_internal'::regnamespace)
+   AND proname LIKE 'generate_events%'
  ORDER BY proname;
 
 RESET TimeZone;

@@ -7,20 +7,20 @@ SELECT relid, point_blocks, block_cell, pair_cell FROM edp.trip_tables WHERE rel
 SELECT attname, attstorage FROM pg_attribute WHERE attrelid = 'bt_point_blocks'::regclass AND attnum > 0 ORDER BY attnum;
 
 -- cell ids and the pack / unpack round trip
-SELECT edp.trip_cell_id(14.421, 50.081, 0.002) = ((7210::bigint << 32) | 25040) AS id_ok,
-       edp.trip_cell_id(-0.001, -0.001, 0.002) = ((-1::bigint << 32) | 4294967295) AS negative_ok,
-       edp.trip_cell_id('NaN', 1, 0.002) AS nan_cell,
-       cardinality(edp.trip_cell_ids(14.42, 50.08, 14.4299, 50.0899, 0.002)) AS cells,
-       edp.trip_cell_ids(0, 0, 10, 10, 0.002) AS too_many;
-SELECT edp.trip_cell_id(1, 1, 0);  -- ERROR
+SELECT edp_internal.trip_cell_id(14.421, 50.081, 0.002) = ((7210::bigint << 32) | 25040) AS id_ok,
+       edp_internal.trip_cell_id(-0.001, -0.001, 0.002) = ((-1::bigint << 32) | 4294967295) AS negative_ok,
+       edp_internal.trip_cell_id('NaN', 1, 0.002) AS nan_cell,
+       cardinality(edp_internal.trip_cell_ids(14.42, 50.08, 14.4299, 50.0899, 0.002)) AS cells,
+       edp_internal.trip_cell_ids(0, 0, 10, 10, 0.002) AS too_many;
+SELECT edp_internal.trip_cell_id(1, 1, 0);  -- ERROR
 WITH p AS (SELECT i, 14 + i / 1000.0 AS x, 50 - i / 1000.0 AS y FROM generate_series(1, 450) i),
-     b AS (SELECT unnest(edp.trip_block_pack(3, x, y, y, x, date '2018-04-02' + 7 * (i % 3), NULL ORDER BY i)) AS blk FROM p)
+     b AS (SELECT unnest(edp_internal.trip_block_pack(3, x, y, y, x, date '2018-04-02' + 7 * (i % 3), NULL ORDER BY i)) AS blk FROM p)
 SELECT count(*) AS blocks, sum(length(blk)) / 36 AS points,
-       (SELECT count(*) FROM b, edp.trip_block_points(3, b.blk) u
+       (SELECT count(*) FROM b, edp_internal.trip_block_points(3, b.blk) u
                          JOIN p ON u.x = p.x AND u.y = p.y AND u.x2 = p.y AND u.y2 = p.x) AS matched
   FROM b;
 -- which areas are boxes (their corners, exactly), in either byte order
-SELECT name, edp.trip_area_box(ST_AsBinary(g)) AS ndr, edp.trip_area_box(ST_AsBinary(g, 'XDR')) AS xdr
+SELECT name, edp_internal.trip_area_box(ST_AsBinary(g)) AS ndr, edp_internal.trip_area_box(ST_AsBinary(g, 'XDR')) AS xdr
   FROM (VALUES ('envelope', ST_MakeEnvelope(14.42, 50.08, 14.434, 50.089, 4326)),
                ('clockwise from a corner', 'POLYGON((3 4, 3 2, 1 2, 1 4, 3 4))'::geometry),
                ('bow tie', 'POLYGON((0 0, 1 1, 1 0, 0 1, 0 0))'),
@@ -31,25 +31,25 @@ SELECT name, edp.trip_area_box(ST_AsBinary(g)) AS ndr, edp.trip_area_box(ST_AsBi
                ('triangle', 'POLYGON((0 0, 1 0, 0 1, 0 0))'),
                ('multipolygon', 'MULTIPOLYGON(((0 0, 1 0, 1 1, 0 1, 0 0)))'),
                ('point', 'POINT(1 2)')) v(name, g);
-SELECT * FROM edp.trip_block_points(1, '\x0102'::bytea);  -- ERROR
-SELECT * FROM edp.trip_block_points(4, ''::bytea);  -- ERROR
+SELECT * FROM edp_internal.trip_block_points(1, '\x0102'::bytea);  -- ERROR
+SELECT * FROM edp_internal.trip_block_points(4, ''::bytea);  -- ERROR
 
 -- the blocks hold exactly the table's points (as a multiset), every block
 -- within its capacity and at most one partly filled block per key
 CREATE FUNCTION blocks_ok() RETURNS boolean LANGUAGE sql AS $$
     WITH b AS (
         SELECT k.kind, k.c1, k.c2, u.x, u.y, u.x2, u.y2, u.week
-          FROM bt_point_blocks k, edp.trip_block_points(k.kind, k.points) u),
+          FROM bt_point_blocks k, edp_internal.trip_block_points(k.kind, k.points) u),
     t AS (
-        SELECT 1 AS kind, edp.trip_cell_id(ST_X(origin), ST_Y(origin), 0.002) AS c1, 0::bigint AS c2,
+        SELECT 1 AS kind, edp_internal.trip_cell_id(ST_X(origin), ST_Y(origin), 0.002) AS c1, 0::bigint AS c2,
                ST_X(origin) AS x, ST_Y(origin) AS y, 0::float8 AS x2, 0::float8 AS y2, w AS week
           FROM (SELECT *, date_trunc('week', (datetime AT TIME ZONE 'UTC') AT TIME ZONE 'Europe/Prague')::date AS w FROM bt) r
         UNION ALL
-        SELECT 2, edp.trip_cell_id(ST_X(destination), ST_Y(destination), 0.002), 0,
+        SELECT 2, edp_internal.trip_cell_id(ST_X(destination), ST_Y(destination), 0.002), 0,
                ST_X(destination), ST_Y(destination), 0, 0, w
           FROM (SELECT *, date_trunc('week', (datetime AT TIME ZONE 'UTC') AT TIME ZONE 'Europe/Prague')::date AS w FROM bt) r
         UNION ALL
-        SELECT 3, edp.trip_cell_id(ST_X(origin), ST_Y(origin), 0.01), edp.trip_cell_id(ST_X(destination), ST_Y(destination), 0.01),
+        SELECT 3, edp_internal.trip_cell_id(ST_X(origin), ST_Y(origin), 0.01), edp_internal.trip_cell_id(ST_X(destination), ST_Y(destination), 0.01),
                ST_X(origin), ST_Y(origin), ST_X(destination), ST_Y(destination), w
           FROM (SELECT *, date_trunc('week', (datetime AT TIME ZONE 'UTC') AT TIME ZONE 'Europe/Prague')::date AS w FROM bt) r)
     SELECT NOT EXISTS (SELECT * FROM b EXCEPT ALL SELECT * FROM t)

@@ -24,18 +24,18 @@ LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION edp.parse_timestamp(pg_catalog.text) IS
     'timestamptz from text with any UTC offset; text without an offset is read in edp.naive_timezone (UTC by default)';
 
-CREATE FUNCTION edp.xact_is_current(pg_catalog.xid)
+CREATE FUNCTION edp_internal.xact_is_current(pg_catalog.xid)
 RETURNS pg_catalog.bool
 AS 'MODULE_PATHNAME', 'edp_xact_is_current'
 LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION edp.xact_is_current(pg_catalog.xid) IS
+COMMENT ON FUNCTION edp_internal.xact_is_current(pg_catalog.xid) IS
     'true when a row version with this xmin was written by the current transaction (used by dedupe)';
 
-CREATE FUNCTION edp.buckets_trigger()
+CREATE FUNCTION edp_internal.buckets_trigger()
 RETURNS trigger
 AS 'MODULE_PATHNAME', 'edp_buckets_trigger'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION edp.buckets_trigger() IS
+COMMENT ON FUNCTION edp_internal.buckets_trigger() IS
     'statement trigger of event tables: keeps the rollup exact and removes duplicate events';
 
 CREATE FUNCTION edp.bucket_counts(tbl pg_catalog.regclass, key anyelement,
@@ -61,16 +61,16 @@ LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION edp.bucket_counts_by(pg_catalog.regclass, pg_catalog.text, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.text, pg_catalog.bool, pg_catalog.text) IS
     'events per value of any column per bucket in [from_ts, to_ts), optionally for one key';
 
-CREATE FUNCTION edp._invalidate_settings(tbl pg_catalog.regclass)
+CREATE FUNCTION edp_internal.invalidate_settings(tbl pg_catalog.regclass)
 RETURNS void
 AS 'MODULE_PATHNAME', 'edp_invalidate_settings'
 LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
-COMMENT ON FUNCTION edp._invalidate_settings(pg_catalog.regclass) IS
+COMMENT ON FUNCTION edp_internal.invalidate_settings(pg_catalog.regclass) IS
     'internal: tells all backends that the bucket settings of tbl changed (relcache invalidation)';
 
 -- admin helpers: the caller must own the table; they run with the caller's
 -- rights (edp.event_tables lets owners write their tables' rows)
-CREATE FUNCTION edp._check_owner(tbl pg_catalog.regclass)
+CREATE FUNCTION edp_internal.check_owner(tbl pg_catalog.regclass)
 RETURNS void
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -87,10 +87,10 @@ BEGIN
     END IF;
 END
 $$;
-COMMENT ON FUNCTION edp._check_owner(pg_catalog.regclass) IS
+COMMENT ON FUNCTION edp_internal.check_owner(pg_catalog.regclass) IS
     'internal: raises 42809 unless tbl is a table and 42501 unless the session user owns it';
 
-CREATE FUNCTION edp._check_column(tbl pg_catalog.regclass, col pg_catalog.name, want pg_catalog.regtype DEFAULT NULL)
+CREATE FUNCTION edp_internal.check_column(tbl pg_catalog.regclass, col pg_catalog.name, want pg_catalog.regtype DEFAULT NULL)
 RETURNS pg_catalog.regtype
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -110,10 +110,10 @@ BEGIN
     RETURN t;
 END
 $$;
-COMMENT ON FUNCTION edp._check_column(pg_catalog.regclass, pg_catalog.name, pg_catalog.regtype) IS
+COMMENT ON FUNCTION edp_internal.check_column(pg_catalog.regclass, pg_catalog.name, pg_catalog.regtype) IS
     'internal: type of column col of tbl; raises 42703 if missing, 42804 if not of type want';
 
-CREATE FUNCTION edp._ensure_bucket_triggers(tbl pg_catalog.regclass)
+CREATE FUNCTION edp_internal.ensure_bucket_triggers(tbl pg_catalog.regclass)
 RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -121,38 +121,38 @@ AS $$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'edp_buckets_insert') THEN
         EXECUTE format('CREATE TRIGGER edp_buckets_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS edp_new '
-                       'FOR EACH STATEMENT EXECUTE FUNCTION edp.buckets_trigger()', tbl);
+                       'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.buckets_trigger()', tbl);
         EXECUTE format('CREATE TRIGGER edp_buckets_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS edp_old '
-                       'FOR EACH STATEMENT EXECUTE FUNCTION edp.buckets_trigger()', tbl);
+                       'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.buckets_trigger()', tbl);
         EXECUTE format('CREATE TRIGGER edp_buckets_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS edp_old NEW TABLE AS edp_new '
-                       'FOR EACH STATEMENT EXECUTE FUNCTION edp.buckets_trigger()', tbl);
+                       'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.buckets_trigger()', tbl);
         EXECUTE format('CREATE TRIGGER edp_buckets_truncate AFTER TRUNCATE ON %s '
-                       'FOR EACH STATEMENT EXECUTE FUNCTION edp.buckets_trigger()', tbl);
+                       'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.buckets_trigger()', tbl);
     END IF;
 END
 $$;
-COMMENT ON FUNCTION edp._ensure_bucket_triggers(pg_catalog.regclass) IS
+COMMENT ON FUNCTION edp_internal.ensure_bucket_triggers(pg_catalog.regclass) IS
     'internal: creates the statement triggers (edp_buckets_*) that maintain rollup and dedupe';
 
-CREATE FUNCTION edp._rollup_pack(slots pg_catalog.int4[], counts pg_catalog.int8[])
+CREATE FUNCTION edp_internal.rollup_pack(slots pg_catalog.int4[], counts pg_catalog.int8[])
 RETURNS pg_catalog.int8[]
 AS 'MODULE_PATHNAME', 'edp_rollup_pack'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION edp._rollup_pack(pg_catalog.int4[], pg_catalog.int8[]) IS
+COMMENT ON FUNCTION edp_internal.rollup_pack(pg_catalog.int4[], pg_catalog.int8[]) IS
     'internal: packs (slot, count) pairs of one rollup row, sorted by slot, summing repeats, dropping zeros';
 
-CREATE FUNCTION edp._rollup_merge(pg_catalog.int8[], pg_catalog.int8[])
+CREATE FUNCTION edp_internal.rollup_merge(pg_catalog.int8[], pg_catalog.int8[])
 RETURNS pg_catalog.int8[]
 AS 'MODULE_PATHNAME', 'edp_rollup_merge'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION edp._rollup_merge(pg_catalog.int8[], pg_catalog.int8[]) IS
+COMMENT ON FUNCTION edp_internal.rollup_merge(pg_catalog.int8[], pg_catalog.int8[]) IS
     'internal: per-slot sum of two packed rollup arrays, dropping zeros';
 
-CREATE FUNCTION edp._rollup_count(pg_catalog.int8[], pg_catalog.int4)
+CREATE FUNCTION edp_internal.rollup_count(pg_catalog.int8[], pg_catalog.int4)
 RETURNS pg_catalog.int8
 AS 'MODULE_PATHNAME', 'edp_rollup_count'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION edp._rollup_count(pg_catalog.int8[], pg_catalog.int4) IS
+COMMENT ON FUNCTION edp_internal.rollup_count(pg_catalog.int8[], pg_catalog.int4) IS
     'internal: the count of one slot of a packed rollup array (0 when absent)';
 
 CREATE FUNCTION edp.rollup_buckets(chunk_start pg_catalog.timestamptz, width pg_catalog.interval, packed pg_catalog.int8[])
@@ -162,42 +162,42 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION edp.rollup_buckets(pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.int8[]) IS
     'the non-empty buckets of one rollup row, in order';
 
-CREATE FUNCTION edp._rollup_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.int4)
+CREATE FUNCTION edp_internal.rollup_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.int4)
 RETURNS internal
 AS 'MODULE_PATHNAME', 'edp_rollup_agg_trans'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION edp._rollup_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.int4) IS
-    'internal: transition function of edp._rollup_agg';
+COMMENT ON FUNCTION edp_internal.rollup_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.int4) IS
+    'internal: transition function of edp_internal.rollup_agg';
 
-CREATE FUNCTION edp._rollup_agg_final(internal)
+CREATE FUNCTION edp_internal.rollup_agg_final(internal)
 RETURNS pg_catalog.int8[]
 AS 'MODULE_PATHNAME', 'edp_rollup_agg_final'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION edp._rollup_agg_final(internal) IS
-    'internal: final function of edp._rollup_agg (sorts and sums the pairs)';
+COMMENT ON FUNCTION edp_internal.rollup_agg_final(internal) IS
+    'internal: final function of edp_internal.rollup_agg (sorts and sums the pairs)';
 
-CREATE AGGREGATE edp._rollup_agg(pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.int4) (
-    SFUNC = edp._rollup_agg_trans,
+CREATE AGGREGATE edp_internal.rollup_agg(pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.int4) (
+    SFUNC = edp_internal.rollup_agg_trans,
     STYPE = internal,
-    FINALFUNC = edp._rollup_agg_final,
+    FINALFUNC = edp_internal.rollup_agg_final,
     FINALFUNC_MODIFY = READ_WRITE,
     PARALLEL = SAFE
 );
-COMMENT ON AGGREGATE edp._rollup_agg(pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.int4) IS
+COMMENT ON AGGREGATE edp_internal.rollup_agg(pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.int4) IS
     'internal: one packed rollup row from the event times of one (key, chunk), each counted with the given sign';
 
-CREATE FUNCTION edp._rollup_query(tbl pg_catalog.regclass, key pg_catalog.name, ts pg_catalog.name, width pg_catalog.interval)
+CREATE FUNCTION edp_internal.rollup_query(tbl pg_catalog.regclass, key pg_catalog.name, ts pg_catalog.name, width pg_catalog.interval)
 RETURNS pg_catalog.text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT pg_catalog.format(
         'SELECT %I, date_bin(%L::interval * 768, %I, ''2000-01-01 00:00:00+00''::timestamptz), '
-        '       edp._rollup_agg(%I, %L::interval, 1) '
+        '       edp_internal.rollup_agg(%I, %L::interval, 1) '
         '  FROM %s WHERE %I IS NOT NULL AND %I IS NOT NULL GROUP BY 1, 2',
         key, width, ts, ts, width, tbl, key, ts)
 $$;
-COMMENT ON FUNCTION edp._rollup_query(pg_catalog.regclass, pg_catalog.name, pg_catalog.name, pg_catalog.interval) IS
+COMMENT ON FUNCTION edp_internal.rollup_query(pg_catalog.regclass, pg_catalog.name, pg_catalog.name, pg_catalog.interval) IS
     'internal: the query computing the packed rollup rows (key, chunk_start, packed) of a table';
 
 CREATE FUNCTION edp.refresh_rollup(tbl pg_catalog.regclass)
@@ -209,7 +209,7 @@ DECLARE
     e edp.event_tables;
     n bigint;
 BEGIN
-    PERFORM edp._check_owner(tbl);
+    PERFORM edp_internal.check_owner(tbl);
     SELECT * INTO e FROM edp.event_tables WHERE relid = tbl;
     IF e.rollup_relid IS NULL THEN
         RAISE EXCEPTION 'table % has no rollup', tbl USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -219,10 +219,10 @@ BEGIN
     EXECUTE format('LOCK TABLE %s IN SHARE MODE', tbl);
     EXECUTE format('TRUNCATE %s', e.rollup_relid);
     EXECUTE format('INSERT INTO %s (key, chunk_start, packed) %s',
-                   e.rollup_relid, edp._rollup_query(tbl, e.key_column, e.ts_column, e.rollup_width));
+                   e.rollup_relid, edp_internal.rollup_query(tbl, e.key_column, e.ts_column, e.rollup_width));
     GET DIAGNOSTICS n = ROW_COUNT;
     UPDATE edp.event_tables SET rollup_stale = false WHERE relid = tbl;
-    PERFORM edp._invalidate_settings(tbl);
+    PERFORM edp_internal.invalidate_settings(tbl);
     RETURN n;
 END
 $$;
@@ -245,9 +245,9 @@ DECLARE
     r regclass;
     had_views boolean;
 BEGIN
-    PERFORM edp._check_owner(tbl);
-    keytype := edp._check_column(tbl, key);
-    PERFORM edp._check_column(tbl, ts, 'timestamptz');
+    PERFORM edp_internal.check_owner(tbl);
+    keytype := edp_internal.check_column(tbl, key);
+    PERFORM edp_internal.check_column(tbl, ts, 'timestamptz');
     IF width IS NULL THEN
         RAISE EXCEPTION 'rollup width must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
@@ -300,8 +300,8 @@ BEGIN
        SET key_column = excluded.key_column, ts_column = excluded.ts_column,
            rollup_relid = excluded.rollup_relid, rollup_width = excluded.rollup_width,
            rollup_stale = true;
-    PERFORM edp._invalidate_settings(tbl);
-    PERFORM edp._ensure_bucket_triggers(tbl);
+    PERFORM edp_internal.invalidate_settings(tbl);
+    PERFORM edp_internal.ensure_bucket_triggers(tbl);
     PERFORM edp.refresh_rollup(tbl);
     IF had_views THEN
         PERFORM edp.create_bucket_views(tbl);
@@ -320,10 +320,10 @@ AS $$
 DECLARE
     r regclass;
 BEGIN
-    PERFORM edp._check_owner(tbl);
+    PERFORM edp_internal.check_owner(tbl);
     SELECT rollup_relid INTO r FROM edp.event_tables WHERE relid = tbl;
     UPDATE edp.event_tables SET rollup_relid = NULL, rollup_width = NULL, rollup_stale = false WHERE relid = tbl;
-    PERFORM edp._invalidate_settings(tbl);
+    PERFORM edp_internal.invalidate_settings(tbl);
     IF r IS NOT NULL THEN
         EXECUTE format('DROP TABLE %s CASCADE', r);   -- with the BI views reading it
     END IF;
@@ -342,7 +342,7 @@ DECLARE
     e edp.event_tables;
     bad bigint;
 BEGIN
-    PERFORM edp._check_owner(tbl);
+    PERFORM edp_internal.check_owner(tbl);
     SELECT * INTO e FROM edp.event_tables WHERE relid = tbl;
     IF e.rollup_relid IS NULL THEN
         RAISE EXCEPTION 'table % has no rollup', tbl USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -361,7 +361,7 @@ BEGIN
     GET DIAGNOSTICS bad = ROW_COUNT;
     IF bad > 0 THEN
         UPDATE edp.event_tables SET rollup_stale = true WHERE relid = tbl;
-        PERFORM edp._invalidate_settings(tbl);
+        PERFORM edp_internal.invalidate_settings(tbl);
         RAISE WARNING 'rollup of % differs from its rows in % buckets; marked stale', tbl, bad
             USING HINT = 'Bucket queries read raw rows until edp.refresh_rollup() is run.';
     END IF;
@@ -383,12 +383,12 @@ DECLARE
     e edp.event_tables;
     rel name;
 BEGIN
-    PERFORM edp._check_owner(tbl);
+    PERFORM edp_internal.check_owner(tbl);
     IF columns IS NULL OR cardinality(columns) = 0 THEN
         RAISE EXCEPTION 'dedupe needs at least one column' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     FOREACH c IN ARRAY columns LOOP
-        PERFORM edp._check_column(tbl, c);
+        PERFORM edp_internal.check_column(tbl, c);
     END LOOP;
     IF keep IS NULL OR keep NOT IN ('first', 'latest') THEN
         RAISE EXCEPTION 'unknown dedupe mode "%"', keep USING ERRCODE = 'invalid_parameter_value',
@@ -401,7 +401,7 @@ BEGIN
             RAISE EXCEPTION 'keep => ''latest'' needs order_by' USING ERRCODE = 'invalid_parameter_value',
                 HINT = 'Name the column whose largest value wins, e.g. order_by => ''ts''.';
         END IF;
-        PERFORM edp._check_column(tbl, order_by);
+        PERFORM edp_internal.check_column(tbl, order_by);
     ELSIF order_by IS NOT NULL THEN
         RAISE EXCEPTION 'order_by applies only to keep => ''latest''' USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -416,7 +416,7 @@ BEGIN
     ON CONFLICT (relid) DO UPDATE
        SET dedupe_mode = excluded.dedupe_mode, dedupe_columns = excluded.dedupe_columns,
            dedupe_order_column = excluded.dedupe_order_column;
-    PERFORM edp._ensure_bucket_triggers(tbl);
+    PERFORM edp_internal.ensure_bucket_triggers(tbl);
 END
 $$;
 COMMENT ON FUNCTION edp.enable_dedupe(pg_catalog.regclass, pg_catalog.name[], pg_catalog.text, pg_catalog.name, pg_catalog.bool) IS
@@ -428,7 +428,7 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    PERFORM edp._check_owner(tbl);
+    PERFORM edp_internal.check_owner(tbl);
     UPDATE edp.event_tables SET dedupe_mode = 'none', dedupe_columns = NULL, dedupe_order_column = NULL
      WHERE relid = tbl;
 END
@@ -436,7 +436,7 @@ $$;
 COMMENT ON FUNCTION edp.disable_dedupe(pg_catalog.regclass) IS
     'stops removing duplicate events of tbl at ingest';
 
-CREATE FUNCTION edp.buckets_on_drop()
+CREATE FUNCTION edp_internal.buckets_on_drop()
 RETURNS event_trigger
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -447,18 +447,18 @@ BEGIN
     FOR r IN SELECT d.objid FROM pg_event_trigger_dropped_objects() d
               WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0 LOOP
         -- an event table went: its rollup goes with it
-        PERFORM edp._drop_rollup_of(r.objid);
+        PERFORM edp_internal.drop_rollup_of(r.objid);
         -- a rollup went: bucket queries read raw rows
-        PERFORM edp._invalidate_settings(relid) FROM edp.event_tables WHERE rollup_relid::oid = r.objid;
+        PERFORM edp_internal.invalidate_settings(relid) FROM edp.event_tables WHERE rollup_relid::oid = r.objid;
         UPDATE edp.event_tables SET rollup_relid = NULL, rollup_width = NULL, rollup_stale = false
          WHERE rollup_relid::oid = r.objid;
     END LOOP;
 END
 $$;
-COMMENT ON FUNCTION edp.buckets_on_drop() IS
+COMMENT ON FUNCTION edp_internal.buckets_on_drop() IS
     'event trigger: dropping an event table drops its rollup and its edp.event_tables row';
 
-CREATE FUNCTION edp._drop_rollup_of(tbl pg_catalog.oid)
+CREATE FUNCTION edp_internal.drop_rollup_of(tbl pg_catalog.oid)
 RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -476,63 +476,63 @@ BEGIN
     END IF;
 END
 $$;
-COMMENT ON FUNCTION edp._drop_rollup_of(pg_catalog.oid) IS
+COMMENT ON FUNCTION edp_internal.drop_rollup_of(pg_catalog.oid) IS
     'internal: forgets a dropped event table and drops its rollup';
 
-CREATE EVENT TRIGGER edp_buckets_drop ON sql_drop EXECUTE FUNCTION edp.buckets_on_drop();
+CREATE EVENT TRIGGER edp_buckets_drop ON sql_drop EXECUTE FUNCTION edp_internal.buckets_on_drop();
 
 -- buckets: parallel aggregate ----------------------------------------------
 
-CREATE FUNCTION edp.bucket_counts_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz)
+CREATE FUNCTION edp_internal.bucket_counts_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz)
 RETURNS internal
 AS 'MODULE_PATHNAME', 'edp_bucket_counts_agg_trans'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION edp.bucket_counts_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz) IS
+COMMENT ON FUNCTION edp_internal.bucket_counts_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz) IS
     'transition function of edp.bucket_counts_agg (hourly, UTC)';
 
-CREATE FUNCTION edp.bucket_counts_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz,
+CREATE FUNCTION edp_internal.bucket_counts_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz,
                                             pg_catalog.interval, pg_catalog.text)
 RETURNS internal
 AS 'MODULE_PATHNAME', 'edp_bucket_counts_agg_trans'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION edp.bucket_counts_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.text) IS
+COMMENT ON FUNCTION edp_internal.bucket_counts_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.text) IS
     'transition function of edp.bucket_counts_agg (any width and zone)';
 
-CREATE FUNCTION edp.bucket_counts_agg_combine(internal, internal)
+CREATE FUNCTION edp_internal.bucket_counts_agg_combine(internal, internal)
 RETURNS internal
 AS 'MODULE_PATHNAME', 'edp_bucket_counts_agg_combine'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION edp.bucket_counts_agg_combine(internal, internal) IS
+COMMENT ON FUNCTION edp_internal.bucket_counts_agg_combine(internal, internal) IS
     'combine function of edp.bucket_counts_agg: adds per-bucket counters';
 
-CREATE FUNCTION edp.bucket_counts_agg_serialize(internal)
+CREATE FUNCTION edp_internal.bucket_counts_agg_serialize(internal)
 RETURNS pg_catalog.bytea
 AS 'MODULE_PATHNAME', 'edp_bucket_counts_agg_serialize'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION edp.bucket_counts_agg_serialize(internal) IS
+COMMENT ON FUNCTION edp_internal.bucket_counts_agg_serialize(internal) IS
     'serialize function of edp.bucket_counts_agg';
 
-CREATE FUNCTION edp.bucket_counts_agg_deserialize(pg_catalog.bytea, internal)
+CREATE FUNCTION edp_internal.bucket_counts_agg_deserialize(pg_catalog.bytea, internal)
 RETURNS internal
 AS 'MODULE_PATHNAME', 'edp_bucket_counts_agg_deserialize'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION edp.bucket_counts_agg_deserialize(pg_catalog.bytea, internal) IS
+COMMENT ON FUNCTION edp_internal.bucket_counts_agg_deserialize(pg_catalog.bytea, internal) IS
     'deserialize function of edp.bucket_counts_agg';
 
-CREATE FUNCTION edp.bucket_counts_agg_final(internal)
+CREATE FUNCTION edp_internal.bucket_counts_agg_final(internal)
 RETURNS pg_catalog.int8[]
 AS 'MODULE_PATHNAME', 'edp_bucket_counts_agg_final'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION edp.bucket_counts_agg_final(internal) IS
+COMMENT ON FUNCTION edp_internal.bucket_counts_agg_final(internal) IS
     'final function of edp.bucket_counts_agg: the per-bucket counters as bigint[]';
 
 CREATE AGGREGATE edp.bucket_counts_agg(pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz) (
-    SFUNC = edp.bucket_counts_agg_trans,
+    SFUNC = edp_internal.bucket_counts_agg_trans,
     STYPE = internal,
-    FINALFUNC = edp.bucket_counts_agg_final,
-    COMBINEFUNC = edp.bucket_counts_agg_combine,
-    SERIALFUNC = edp.bucket_counts_agg_serialize,
-    DESERIALFUNC = edp.bucket_counts_agg_deserialize,
+    FINALFUNC = edp_internal.bucket_counts_agg_final,
+    COMBINEFUNC = edp_internal.bucket_counts_agg_combine,
+    SERIALFUNC = edp_internal.bucket_counts_agg_serialize,
+    DESERIALFUNC = edp_internal.bucket_counts_agg_deserialize,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE edp.bucket_counts_agg(pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz) IS
@@ -540,12 +540,12 @@ COMMENT ON AGGREGATE edp.bucket_counts_agg(pg_catalog.timestamptz, pg_catalog.ti
 
 CREATE AGGREGATE edp.bucket_counts_agg(pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz,
                                        pg_catalog.interval, pg_catalog.text) (
-    SFUNC = edp.bucket_counts_agg_trans,
+    SFUNC = edp_internal.bucket_counts_agg_trans,
     STYPE = internal,
-    FINALFUNC = edp.bucket_counts_agg_final,
-    COMBINEFUNC = edp.bucket_counts_agg_combine,
-    SERIALFUNC = edp.bucket_counts_agg_serialize,
-    DESERIALFUNC = edp.bucket_counts_agg_deserialize,
+    FINALFUNC = edp_internal.bucket_counts_agg_final,
+    COMBINEFUNC = edp_internal.bucket_counts_agg_combine,
+    SERIALFUNC = edp_internal.bucket_counts_agg_serialize,
+    DESERIALFUNC = edp_internal.bucket_counts_agg_deserialize,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE edp.bucket_counts_agg(pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.text) IS
@@ -553,21 +553,21 @@ COMMENT ON AGGREGATE edp.bucket_counts_agg(pg_catalog.timestamptz, pg_catalog.ti
 
 -- buckets: partitions by event date and type, created on demand -----------
 
-CREATE FUNCTION edp.route_default_trigger()
+CREATE FUNCTION edp_internal.route_default_trigger()
 RETURNS trigger
 AS 'MODULE_PATHNAME', 'edp_route_default_trigger'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION edp.route_default_trigger() IS
+COMMENT ON FUNCTION edp_internal.route_default_trigger() IS
     'deferred row trigger of DEFAULT partitions: at commit, creates missing partitions and moves the rows there';
 
-CREATE FUNCTION edp._route_default(dflt pg_catalog.regclass)
+CREATE FUNCTION edp_internal.route_default(dflt pg_catalog.regclass)
 RETURNS pg_catalog.int8
 AS 'MODULE_PATHNAME', 'edp_route_default'
 LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
-COMMENT ON FUNCTION edp._route_default(pg_catalog.regclass) IS
+COMMENT ON FUNCTION edp_internal.route_default(pg_catalog.regclass) IS
     'internal: moves the rows of a DEFAULT partition into partitions created for them, without counting them twice';
 
-CREATE FUNCTION edp._partition_name(base pg_catalog.text, suffix pg_catalog.text, nsp pg_catalog.name)
+CREATE FUNCTION edp_internal.partition_name(base pg_catalog.text, suffix pg_catalog.text, nsp pg_catalog.name)
 RETURNS pg_catalog.name
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -584,31 +584,31 @@ BEGIN
     RETURN candidate;
 END
 $$;
-COMMENT ON FUNCTION edp._partition_name(pg_catalog.text, pg_catalog.text, pg_catalog.name) IS
+COMMENT ON FUNCTION edp_internal.partition_name(pg_catalog.text, pg_catalog.text, pg_catalog.name) IS
     'internal: a free relation name base_suffix in schema nsp';
 
 -- triggers every leaf partition carries, so DML and TRUNCATE addressed to a
 -- partition directly keep the rollup exact too
-CREATE FUNCTION edp._add_leaf_triggers(leaf pg_catalog.regclass)
+CREATE FUNCTION edp_internal.add_leaf_triggers(leaf pg_catalog.regclass)
 RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     EXECUTE format('CREATE TRIGGER edp_buckets_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS edp_new '
-                   'FOR EACH STATEMENT EXECUTE FUNCTION edp.buckets_trigger()', leaf);
+                   'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.buckets_trigger()', leaf);
     EXECUTE format('CREATE TRIGGER edp_buckets_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS edp_old '
-                   'FOR EACH STATEMENT EXECUTE FUNCTION edp.buckets_trigger()', leaf);
+                   'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.buckets_trigger()', leaf);
     EXECUTE format('CREATE TRIGGER edp_buckets_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS edp_old NEW TABLE AS edp_new '
-                   'FOR EACH STATEMENT EXECUTE FUNCTION edp.buckets_trigger()', leaf);
+                   'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.buckets_trigger()', leaf);
     EXECUTE format('CREATE TRIGGER edp_buckets_truncate BEFORE TRUNCATE ON %s '
-                   'FOR EACH STATEMENT EXECUTE FUNCTION edp.buckets_trigger()', leaf);
+                   'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.buckets_trigger()', leaf);
 END
 $$;
-COMMENT ON FUNCTION edp._add_leaf_triggers(pg_catalog.regclass) IS
+COMMENT ON FUNCTION edp_internal.add_leaf_triggers(pg_catalog.regclass) IS
     'internal: statement triggers of a leaf partition (direct DML and TRUNCATE keep the rollup exact)';
 
-CREATE FUNCTION edp._add_default_partition(parent pg_catalog.regclass)
+CREATE FUNCTION edp_internal.add_default_partition(parent pg_catalog.regclass)
 RETURNS pg_catalog.regclass
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -625,20 +625,20 @@ BEGIN
     END IF;
     SELECT s.nspname, c.relname INTO nsp, rel FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
      WHERE c.oid = parent;
-    EXECUTE format('CREATE TABLE %I.%I PARTITION OF %s DEFAULT', nsp, edp._partition_name(rel, 'default', nsp), parent);
+    EXECUTE format('CREATE TABLE %I.%I PARTITION OF %s DEFAULT', nsp, edp_internal.partition_name(rel, 'default', nsp), parent);
     SELECT i.inhrelid INTO d FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
      WHERE i.inhparent = parent AND pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT';
     EXECUTE format('CREATE CONSTRAINT TRIGGER edp_route_default AFTER INSERT ON %s '
-                   'DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION edp.route_default_trigger()', d);
-    PERFORM edp._add_leaf_triggers(d);
+                   'DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION edp_internal.route_default_trigger()', d);
+    PERFORM edp_internal.add_leaf_triggers(d);
     RETURN d;
 END
 $$;
-COMMENT ON FUNCTION edp._add_default_partition(pg_catalog.regclass) IS
+COMMENT ON FUNCTION edp_internal.add_default_partition(pg_catalog.regclass) IS
     'internal: the DEFAULT partition of parent (created with its routing trigger when missing)';
 
 -- move the rows of a DEFAULT partition into partitions created for them
-CREATE FUNCTION edp._route_default_rows(dflt pg_catalog.regclass)
+CREATE FUNCTION edp_internal.route_default_rows(dflt pg_catalog.regclass)
 RETURNS pg_catalog.int8
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -684,7 +684,7 @@ BEGIN
                                 'FROM %s WHERE %I IS NOT NULL ORDER BY 1', e.partition_period, e.ts_column, dflt, e.ts_column) LOOP
             EXECUTE format('WITH m AS (DELETE FROM %s WHERE %I >= $1 AND %I < $2 RETURNING *) INSERT INTO %s SELECT * FROM m',
                            dflt, e.ts_column, e.ts_column, moving) USING p, p + step;
-            pname := edp._partition_name(base, to_char(p AT TIME ZONE 'UTC',
+            pname := edp_internal.partition_name(base, to_char(p AT TIME ZONE 'UTC',
                                          CASE e.partition_period WHEN 'day' THEN '"p"YYYYMMDD' ELSE '"p"YYYYMM' END), nsp);
             EXECUTE format('CREATE TABLE %I.%I PARTITION OF %s FOR VALUES FROM (%L) TO (%L)%s', nsp, pname, root,
                            p, p + step,
@@ -692,12 +692,12 @@ BEGIN
                                 THEN format(' PARTITION BY LIST (%I)', e.partition_type_column) ELSE '' END);
             part := format('%I.%I', nsp, pname)::regclass;
             IF e.partition_type_column IS NOT NULL THEN
-                PERFORM edp._add_default_partition(part);
+                PERFORM edp_internal.add_default_partition(part);
                 FOR v, vnull IN EXECUTE format('SELECT DISTINCT %I::text, %I IS NULL FROM %s', e.partition_type_column, e.partition_type_column, moving) LOOP
-                    PERFORM edp._add_type_partition(part, v, vnull, e.partition_type_column);
+                    PERFORM edp_internal.add_type_partition(part, v, vnull, e.partition_type_column);
                 END LOOP;
             ELSE
-                PERFORM edp._add_leaf_triggers(part);
+                PERFORM edp_internal.add_leaf_triggers(part);
             END IF;
             EXECUTE format('INSERT INTO %s SELECT * FROM %s', part, moving);
             GET DIAGNOSTICS n = ROW_COUNT;
@@ -709,7 +709,7 @@ BEGIN
         FOR v, vnull IN EXECUTE format('SELECT DISTINCT %I::text, %I IS NULL FROM %s', e.partition_type_column, e.partition_type_column, dflt) LOOP
             EXECUTE format('WITH m AS (DELETE FROM %s WHERE %I::text IS NOT DISTINCT FROM $1 RETURNING *) INSERT INTO %s SELECT * FROM m',
                            dflt, e.partition_type_column, moving) USING v;
-            part := edp._add_type_partition(parent, v, vnull, e.partition_type_column);
+            part := edp_internal.add_type_partition(parent, v, vnull, e.partition_type_column);
             EXECUTE format('INSERT INTO %s SELECT * FROM %s', part, moving);
             GET DIAGNOSTICS n = ROW_COUNT;
             moved := moved + n;
@@ -728,10 +728,10 @@ BEGIN
     RETURN moved;
 END
 $$;
-COMMENT ON FUNCTION edp._route_default_rows(pg_catalog.regclass) IS
+COMMENT ON FUNCTION edp_internal.route_default_rows(pg_catalog.regclass) IS
     'internal: creates the partitions missing for the rows of a DEFAULT partition and moves them there; warns about rows that cannot move';
 
-CREATE FUNCTION edp._add_type_partition(parent pg_catalog.regclass, v pg_catalog.text, vnull pg_catalog.bool, col pg_catalog.name)
+CREATE FUNCTION edp_internal.add_type_partition(parent pg_catalog.regclass, v pg_catalog.text, vnull pg_catalog.bool, col pg_catalog.name)
 RETURNS pg_catalog.regclass
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -745,15 +745,15 @@ BEGIN
     SELECT s.nspname, c.relname INTO nsp, base FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
      WHERE c.oid = parent;
     SELECT atttypid INTO coltype FROM pg_attribute WHERE attrelid = parent AND attname = col;
-    pname := edp._partition_name(base, CASE WHEN vnull THEN 'null'
+    pname := edp_internal.partition_name(base, CASE WHEN vnull THEN 'null'
                                   ELSE left(coalesce(nullif(trim(both '_' from regexp_replace(lower(v), '[^a-z0-9]+', '_', 'g')), ''), 'x'), 24) END, nsp);
     EXECUTE format('CREATE TABLE %I.%I PARTITION OF %s FOR VALUES IN (%s)', nsp, pname, parent,
                    CASE WHEN vnull THEN 'NULL' ELSE format('%L::%s', v, coltype) END);
-    PERFORM edp._add_leaf_triggers(format('%I.%I', nsp, pname)::regclass);
+    PERFORM edp_internal.add_leaf_triggers(format('%I.%I', nsp, pname)::regclass);
     RETURN format('%I.%I', nsp, pname)::regclass;
 END
 $$;
-COMMENT ON FUNCTION edp._add_type_partition(pg_catalog.regclass, pg_catalog.text, pg_catalog.bool, pg_catalog.name) IS
+COMMENT ON FUNCTION edp_internal.add_type_partition(pg_catalog.regclass, pg_catalog.text, pg_catalog.bool, pg_catalog.name) IS
     'internal: creates the list partition of parent for one event type value';
 
 CREATE FUNCTION edp.enable_partitioning(tbl pg_catalog.regclass, ts pg_catalog.name,
@@ -769,10 +769,10 @@ DECLARE
     keycols int2vector;
     d regclass;
 BEGIN
-    PERFORM edp._check_owner(tbl);
-    PERFORM edp._check_column(tbl, ts, 'timestamptz');
+    PERFORM edp_internal.check_owner(tbl);
+    PERFORM edp_internal.check_column(tbl, ts, 'timestamptz');
     IF type_column IS NOT NULL THEN
-        PERFORM edp._check_column(tbl, type_column);
+        PERFORM edp_internal.check_column(tbl, type_column);
     END IF;
     IF period IS NULL OR period NOT IN ('day', 'month') THEN
         RAISE EXCEPTION 'unsupported partition period "%"', period USING ERRCODE = 'invalid_parameter_value',
@@ -792,9 +792,9 @@ BEGIN
        SET ts_column = coalesce(e.ts_column, excluded.ts_column),
            partition_period = excluded.partition_period,
            partition_type_column = excluded.partition_type_column;
-    PERFORM edp._invalidate_settings(tbl);
-    d := edp._add_default_partition(tbl);
-    PERFORM edp._route_default(d);
+    PERFORM edp_internal.invalidate_settings(tbl);
+    d := edp_internal.add_default_partition(tbl);
+    PERFORM edp_internal.route_default(d);
 END
 $$;
 COMMENT ON FUNCTION edp.enable_partitioning(pg_catalog.regclass, pg_catalog.name, pg_catalog.text, pg_catalog.name) IS
@@ -816,14 +816,14 @@ DECLARE
     v2 text;
     stale text;
 BEGIN
-    PERFORM edp._check_owner(tbl);
+    PERFORM edp_internal.check_owner(tbl);
     SELECT * INTO e FROM edp.event_tables WHERE relid = tbl;
     IF e.rollup_relid IS NULL THEN
         RAISE EXCEPTION 'table % has no rollup', tbl USING ERRCODE = 'object_not_in_prerequisite_state',
             HINT = 'Call edp.enable_rollup() first.';
     END IF;
     IF type_column IS NOT NULL THEN
-        PERFORM edp._check_column(tbl, type_column);
+        PERFORM edp_internal.check_column(tbl, type_column);
     END IF;
     SELECT n.nspname, c.relname, c.relowner::regrole INTO nsp, rel, owner
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = tbl;
@@ -857,3 +857,15 @@ END
 $$;
 COMMENT ON FUNCTION edp.create_bucket_views(pg_catalog.regclass, pg_catalog.name) IS
     'creates the BI views <table>_hourly_counts (key, bucket_start, events) and <table>_hourly_type_counts (key, event_type, bucket_start, events)';
+
+-- internals no user path calls directly: aggregate support functions (checked
+-- against the aggregate's owner), event-trigger and planner-support functions
+REVOKE EXECUTE ON FUNCTION edp_internal.buckets_on_drop() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION edp_internal.rollup_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.int4) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION edp_internal.rollup_agg_final(internal) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION edp_internal.bucket_counts_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION edp_internal.bucket_counts_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION edp_internal.bucket_counts_agg_combine(internal, internal) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION edp_internal.bucket_counts_agg_serialize(internal) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION edp_internal.bucket_counts_agg_deserialize(pg_catalog.bytea, internal) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION edp_internal.bucket_counts_agg_final(internal) FROM PUBLIC;

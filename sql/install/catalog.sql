@@ -11,6 +11,17 @@
 
 GRANT USAGE ON SCHEMA edp TO PUBLIC;
 
+-- What users call lives in edp; what edp's own objects call (trigger,
+-- event-trigger and aggregate-support functions, helpers of the admin
+-- functions) lives in edp_internal, so that \df edp.* is the reference.
+-- Internals that run on a user's behalf (helpers of SECURITY INVOKER admin
+-- functions, trigger functions named in CREATE TRIGGER) keep EXECUTE for
+-- PUBLIC; the others are revoked where they are defined.
+CREATE SCHEMA edp_internal;
+COMMENT ON SCHEMA edp_internal IS
+    'edp internals: trigger, aggregate-support and helper functions that edp''s own objects call; not an API';
+GRANT USAGE ON SCHEMA edp_internal TO PUBLIC;
+
 CREATE TABLE edp.event_tables (
     relid           pg_catalog.regclass PRIMARY KEY,
     source_column   pg_catalog.name,                   -- flattening: jsonb input + overflow column (NULL: off)
@@ -50,7 +61,7 @@ CREATE POLICY event_tables_owner ON edp.event_tables FOR ALL
 GRANT SELECT, INSERT, UPDATE, DELETE ON edp.event_tables TO PUBLIC;
 
 -- A dropped table leaves the catalog with it.
-CREATE FUNCTION edp.forget_dropped_tables()
+CREATE FUNCTION edp_internal.forget_dropped_tables()
 RETURNS event_trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -62,8 +73,8 @@ BEGIN
        AND d.objid = t.relid::pg_catalog.oid;
 END
 $$;
-COMMENT ON FUNCTION edp.forget_dropped_tables() IS
+COMMENT ON FUNCTION edp_internal.forget_dropped_tables() IS
     'event trigger function: removes dropped tables from edp.event_tables';
 CREATE EVENT TRIGGER edp_forget_dropped_tables ON sql_drop
-    EXECUTE FUNCTION edp.forget_dropped_tables();
+    EXECUTE FUNCTION edp_internal.forget_dropped_tables();
 

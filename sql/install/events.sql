@@ -1,17 +1,17 @@
 -- flattening ----------------------------------------------------------------
 
-CREATE FUNCTION edp.flatten_trigger()
+CREATE FUNCTION edp_internal.flatten_trigger()
 RETURNS trigger
 AS 'MODULE_PATHNAME', 'edp_flatten_trigger'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION edp.flatten_trigger() IS
+COMMENT ON FUNCTION edp_internal.flatten_trigger() IS
     'BEFORE INSERT OR UPDATE row trigger of event tables: moves known metrics from the jsonb document into their integer columns';
 
-CREATE FUNCTION edp.flatten_report_trigger()
+CREATE FUNCTION edp_internal.flatten_report_trigger()
 RETURNS trigger
 AS 'MODULE_PATHNAME', 'edp_flatten_report_trigger'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION edp.flatten_report_trigger() IS
+COMMENT ON FUNCTION edp_internal.flatten_report_trigger() IS
     'AFTER statement trigger of event tables: one WARNING per unknown or unfitting metric per statement';
 
 CREATE FUNCTION edp.metric_columns(tbl pg_catalog.regclass)
@@ -31,7 +31,7 @@ $$;
 COMMENT ON FUNCTION edp.metric_columns(pg_catalog.regclass) IS
     'the integer columns of an event table that flattening fills from its metrics document';
 
-CREATE FUNCTION edp.drop_flattening_triggers(tbl pg_catalog.regclass)
+CREATE FUNCTION edp_internal.drop_flattening_triggers(tbl pg_catalog.regclass)
 RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -47,7 +47,7 @@ BEGIN
     END LOOP;
 END
 $$;
-COMMENT ON FUNCTION edp.drop_flattening_triggers(pg_catalog.regclass) IS
+COMMENT ON FUNCTION edp_internal.drop_flattening_triggers(pg_catalog.regclass) IS
     'internal: removes the flattening triggers of a table';
 
 CREATE FUNCTION edp.enable_flattening(
@@ -105,11 +105,11 @@ BEGIN
            metrics_path = excluded.metrics_path,
            exclude_columns = excluded.exclude_columns;
 
-    PERFORM edp.drop_flattening_triggers(tbl);
+    PERFORM edp_internal.drop_flattening_triggers(tbl);
     EXECUTE format('CREATE TRIGGER edp_flatten BEFORE INSERT OR UPDATE OF %I ON %s'
-                   ' FOR EACH ROW EXECUTE FUNCTION edp.flatten_trigger()', source, tbl);
+                   ' FOR EACH ROW EXECUTE FUNCTION edp_internal.flatten_trigger()', source, tbl);
     EXECUTE format('CREATE TRIGGER edp_flatten_report AFTER INSERT OR UPDATE ON %s'
-                   ' FOR EACH STATEMENT EXECUTE FUNCTION edp.flatten_report_trigger()', tbl);
+                   ' FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.flatten_report_trigger()', tbl);
 
     RETURN edp.metric_columns(tbl);
 END
@@ -127,7 +127,7 @@ BEGIN
         RAISE EXCEPTION 'must be owner of table %', tbl
             USING ERRCODE = 'insufficient_privilege';
     END IF;
-    PERFORM edp.drop_flattening_triggers(tbl);
+    PERFORM edp_internal.drop_flattening_triggers(tbl);
     UPDATE edp.event_tables SET source_column = NULL WHERE relid = tbl;
 END
 $$;
@@ -150,11 +150,11 @@ COMMENT ON FUNCTION edp.original_metrics(anyelement) IS
 
 -- generator -----------------------------------------------------------------
 
-CREATE FUNCTION edp.generate_events_support(pg_catalog.internal)
+CREATE FUNCTION edp_internal.generate_events_support(pg_catalog.internal)
     RETURNS pg_catalog.internal
     AS 'MODULE_PATHNAME', 'edp_generate_events_support'
     LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION edp.generate_events_support(pg_catalog.internal) IS
+COMMENT ON FUNCTION edp_internal.generate_events_support(pg_catalog.internal) IS
     'planner support for edp.generate_events: estimates n rows';
 
 -- IMMUTABLE: the rows depend on the arguments only (no tables, no GUCs such
@@ -189,7 +189,7 @@ CREATE FUNCTION edp.generate_events(
 )
     AS 'MODULE_PATHNAME', 'edp_generate_events'
     LANGUAGE C IMMUTABLE PARALLEL SAFE
-    ROWS 1000 SUPPORT edp.generate_events_support;
+    ROWS 1000 SUPPORT edp_internal.generate_events_support;
 COMMENT ON FUNCTION edp.generate_events(pg_catalog.int8, pg_catalog.int8,
     pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.int4, pg_catalog.int4,
     pg_catalog.float8, pg_catalog.float8, pg_catalog.float8, pg_catalog.float8,
@@ -199,3 +199,8 @@ COMMENT ON FUNCTION edp.generate_events(pg_catalog.int8, pg_catalog.int8,
     'exact duplicates): the same arguments always give the same rows';
 
 GRANT SELECT ON edp.event_tables TO PUBLIC;
+
+-- internals no user path calls directly: aggregate support functions (checked
+-- against the aggregate's owner), event-trigger and planner-support functions
+REVOKE EXECUTE ON FUNCTION edp_internal.forget_dropped_tables() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION edp_internal.generate_events_support(pg_catalog.internal) FROM PUBLIC;

@@ -32,7 +32,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON edp.trip_tables TO PUBLIC;
 
 -- Statement-level AFTER triggers keep the rollups of a trips table exact
 -- under INSERT and COPY (transition tables), UPDATE, DELETE and TRUNCATE.
-CREATE FUNCTION edp.trips_rollup_trigger()
+CREATE FUNCTION edp_internal.trips_rollup_trigger()
 RETURNS trigger
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 AS $$
@@ -55,10 +55,10 @@ DECLARE
     -- point blocks, one kind per statement ($1): the rows' points of that
     -- kind with their cell keys and Monday (in the rollup's time zone)
     points text := $q$
-        SELECT CASE $1 WHEN 1 THEN edp.trip_cell_id(ST_X(r.origin), ST_Y(r.origin), $2)
-                       WHEN 2 THEN edp.trip_cell_id(ST_X(r.destination), ST_Y(r.destination), $2)
-                       ELSE edp.trip_cell_id(ST_X(r.origin), ST_Y(r.origin), $3) END AS c1,
-               CASE $1 WHEN 3 THEN edp.trip_cell_id(ST_X(r.destination), ST_Y(r.destination), $3)
+        SELECT CASE $1 WHEN 1 THEN edp_internal.trip_cell_id(ST_X(r.origin), ST_Y(r.origin), $2)
+                       WHEN 2 THEN edp_internal.trip_cell_id(ST_X(r.destination), ST_Y(r.destination), $2)
+                       ELSE edp_internal.trip_cell_id(ST_X(r.origin), ST_Y(r.origin), $3) END AS c1,
+               CASE $1 WHEN 3 THEN edp_internal.trip_cell_id(ST_X(r.destination), ST_Y(r.destination), $3)
                        ELSE 0 END AS c2,
                CASE $1 WHEN 2 THEN ST_X(r.destination) ELSE ST_X(r.origin) END AS x,
                CASE $1 WHEN 2 THEN ST_Y(r.destination) ELSE ST_Y(r.origin) END AS y,
@@ -82,7 +82,7 @@ DECLARE
             SELECT old.c1, old.c2, NULL, NULL, NULL, NULL, NULL, old.points FROM old)
         INSERT INTO %1$s (kind, c1, c2, n, points)
         SELECT $1, s.c1, s.c2, pg_catalog.length(s.blk) / CASE $1 WHEN 3 THEN 36 ELSE 20 END, s.blk
-          FROM (SELECT c1, c2, pg_catalog.unnest(edp.trip_block_pack($1, x, y, x2, y2, week, points)) AS blk
+          FROM (SELECT c1, c2, pg_catalog.unnest(edp_internal.trip_block_pack($1, x, y, x2, y2, week, points)) AS blk
                   FROM pts GROUP BY c1, c2) s$q$;
     -- removed rows: each removes one equal point from its key's blocks
     -- (a multiset difference), and the rest are packed again
@@ -98,10 +98,10 @@ DECLARE
         pts AS (
             SELECT old.c1, old.c2, p.*,
                    pg_catalog.row_number() OVER (PARTITION BY old.c1, old.c2, p.x, p.y, p.x2, p.y2, p.week) AS rn
-              FROM old, LATERAL edp.trip_block_points($1, old.points) p)
+              FROM old, LATERAL edp_internal.trip_block_points($1, old.points) p)
         INSERT INTO %1$s (kind, c1, c2, n, points)
         SELECT $1, s.c1, s.c2, pg_catalog.length(s.blk) / CASE $1 WHEN 3 THEN 36 ELSE 20 END, s.blk
-          FROM (SELECT p.c1, p.c2, pg_catalog.unnest(edp.trip_block_pack($1, p.x, p.y, p.x2, p.y2, p.week, NULL)) AS blk
+          FROM (SELECT p.c1, p.c2, pg_catalog.unnest(edp_internal.trip_block_pack($1, p.x, p.y, p.x2, p.y2, p.week, NULL)) AS blk
                   FROM pts p
                   LEFT JOIN gone g ON g.c1 = p.c1 AND g.c2 = p.c2 AND g.x = p.x AND g.y = p.y
                                   AND g.x2 = p.x2 AND g.y2 = p.y2 AND g.week = p.week
@@ -141,7 +141,7 @@ BEGIN
     RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION edp.trips_rollup_trigger() IS
+COMMENT ON FUNCTION edp_internal.trips_rollup_trigger() IS
     'statement trigger of trips tables: keeps the weekly cell and region rollups and the point blocks exact';
 
 CREATE FUNCTION edp.create_trips_table(name text, cell_size float8 DEFAULT 0.05,
@@ -208,7 +208,7 @@ BEGIN
         'edp rollup of ' || rel::text || ': trips per origin cell, destination cell and week');
     EXECUTE pg_catalog.format('COMMENT ON TABLE %s IS %L', regs,
         'edp rollup of ' || rel::text || ': trips per region and week');
-    -- point blocks (edp.trip_block_pack): the points packed per 0.002-degree
+    -- point blocks (edp_internal.trip_block_pack): the points packed per 0.002-degree
     -- cell for origins and destinations, per pair of 0.01-degree cells for
     -- both ends; inline storage (blocks stay under a page), no TOAST
     EXECUTE pg_catalog.format($ddl$
@@ -235,13 +235,13 @@ BEGIN
         'edp BI view of ' || rel::text || ': trips per region and ISO week (' || time_zone || '), zero weeks included');
 
     EXECUTE pg_catalog.format('CREATE TRIGGER edp_rollup_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows '
-                              'FOR EACH STATEMENT EXECUTE FUNCTION edp.trips_rollup_trigger()', rel);
+                              'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.trips_rollup_trigger()', rel);
     EXECUTE pg_catalog.format('CREATE TRIGGER edp_rollup_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS old_rows '
-                              'NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION edp.trips_rollup_trigger()', rel);
+                              'NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.trips_rollup_trigger()', rel);
     EXECUTE pg_catalog.format('CREATE TRIGGER edp_rollup_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS old_rows '
-                              'FOR EACH STATEMENT EXECUTE FUNCTION edp.trips_rollup_trigger()', rel);
+                              'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.trips_rollup_trigger()', rel);
     EXECUTE pg_catalog.format('CREATE TRIGGER edp_rollup_truncate AFTER TRUNCATE ON %s '
-                              'FOR EACH STATEMENT EXECUTE FUNCTION edp.trips_rollup_trigger()', rel);
+                              'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.trips_rollup_trigger()', rel);
     RETURN rel;
 END
 $$;
@@ -249,7 +249,7 @@ COMMENT ON FUNCTION edp.create_trips_table(text, float8, text) IS
     'create a trips table (id, region, origin, destination, datetime, datasource) with GiST indexes, weekly rollups and point blocks kept by triggers';
 
 -- dropping a trips table drops its rollups and its catalog row
-CREATE FUNCTION edp.trips_drop_event()
+CREATE FUNCTION edp_internal.trips_drop_event()
 RETURNS event_trigger
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 AS $$
@@ -278,9 +278,9 @@ BEGIN
     END LOOP;
 END
 $$;
-COMMENT ON FUNCTION edp.trips_drop_event() IS
+COMMENT ON FUNCTION edp_internal.trips_drop_event() IS
     'event trigger: dropping a trips table drops its rollup and point block tables and its edp.trip_tables row';
-CREATE EVENT TRIGGER edp_trips_drop ON sql_drop EXECUTE FUNCTION edp.trips_drop_event();
+CREATE EVENT TRIGGER edp_trips_drop ON sql_drop EXECUTE FUNCTION edp_internal.trips_drop_event();
 
 CREATE TABLE edp.regions (
     name     text PRIMARY KEY,
@@ -297,11 +297,11 @@ INSERT INTO edp.regions (name, geom, builtin) VALUES
     ('Turin',   ST_Multi(ST_MakeEnvelope(7.57, 44.99, 7.78, 45.14, 4326)), true),
     ('Hamburg', ST_Multi(ST_MakeEnvelope(9.73, 53.39, 10.33, 53.74, 4326)), true);
 
-CREATE FUNCTION edp.generate_trips_wkb(n bigint, seed bigint, first_day date, weeks integer)
+CREATE FUNCTION edp_internal.generate_trips_wkb(n bigint, seed bigint, first_day date, weeks integer)
 RETURNS TABLE (region text, origin bytea, destination bytea, datetime timestamp, datasource text)
 AS 'MODULE_PATHNAME', 'edp_generate_trips_wkb'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 1000;
-COMMENT ON FUNCTION edp.generate_trips_wkb(bigint, bigint, date, integer) IS
+COMMENT ON FUNCTION edp_internal.generate_trips_wkb(bigint, bigint, date, integer) IS
     'generated trips with EWKB points (the C side of edp.generate_trips)';
 
 CREATE FUNCTION edp.generate_trips(n bigint, seed bigint DEFAULT 1,
@@ -311,7 +311,7 @@ RETURNS TABLE (region text, origin geometry(Point, 4326), destination geometry(P
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE ROWS 1000
 BEGIN ATOMIC
     SELECT g.region, g.origin::geometry, g.destination::geometry, g.datetime, g.datasource
-      FROM edp.generate_trips_wkb(n, seed, first_day, weeks) g;
+      FROM edp_internal.generate_trips_wkb(n, seed, first_day, weeks) g;
 END;
 COMMENT ON FUNCTION edp.generate_trips(bigint, bigint, date, integer) IS
     'n deterministic trips in Prague, Turin and Hamburg (200 hotspots each, morning and evening peaks, some nearly empty weeks)';
@@ -327,7 +327,7 @@ COMMENT ON FUNCTION edp.trip_distance_m(float8, float8, float8, float8) IS
 -- first_week to the week of last_week; a NULL bound is taken from the data
 -- (trips.datetime holds UTC wall-clock times).  Returns the Mondays and the
 -- UTC timestamps that bound the period, for index-friendly filters.
-CREATE FUNCTION edp.trip_weeks(trip_table pg_catalog.regclass, time_zone text,
+CREATE FUNCTION edp_internal.trip_weeks(trip_table pg_catalog.regclass, time_zone text,
                                first_week date, last_week date,
                                OUT first_monday date, OUT last_monday date,
                                OUT utc_from timestamp, OUT utc_to timestamp)
@@ -357,7 +357,7 @@ BEGIN
     utc_to := ((last_monday + 7)::timestamp AT TIME ZONE time_zone) AT TIME ZONE 'UTC';
 END
 $$;
-COMMENT ON FUNCTION edp.trip_weeks(pg_catalog.regclass, text, date, date) IS
+COMMENT ON FUNCTION edp_internal.trip_weeks(pg_catalog.regclass, text, date, date) IS
     'the ISO weeks (Mondays in time_zone) of a period, defaulting to the span of the trips table';
 
 -- Trips per week (only weeks with trips) whose origin, destination or both
@@ -373,7 +373,7 @@ COMMENT ON FUNCTION edp.trip_weeks(pg_catalog.regclass, text, date, date) IS
 -- jit = off: at 10M trips the direct query's estimated cost passes
 -- jit_optimize_above_cost and compiling it took ~0.4 s of a ~1.5 s answer
 -- (5 km box), while the work per row is a few function calls.
-CREATE FUNCTION edp.trip_area_week_counts(trip_table pg_catalog.regclass, area geometry, part text,
+CREATE FUNCTION edp_internal.trip_area_week_counts(trip_table pg_catalog.regclass, area geometry, part text,
                                           time_zone text, first_monday date, last_monday date,
                                           utc_from timestamp, utc_to timestamp, use_rollup boolean)
 RETURNS TABLE (week date, trips bigint)
@@ -401,7 +401,7 @@ BEGIN
         x0 := pg_catalog.floor(ST_XMin(area) / s); x1 := pg_catalog.floor(ST_XMax(area) / s);
         y0 := pg_catalog.floor(ST_YMin(area) / s); y1 := pg_catalog.floor(ST_YMax(area) / s);
         IF use_rollup IS NULL THEN
-            bx := edp.trip_area_box(ST_AsBinary(area));
+            bx := edp_internal.trip_area_box(ST_AsBinary(area));
         END IF;
         IF (x1 - x0 + 1)::float8 * (y1 - y0 + 1) > 50000 THEN
             cfg.relid := NULL;      -- too many cells for this area: direct path
@@ -413,7 +413,7 @@ BEGIN
                     * GREATEST(0, pg_catalog.floor(bx[4] / s) - pg_catalog.ceil(bx[2] / s)))
                < (x1 - x0 + 1)::float8 * (y1 - y0 + 1) THEN
                 kind := CASE part WHEN 'origin' THEN 1 WHEN 'destination' THEN 2 ELSE 3 END;
-                ids := edp.trip_cell_ids(bx[1], bx[2], bx[3], bx[4],
+                ids := edp_internal.trip_cell_ids(bx[1], bx[2], bx[3], bx[4],
                                          CASE kind WHEN 3 THEN cfg.pair_cell ELSE cfg.block_cell END);
             END IF;
             IF ids IS NOT NULL THEN
@@ -422,7 +422,7 @@ BEGIN
                 RETURN QUERY EXECUTE pg_catalog.format($q$
                     SELECT ($7 + 7 * (u.o - 1)::int)::date, u.c
                       FROM pg_catalog.unnest((
-                               SELECT edp.trip_block_counts(b.points, b.c1, b.c2, $1, $2, $3, $4, $5, $9, $7, $8)
+                               SELECT edp_internal.trip_block_counts(b.points, b.c1, b.c2, $1, $2, $3, $4, $5, $9, $7, $8)
                                  FROM pg_catalog.unnest($6) o(id), %s,
                                       LATERAL (SELECT b.c1, b.c2, b.points FROM %s b
                                                 WHERE b.kind = $1 AND b.c1 = o.id AND b.c2 = d.id OFFSET 0) b))
@@ -520,7 +520,7 @@ BEGIN
     USING area, time_zone, utc_from, utc_to, x0, x1, y0, y1, s, first_monday, last_monday;
 END
 $$;
-COMMENT ON FUNCTION edp.trip_area_week_counts(pg_catalog.regclass, geometry, text, text, date, date, timestamp, timestamp, boolean) IS
+COMMENT ON FUNCTION edp_internal.trip_area_week_counts(pg_catalog.regclass, geometry, text, text, date, date, timestamp, timestamp, boolean) IS
     'trips per week with origin, destination or both in an area (rollup cells plus exact edge cells, or direct)';
 
 CREATE FUNCTION edp.weekly_trip_counts(trip_table pg_catalog.regclass, area geometry,
@@ -546,7 +546,7 @@ BEGIN
         RAISE EXCEPTION 'area has SRID %, expected 4326', ST_SRID(area)
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Use ST_Transform(area, 4326).';
     END IF;
-    w := edp.trip_weeks(trip_table, time_zone, first_week, last_week);
+    w := edp_internal.trip_weeks(trip_table, time_zone, first_week, last_week);
     IF w.first_monday IS NULL THEN
         RETURN;                 -- no period given and no data
     END IF;
@@ -558,7 +558,7 @@ BEGIN
                                ('destination', 1, match = 'either'),
                                ('both', -1, match = 'either'),
                                ('both', 1, match = 'both')) p(part, sign, wanted),
-                       LATERAL edp.trip_area_week_counts(trip_table, area, p.part, time_zone,
+                       LATERAL edp_internal.trip_area_week_counts(trip_table, area, p.part, time_zone,
                                                          w.first_monday, w.last_monday,
                                                          w.utc_from, w.utc_to, use_rollup) x
                  WHERE p.wanted)
@@ -600,7 +600,7 @@ BEGIN
     IF region IS NULL OR use_rollup IS NULL THEN
         RAISE EXCEPTION 'region and use_rollup must not be null' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    w := edp.trip_weeks(trip_table, time_zone, first_week, last_week);
+    w := edp_internal.trip_weeks(trip_table, time_zone, first_week, last_week);
     IF w.first_monday IS NULL THEN
         RETURN;
     END IF;
@@ -817,61 +817,61 @@ COMMENT ON FUNCTION edp.trips_svg(pg_catalog.regclass, geometry, float8, float8,
     'an SVG map of an area: its outline, up to max_trips trips starting there, and the trip groups starting there';
 
 -- weekly aggregates: trips per ISO week of a fixed period, zero weeks included
-CREATE FUNCTION edp.weekly_trips_add(internal, timestamp, date, date, text)
+CREATE FUNCTION edp_internal.weekly_trips_add(internal, timestamp, date, date, text)
 RETURNS internal
 AS 'MODULE_PATHNAME', 'edp_weekly_trips_add'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION edp.weekly_trips_add(internal, timestamp, date, date, text) IS
+COMMENT ON FUNCTION edp_internal.weekly_trips_add(internal, timestamp, date, date, text) IS
     'transition function of edp.weekly_average and edp.weekly_counts';
-CREATE FUNCTION edp.weekly_trips_combine(internal, internal)
+CREATE FUNCTION edp_internal.weekly_trips_combine(internal, internal)
 RETURNS internal
 AS 'MODULE_PATHNAME', 'edp_weekly_trips_combine'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION edp.weekly_trips_combine(internal, internal) IS
+COMMENT ON FUNCTION edp_internal.weekly_trips_combine(internal, internal) IS
     'combine function of edp.weekly_average and edp.weekly_counts';
-CREATE FUNCTION edp.weekly_trips_serialize(internal)
+CREATE FUNCTION edp_internal.weekly_trips_serialize(internal)
 RETURNS bytea
 AS 'MODULE_PATHNAME', 'edp_weekly_trips_serialize'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION edp.weekly_trips_serialize(internal) IS
+COMMENT ON FUNCTION edp_internal.weekly_trips_serialize(internal) IS
     'serialize function of edp.weekly_average and edp.weekly_counts';
-CREATE FUNCTION edp.weekly_trips_deserialize(bytea, internal)
+CREATE FUNCTION edp_internal.weekly_trips_deserialize(bytea, internal)
 RETURNS internal
 AS 'MODULE_PATHNAME', 'edp_weekly_trips_deserialize'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION edp.weekly_trips_deserialize(bytea, internal) IS
+COMMENT ON FUNCTION edp_internal.weekly_trips_deserialize(bytea, internal) IS
     'deserialize function of edp.weekly_average and edp.weekly_counts';
-CREATE FUNCTION edp.weekly_trips_average(internal)
+CREATE FUNCTION edp_internal.weekly_trips_average(internal)
 RETURNS float8
 AS 'MODULE_PATHNAME', 'edp_weekly_trips_average'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION edp.weekly_trips_average(internal) IS
+COMMENT ON FUNCTION edp_internal.weekly_trips_average(internal) IS
     'final function of edp.weekly_average';
-CREATE FUNCTION edp.weekly_trips_counts(internal)
+CREATE FUNCTION edp_internal.weekly_trips_counts(internal)
 RETURNS bigint[]
 AS 'MODULE_PATHNAME', 'edp_weekly_trips_counts'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION edp.weekly_trips_counts(internal) IS
+COMMENT ON FUNCTION edp_internal.weekly_trips_counts(internal) IS
     'final function of edp.weekly_counts';
 
 CREATE AGGREGATE edp.weekly_average(datetime timestamp, first_week date, last_week date, time_zone text) (
-    SFUNC = edp.weekly_trips_add,
+    SFUNC = edp_internal.weekly_trips_add,
     STYPE = internal,
-    COMBINEFUNC = edp.weekly_trips_combine,
-    SERIALFUNC = edp.weekly_trips_serialize,
-    DESERIALFUNC = edp.weekly_trips_deserialize,
-    FINALFUNC = edp.weekly_trips_average,
+    COMBINEFUNC = edp_internal.weekly_trips_combine,
+    SERIALFUNC = edp_internal.weekly_trips_serialize,
+    DESERIALFUNC = edp_internal.weekly_trips_deserialize,
+    FINALFUNC = edp_internal.weekly_trips_average,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE edp.weekly_average(timestamp, date, date, text) IS
     'average rows per ISO week (Monday in time_zone) from first_week to last_week, empty weeks counting as 0';
 CREATE AGGREGATE edp.weekly_counts(datetime timestamp, first_week date, last_week date, time_zone text) (
-    SFUNC = edp.weekly_trips_add,
+    SFUNC = edp_internal.weekly_trips_add,
     STYPE = internal,
-    COMBINEFUNC = edp.weekly_trips_combine,
-    SERIALFUNC = edp.weekly_trips_serialize,
-    DESERIALFUNC = edp.weekly_trips_deserialize,
-    FINALFUNC = edp.weekly_trips_counts,
+    COMBINEFUNC = edp_internal.weekly_trips_combine,
+    SERIALFUNC = edp_internal.weekly_trips_serialize,
+    DESERIALFUNC = edp_internal.weekly_trips_deserialize,
+    FINALFUNC = edp_internal.weekly_trips_counts,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE edp.weekly_counts(timestamp, date, date, text) IS
@@ -880,83 +880,83 @@ COMMENT ON AGGREGATE edp.weekly_counts(timestamp, date, date, text) IS
 -- trip point blocks -----------------------------------------------------------
 -- Point blocks of trips tables (issue 4, small areas): the trips' exact
 -- coordinates packed per fine cell in <table>_point_blocks, kept by the
--- statement triggers (edp.trips_rollup_trigger) and read by
--- edp.trip_area_week_counts for boxes too small for the rollup cells.
-CREATE FUNCTION edp.trip_cell_id(x float8, y float8, size float8)
+-- statement triggers (edp_internal.trips_rollup_trigger) and read by
+-- edp_internal.trip_area_week_counts for boxes too small for the rollup cells.
+CREATE FUNCTION edp_internal.trip_cell_id(x float8, y float8, size float8)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'edp_trip_cell_id'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION edp.trip_cell_id(float8, float8, float8) IS
+COMMENT ON FUNCTION edp_internal.trip_cell_id(float8, float8, float8) IS
     'id of the cell of side size degrees holding (x, y): floor(x / size) in the high 32 bits, floor(y / size) in the low';
 
-CREATE FUNCTION edp.trip_cell_ids(xmin float8, ymin float8, xmax float8, ymax float8, size float8)
+CREATE FUNCTION edp_internal.trip_cell_ids(xmin float8, ymin float8, xmax float8, ymax float8, size float8)
 RETURNS bigint[]
 AS 'MODULE_PATHNAME', 'edp_trip_cell_ids'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION edp.trip_cell_ids(float8, float8, float8, float8, float8) IS
-    'ids (edp.trip_cell_id) of every cell a point of the box can lie in; NULL above 100000 cells';
+COMMENT ON FUNCTION edp_internal.trip_cell_ids(float8, float8, float8, float8, float8) IS
+    'ids (edp_internal.trip_cell_id) of every cell a point of the box can lie in; NULL above 100000 cells';
 
-CREATE FUNCTION edp.trip_area_box(wkb bytea)
+CREATE FUNCTION edp_internal.trip_area_box(wkb bytea)
 RETURNS float8[]
 AS 'MODULE_PATHNAME', 'edp_trip_area_box'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION edp.trip_area_box(bytea) IS
+COMMENT ON FUNCTION edp_internal.trip_area_box(bytea) IS
     '{xmin, ymin, xmax, ymax} of a WKB polygon that is an axis-aligned box (as ST_MakeEnvelope makes), else NULL';
 
-CREATE FUNCTION edp.trip_block_pack_add(internal, kind integer, x float8, y float8, x2 float8, y2 float8, week date,
+CREATE FUNCTION edp_internal.trip_block_pack_add(internal, kind integer, x float8, y float8, x2 float8, y2 float8, week date,
                                         points bytea)
 RETURNS internal
 AS 'MODULE_PATHNAME', 'edp_trip_block_pack_add'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION edp.trip_block_pack_add(internal, integer, float8, float8, float8, float8, date, bytea) IS
-    'transition function of edp.trip_block_pack';
-CREATE FUNCTION edp.trip_block_pack_final(internal)
+COMMENT ON FUNCTION edp_internal.trip_block_pack_add(internal, integer, float8, float8, float8, float8, date, bytea) IS
+    'transition function of edp_internal.trip_block_pack';
+CREATE FUNCTION edp_internal.trip_block_pack_final(internal)
 RETURNS bytea[]
 AS 'MODULE_PATHNAME', 'edp_trip_block_pack_final'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION edp.trip_block_pack_final(internal) IS
-    'final function of edp.trip_block_pack';
-CREATE AGGREGATE edp.trip_block_pack(kind integer, x float8, y float8, x2 float8, y2 float8, week date,
+COMMENT ON FUNCTION edp_internal.trip_block_pack_final(internal) IS
+    'final function of edp_internal.trip_block_pack';
+CREATE AGGREGATE edp_internal.trip_block_pack(kind integer, x float8, y float8, x2 float8, y2 float8, week date,
                                      points bytea) (
-    SFUNC = edp.trip_block_pack_add,
+    SFUNC = edp_internal.trip_block_pack_add,
     STYPE = internal,
-    FINALFUNC = edp.trip_block_pack_final,
+    FINALFUNC = edp_internal.trip_block_pack_final,
     PARALLEL = SAFE
 );
-COMMENT ON AGGREGATE edp.trip_block_pack(integer, float8, float8, float8, float8, date, bytea) IS
+COMMENT ON AGGREGATE edp_internal.trip_block_pack(integer, float8, float8, float8, float8, date, bytea) IS
     'point blocks (bytea[], at most 200 points each, 110 for kind 3) of points of one kind (1 origin, 2 destination, 3 both ends), given one by one or, where points is not null, as whole blocks';
 
-CREATE FUNCTION edp.trip_block_points(kind integer, points bytea,
+CREATE FUNCTION edp_internal.trip_block_points(kind integer, points bytea,
                                       OUT x float8, OUT y float8, OUT x2 float8, OUT y2 float8, OUT week date)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'edp_trip_block_points'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION edp.trip_block_points(integer, bytea) IS
+COMMENT ON FUNCTION edp_internal.trip_block_points(integer, bytea) IS
     'the points of a point block as rows (x2, y2 are 0 unless kind is 3)';
 
-CREATE FUNCTION edp.trip_block_counts_add(internal, points bytea, c1 bigint, c2 bigint, kind integer,
+CREATE FUNCTION edp_internal.trip_block_counts_add(internal, points bytea, c1 bigint, c2 bigint, kind integer,
                                           xmin float8, ymin float8, xmax float8, ymax float8,
                                           cell_size float8, first_monday date, last_monday date)
 RETURNS internal
 AS 'MODULE_PATHNAME', 'edp_trip_block_counts_add'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION edp.trip_block_counts_add(internal, bytea, bigint, bigint, integer, float8, float8, float8, float8, float8, date, date) IS
-    'transition function of edp.trip_block_counts';
-CREATE FUNCTION edp.trip_block_counts_final(internal)
+COMMENT ON FUNCTION edp_internal.trip_block_counts_add(internal, bytea, bigint, bigint, integer, float8, float8, float8, float8, float8, date, date) IS
+    'transition function of edp_internal.trip_block_counts';
+CREATE FUNCTION edp_internal.trip_block_counts_final(internal)
 RETURNS bigint[]
 AS 'MODULE_PATHNAME', 'edp_trip_block_counts_final'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION edp.trip_block_counts_final(internal) IS
-    'final function of edp.trip_block_counts';
-CREATE AGGREGATE edp.trip_block_counts(points bytea, c1 bigint, c2 bigint, kind integer,
+COMMENT ON FUNCTION edp_internal.trip_block_counts_final(internal) IS
+    'final function of edp_internal.trip_block_counts';
+CREATE AGGREGATE edp_internal.trip_block_counts(points bytea, c1 bigint, c2 bigint, kind integer,
                                        xmin float8, ymin float8, xmax float8, ymax float8,
                                        cell_size float8, first_monday date, last_monday date) (
-    SFUNC = edp.trip_block_counts_add,
+    SFUNC = edp_internal.trip_block_counts_add,
     STYPE = internal,
-    FINALFUNC = edp.trip_block_counts_final,
+    FINALFUNC = edp_internal.trip_block_counts_final,
     PARALLEL = SAFE
 );
-COMMENT ON AGGREGATE edp.trip_block_counts(bytea, bigint, bigint, integer, float8, float8, float8, float8, float8, date, date) IS
+COMMENT ON AGGREGATE edp_internal.trip_block_counts(bytea, bigint, bigint, integer, float8, float8, float8, float8, float8, date, date) IS
     'points of point blocks (cells c1, c2 of side cell_size) inside the box (boundary included; kind 3: both ends) per week from first_monday to last_monday';
 
 
@@ -970,10 +970,10 @@ DECLARE
                              WHERE e.extname OPERATOR(pg_catalog.=) 'postgis');
 BEGIN
     FOREACH f IN ARRAY ARRAY[
-        'edp.trips_rollup_trigger()',
-        'edp.trips_drop_event()',
-        'edp.trip_weeks(pg_catalog.regclass, text, date, date)',
-        'edp.trip_area_week_counts(pg_catalog.regclass, geometry, text, text, date, date, timestamp, timestamp, boolean)',
+        'edp_internal.trips_rollup_trigger()',
+        'edp_internal.trips_drop_event()',
+        'edp_internal.trip_weeks(pg_catalog.regclass, text, date, date)',
+        'edp_internal.trip_area_week_counts(pg_catalog.regclass, geometry, text, text, date, date, timestamp, timestamp, boolean)',
         'edp.weekly_trip_counts(pg_catalog.regclass, geometry, text, text, date, date, boolean)',
         'edp.region_weekly_trip_counts(pg_catalog.regclass, text, text, date, date, boolean)',
         'edp.trip_groups(pg_catalog.regclass, float8, float8, float8, integer, text)',
@@ -985,3 +985,17 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- internals no user path calls directly: aggregate support functions (checked
+-- against the aggregate's owner), event-trigger and planner-support functions
+REVOKE EXECUTE ON FUNCTION edp_internal.trips_drop_event() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION edp_internal.weekly_trips_add(internal, timestamp, date, date, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION edp_internal.weekly_trips_combine(internal, internal) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION edp_internal.weekly_trips_serialize(internal) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION edp_internal.weekly_trips_deserialize(bytea, internal) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION edp_internal.weekly_trips_average(internal) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION edp_internal.weekly_trips_counts(internal) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION edp_internal.trip_block_pack_add(internal, integer, float8, float8, float8, float8, date, bytea) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION edp_internal.trip_block_pack_final(internal) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION edp_internal.trip_block_counts_add(internal, bytea, bigint, bigint, integer, float8, float8, float8, float8, float8, date, date) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION edp_internal.trip_block_counts_final(internal) FROM PUBLIC;

@@ -77,7 +77,7 @@ static BucketPlans plan_cache[PLAN_CACHE_SIZE];
 /*
  * Settings cached per table, dropped by a relcache invalidation of the
  * table: every edp function that changes a table's row of edp.event_tables
- * sends one (edp._invalidate_settings), so bucket queries skip the catalog
+ * sends one (edp_internal.invalidate_settings), so bucket queries skip the catalog
  * lookup.
  */
 typedef struct CachedSettings
@@ -291,7 +291,7 @@ require_settings(Oid relid, BucketSettings *s)
 }
 
 /*
- * edp._invalidate_settings(tbl): tells every backend that the bucket
+ * edp_internal.invalidate_settings(tbl): tells every backend that the bucket
  * settings of tbl changed (a relcache invalidation of tbl).
  */
 PG_FUNCTION_INFO_V1(edp_invalidate_settings);

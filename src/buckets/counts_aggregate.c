@@ -93,7 +93,7 @@ bucket_index(const BucketAggState *st, TimestampTz ts)
 }
 
 /*
- * transition: edp.bucket_counts_agg_trans(internal, ts, from, to [, width, tz])
+ * transition: edp_internal.bucket_counts_agg_trans(internal, ts, from, to [, width, tz])
  */
 PG_FUNCTION_INFO_V1(edp_bucket_counts_agg_trans);
 Datum

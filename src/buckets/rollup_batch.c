@@ -199,7 +199,7 @@ group_add(RollupGroup *g, int64 slot, int64 count)
 	g->npairs++;
 }
 
-/* chunk start and slot of a timestamp, exactly as edp._rollup_agg() */
+/* chunk start and slot of a timestamp, exactly as edp_internal.rollup_agg() */
 static inline void
 chunk_and_slot(const RollupBatch *b, TimestampTz ts, int64 *chunk, int64 *slot)
 {
@@ -688,7 +688,7 @@ edp_rollup_batch_write(RollupBatch *b, const char *rollup)
 	sql = psprintf("INSERT INTO %s AS r (key, chunk_start, packed) "
 				   "SELECT u.k, u.c, $3[u.lo:u.hi] FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($4), pg_catalog.unnest($5)) AS u(k, c, lo, hi) "
 				   " ORDER BY 1, 2 "
-				   "ON CONFLICT (key, chunk_start) DO UPDATE SET packed = edp._rollup_merge(r.packed, excluded.packed)",
+				   "ON CONFLICT (key, chunk_start) DO UPDATE SET packed = edp_internal.rollup_merge(r.packed, excluded.packed)",
 				   rollup);
 	if (SPI_execute_with_args(sql, 5, types, values, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "edp rollup batch write failed");	/* internal error */

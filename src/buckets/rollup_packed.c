@@ -68,7 +68,7 @@ pair_cmp(const void *a, const void *b)
 }
 
 /*
- * edp._rollup_pack(slots int4[], counts int8[]): packed pairs sorted by
+ * edp_internal.rollup_pack(slots int4[], counts int8[]): packed pairs sorted by
  * slot, counts of a repeated slot summed, zeros dropped.
  */
 PG_FUNCTION_INFO_V1(edp_rollup_pack);
@@ -123,7 +123,7 @@ edp_rollup_pack(PG_FUNCTION_ARGS)
 }
 
 /*
- * edp._rollup_merge(a int8[], b int8[]): per-slot sums of two packed
+ * edp_internal.rollup_merge(a int8[], b int8[]): per-slot sums of two packed
  * arrays (b may carry negative counts: deletes); zeros dropped.
  */
 PG_FUNCTION_INFO_V1(edp_rollup_merge);
@@ -172,7 +172,7 @@ edp_rollup_merge(PG_FUNCTION_ARGS)
 	PG_RETURN_ARRAYTYPE_P(build_array(out, k));
 }
 
-/* edp._rollup_count(a int8[], slot int4): the count of one slot (0 if absent) */
+/* edp_internal.rollup_count(a int8[], slot int4): the count of one slot (0 if absent) */
 PG_FUNCTION_INFO_V1(edp_rollup_count);
 Datum
 edp_rollup_count(PG_FUNCTION_ARGS)
@@ -228,7 +228,7 @@ edp_rollup_buckets(PG_FUNCTION_ARGS)
 }
 
 /*
- * edp._rollup_agg(ts, width, sign): aggregate building one packed rollup
+ * edp_internal.rollup_agg(ts, width, sign): aggregate building one packed rollup
  * row from raw event times (all in one chunk: the caller groups by key and
  * chunk).  The state is a flat array of (slot, sign) pairs in the
  * aggregate's context (no per-group memory context, unlike array_agg),

@@ -43,6 +43,7 @@
 #include "buckets/rollup_batch.h"
 #include "buckets/rollup_packed.h"
 #include "core/security.h"
+#include "core/version.h"
 
 /*
  * True while edp moves rows out of a DEFAULT partition: the moved rows are
@@ -185,10 +186,10 @@ rollup_add(const TriggerSettings *s, const char *source, int sign)
 
 	sql = psprintf("INSERT INTO %s AS r (key, chunk_start, packed) "
 				   "SELECT %s, pg_catalog.date_bin(%s::pg_catalog.interval OPERATOR(pg_catalog.*) %d, %s, '2000-01-01 00:00:00+00'::pg_catalog.timestamptz), "
-				   "       edp._rollup_agg(%s, %s::pg_catalog.interval, %d) "
+				   "       edp_internal.rollup_agg(%s, %s::pg_catalog.interval, %d) "
 				   "  FROM %s WHERE %s IS NOT NULL AND %s IS NOT NULL "
 				   " GROUP BY 1, 2 ORDER BY 1, 2 "
-				   "ON CONFLICT (key, chunk_start) DO UPDATE SET packed = edp._rollup_merge(r.packed, excluded.packed)",
+				   "ON CONFLICT (key, chunk_start) DO UPDATE SET packed = edp_internal.rollup_merge(r.packed, excluded.packed)",
 				   s->rollup, s->keycol, s->width, EDP_ROLLUP_SLOTS, s->tscol,
 				   s->tscol, s->width, sign < 0 ? -1 : 1,
 				   source, s->keycol, s->tscol);
@@ -302,7 +303,7 @@ dedupe_candidates(const TriggerSettings *s, DedupeCandidates *dc)
 		cand = psprintf("SELECT %s FROM (SELECT %s, pg_catalog.count(*) AS edp_n_ FROM edp_new WHERE %s GROUP BY %s) g"
 						" LEFT JOIN %s r ON r.key OPERATOR(pg_catalog.=) g.%s"
 						"  AND r.chunk_start OPERATOR(pg_catalog.=) pg_catalog.date_bin(%s::pg_catalog.interval OPERATOR(pg_catalog.*) %d, g.%s, '2000-01-01 00:00:00+00'::pg_catalog.timestamptz)"
-						" WHERE g.edp_n_ OPERATOR(pg_catalog.>) 1 OR edp._rollup_count(r.packed,"
+						" WHERE g.edp_n_ OPERATOR(pg_catalog.>) 1 OR edp_internal.rollup_count(r.packed,"
 						"   (pg_catalog.date_part('epoch', pg_catalog.date_bin(%s::pg_catalog.interval, g.%s, '2000-01-01 00:00:00+00'::pg_catalog.timestamptz)"
 						"     OPERATOR(pg_catalog.-) r.chunk_start) OPERATOR(pg_catalog./) pg_catalog.date_part('epoch', %s::pg_catalog.interval))::pg_catalog.int4) OPERATOR(pg_catalog.>) 0",
 						s->cols, s->cols, s->notnull, s->cols,
@@ -376,8 +377,8 @@ dedupe_delete(const TriggerSettings *s, const DedupeCandidates *dc)
 						s->tscol, s->tscol, unnest.data, s->tscol, s->tscol, unnest.data);
 	sql = psprintf("DELETE FROM %s t USING ("
 				   " SELECT s.toid, s.tid FROM ("
-				   "  SELECT t2.tableoid AS toid, t2.ctid AS tid, edp.xact_is_current(t2.xmin) AS mine,"
-				   "   pg_catalog.row_number() OVER (PARTITION BY %s ORDER BY %sedp.xact_is_current(t2.xmin), t2.tableoid, t2.ctid) AS rn"
+				   "  SELECT t2.tableoid AS toid, t2.ctid AS tid, edp_internal.xact_is_current(t2.xmin) AS mine,"
+				   "   pg_catalog.row_number() OVER (PARTITION BY %s ORDER BY %sedp_internal.xact_is_current(t2.xmin), t2.tableoid, t2.ctid) AS rn"
 				   "  FROM %s t2 WHERE EXISTS (SELECT FROM (%s) k WHERE %s)%s"
 				   " ) s WHERE s.rn OPERATOR(pg_catalog.>) 1%s"
 				   ") d WHERE t.tableoid OPERATOR(pg_catalog.=) d.toid AND t.ctid OPERATOR(pg_catalog.=) d.tid",
@@ -408,7 +409,7 @@ root_of(Relation rel)
 }
 
 /*
- * edp.buckets_trigger(): AFTER ... FOR EACH STATEMENT on an event table
+ * edp_internal.buckets_trigger(): AFTER ... FOR EACH STATEMENT on an event table
  * (and BEFORE TRUNCATE on its partitions).
  */
 PG_FUNCTION_INFO_V1(edp_buckets_trigger);
@@ -425,14 +426,15 @@ edp_buckets_trigger(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("edp.buckets_trigger() must be called as a trigger")));
+				 errmsg("edp_internal.buckets_trigger() must be called as a trigger")));
 	ev = trigdata->tg_event;
 	if (!TRIGGER_FIRED_FOR_STATEMENT(ev))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("edp.buckets_trigger() must be fired FOR EACH STATEMENT")));
+				 errmsg("edp_internal.buckets_trigger() must be fired FOR EACH STATEMENT")));
 	if (routing_in_progress)
 		return PointerGetDatum(NULL);
+	edp_require_current_extension();
 	rel = trigdata->tg_relation;
 	root = root_of(rel);
 
@@ -502,7 +504,7 @@ edp_buckets_trigger(PG_FUNCTION_ARGS)
 }
 
 /*
- * edp.xact_is_current(xid): true when the row version with this xmin was
+ * edp_internal.xact_is_current(xid): true when the row version with this xmin was
  * written by the current transaction (or one of its subtransactions).
  */
 PG_FUNCTION_INFO_V1(edp_xact_is_current);
@@ -513,7 +515,7 @@ edp_xact_is_current(PG_FUNCTION_ARGS)
 }
 
 /*
- * edp.route_default_trigger(): deferred AFTER INSERT ROW constraint trigger
+ * edp_internal.route_default_trigger(): deferred AFTER INSERT ROW constraint trigger
  * on the DEFAULT partition of an edp-partitioned table.  At commit, once
  * per transaction and partition, it calls edp.route_default(), which
  * creates the missing partitions and moves the rows there.  An AFTER ROW
@@ -534,15 +536,16 @@ route_default(Oid dflt, Oid as_user)
 	int64		moved = 0;
 	EdpIdentity id;
 
+	edp_require_current_extension();
 	edp_spi_begin(&id, as_user, EDP_RESTRICTED | EDP_PIN_PATH);
 	routing_in_progress = true;
 	PG_TRY();
 	{
 		bool		isnull;
 
-		if (SPI_execute_with_args("SELECT edp._route_default_rows($1)", 1, &argtype, &arg,
+		if (SPI_execute_with_args("SELECT edp_internal.route_default_rows($1)", 1, &argtype, &arg,
 								  NULL, false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "edp._route_default_rows failed");	/* internal error */
+			elog(ERROR, "edp_internal.route_default_rows failed");	/* internal error */
 		moved = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	}
 	PG_FINALLY();
@@ -581,7 +584,8 @@ edp_route_default_trigger(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("edp.route_default_trigger() must be called as a trigger")));
+				 errmsg("edp_internal.route_default_trigger() must be called as a trigger")));
+	edp_require_current_extension();
 	rel = trigdata->tg_relation;
 	relid = RelationGetRelid(rel);
 

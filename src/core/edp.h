@@ -11,6 +11,9 @@
 /* schema that CREATE EXTENSION edp installs into (edp.control) */
 #define EDP_SCHEMA "edp"
 
+/* schema of edp's internals: trigger, aggregate-support and helper functions */
+#define EDP_INTERNAL_SCHEMA "edp_internal"
+
 /* catalog of event tables: one row per table edp knows about */
 #define EDP_EVENT_TABLES "event_tables"
 

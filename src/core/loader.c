@@ -98,13 +98,13 @@ static void flush_buffer(EdpLoader *loader, LoaderBuffer *buffer);
 static void report_line(EdpLoader *loader, uint64 lineno);
 
 /*
- * OID of edp.flatten_trigger(), or InvalidOid when it does not exist (the
+ * OID of edp_internal.flatten_trigger(), or InvalidOid when it does not exist (the
  * loader is then used before the flattening objects are installed).
  */
 static Oid
 flatten_trigger_function(void)
 {
-	List	   *name = list_make2(makeString(EDP_SCHEMA),
+	List	   *name = list_make2(makeString(EDP_INTERNAL_SCHEMA),
 								  makeString("flatten_trigger"));
 
 	return LookupFuncName(name, 0, NULL, true);

@@ -58,7 +58,7 @@ cached_flattener(FmgrInfo *flinfo, Relation rel)
 }
 
 /*
- * edp.flatten_trigger(): BEFORE INSERT OR UPDATE row trigger that moves
+ * edp_internal.flatten_trigger(): BEFORE INSERT OR UPDATE row trigger that moves
  * known metrics from the source jsonb column into their integer columns.
  */
 PG_FUNCTION_INFO_V1(edp_flatten_trigger);
@@ -79,14 +79,14 @@ edp_flatten_trigger(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("edp.flatten_trigger() must be called as a trigger")));
+				 errmsg("edp_internal.flatten_trigger() must be called as a trigger")));
 	if (!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
 		!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
 		!(TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) ||
 		  TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event)))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("edp.flatten_trigger() must be fired BEFORE INSERT OR UPDATE FOR EACH ROW")));
+				 errmsg("edp_internal.flatten_trigger() must be fired BEFORE INSERT OR UPDATE FOR EACH ROW")));
 
 	rel = trigdata->tg_relation;
 	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ?
@@ -115,7 +115,7 @@ edp_flatten_trigger(PG_FUNCTION_ARGS)
 }
 
 /*
- * edp.flatten_report_trigger(): AFTER INSERT OR UPDATE statement trigger
+ * edp_internal.flatten_report_trigger(): AFTER INSERT OR UPDATE statement trigger
  * that reports what the row trigger counted, one WARNING per key.
  */
 PG_FUNCTION_INFO_V1(edp_flatten_report_trigger);
@@ -125,7 +125,7 @@ edp_flatten_report_trigger(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("edp.flatten_report_trigger() must be called as a trigger")));
+				 errmsg("edp_internal.flatten_report_trigger() must be called as a trigger")));
 	edp_flatten_report_pending();
 	return PointerGetDatum(NULL);
 }

@@ -21,7 +21,6 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
-#include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -29,12 +28,12 @@
 #include "pgstat.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
-#include "utils/lsyscache.h"
 
 #include "core/edp.h"
 #include "ingest/ledger.h"
 #include "ingest/notify.h"
 #include "core/security.h"
+#include "core/version.h"
 
 /*
  * Ledger statements run as the bootstrap superuser, restricted, with the
@@ -68,31 +67,6 @@ execute(const char *sql, int nargs, Oid *types, Datum *values, char *nulls, int 
 /* the statuses a job ends in, as an SQL array */
 #define EDP_JOB_FINAL "'{succeeded,failed,cancelled,skipped}'::pg_catalog.text[]"
 
-/*
- * This library writes the ledger of its own version: after a package
- * upgrade, an extension still at an older version must be updated first
- * (positive answers are cached; ALTER EXTENSION may come in this session).
- */
-static void
-require_current_ledger(void)
-{
-	static bool current = false;
-	Oid			nsp;
-	Oid			jobs;
-
-	if (current)
-		return;
-	nsp = get_namespace_oid(EDP_SCHEMA, true);
-	jobs = OidIsValid(nsp) ? get_relname_relid("jobs", nsp) : InvalidOid;
-	if (!OidIsValid(jobs) || get_attnum(jobs, "run_as") == InvalidAttrNumber)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("the installed edp extension is older than its library"),
-				 errdetail("The edp library is version %s; the job ledger needs that version's tables.", EDP_VERSION),
-				 errhint("Run ALTER EXTENSION edp UPDATE.")));
-	current = true;
-}
-
 /* insert a job; the "started" event is sent when status is running */
 int64
 edp_job_create(Oid owner, Oid run_as, const char *source, Oid target, const char *format,
@@ -110,7 +84,7 @@ edp_job_create(Oid owner, Oid run_as, const char *source, Oid target, const char
 	bool		isnull;
 	int64		id;
 
-	require_current_ledger();
+	edp_require_current_extension();
 	values[0] = ObjectIdGetDatum(owner);
 	values[1] = CStringGetTextDatum(source);
 	values[2] = ObjectIdGetDatum(target);

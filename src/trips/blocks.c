@@ -14,11 +14,11 @@
  * trip's Monday in the table's rollup time zone.  Blocks are kept below a
  * page so that they are stored inline (STORAGE PLAIN) and read without
  * TOAST.  The statement triggers of the trips table maintain them in SQL
- * with the three functions here: edp.trip_block_pack (aggregate: points
- * to blocks), edp.trip_block_points (blocks to points) and
- * edp.trip_cell_id.  A query recognises a box (edp.trip_area_box), lists
- * its cells (edp.trip_cell_ids) and counts their blocks' points per week
- * with the aggregate edp.trip_block_counts.
+ * with the three functions here: edp_internal.trip_block_pack (aggregate: points
+ * to blocks), edp_internal.trip_block_points (blocks to points) and
+ * edp_internal.trip_cell_id.  A query recognises a box (edp_internal.trip_area_box), lists
+ * its cells (edp_internal.trip_cell_ids) and counts their blocks' points per week
+ * with the aggregate edp_internal.trip_block_counts.
  *
  *-------------------------------------------------------------------------
  */
@@ -97,7 +97,7 @@ cell_size_check(float8 size)
 }
 
 /*
- * edp.trip_cell_id(x, y, size): the id of the cell of side size degrees
+ * edp_internal.trip_cell_id(x, y, size): the id of the cell of side size degrees
  * holding (x, y); coordinates outside any cell (NaN, infinite) share one
  * id that no box covers.
  */
@@ -116,7 +116,7 @@ edp_trip_cell_id(PG_FUNCTION_ARGS)
 }
 
 /*
- * edp.trip_cell_ids(xmin, ymin, xmax, ymax, size): the ids of every cell
+ * edp_internal.trip_cell_ids(xmin, ymin, xmax, ymax, size): the ids of every cell
  * a point of the box [xmin, xmax] x [ymin, ymax] can lie in (division and
  * floor are monotonic, so the cells of the corners bound them all); NULL
  * when the box spans more than BLOCK_MAX_CELLS cells or is not finite.
@@ -148,7 +148,7 @@ edp_trip_cell_ids(PG_FUNCTION_ARGS)
 }
 
 /*
- * edp.trip_area_box(wkb): {xmin, ymin, xmax, ymax} when the WKB is a
+ * edp_internal.trip_area_box(wkb): {xmin, ymin, xmax, ymax} when the WKB is a
  * polygon that is an axis-aligned box with finite corners (one ring of
  * five points, each edge changing exactly one coordinate, the corners
  * distinct: the ring of ST_MakeEnvelope, in either direction), else NULL.
@@ -206,7 +206,7 @@ block_count(int kind, bytea *points)
 	return (int) (len / rec);
 }
 
-/* state of edp.trip_block_pack: the records so far, in one growing buffer */
+/* state of edp_internal.trip_block_pack: the records so far, in one growing buffer */
 typedef struct BlockPackState
 {
 	int			kind;
@@ -215,7 +215,7 @@ typedef struct BlockPackState
 } BlockPackState;
 
 /*
- * edp.trip_block_pack_add(state, kind, x, y, x2, y2, week, points):
+ * edp_internal.trip_block_pack_add(state, kind, x, y, x2, y2, week, points):
  * appends one point record (x2, y2 only for kind 3), or, when points is
  * not null, the records of a whole block of the same kind as they are (the
  * triggers refill a partly filled block this way without unpacking it).
@@ -279,7 +279,7 @@ edp_trip_block_pack_add(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(st);
 }
 
-/* edp.trip_block_pack_final(state): the records cut into blocks, a bytea[] */
+/* edp_internal.trip_block_pack_final(state): the records cut into blocks, a bytea[] */
 PG_FUNCTION_INFO_V1(edp_trip_block_pack_final);
 Datum
 edp_trip_block_pack_final(PG_FUNCTION_ARGS)
@@ -310,7 +310,7 @@ edp_trip_block_pack_final(PG_FUNCTION_ARGS)
 }
 
 /*
- * edp.trip_block_points(kind, points): the points of a block as rows
+ * edp_internal.trip_block_points(kind, points): the points of a block as rows
  * (x, y, x2, y2, week); x2 and y2 are 0 for kinds 1 and 2.
  */
 PG_FUNCTION_INFO_V1(edp_trip_block_points);
@@ -345,7 +345,7 @@ edp_trip_block_points(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-/* state of edp.trip_block_counts: the box, its cells, the period, the counters */
+/* state of edp_internal.trip_block_counts: the box, its cells, the period, the counters */
 typedef struct BlockCountState
 {
 	int			kind;
@@ -386,7 +386,7 @@ cell_interior(const BlockCountState *st, int64 id)
 }
 
 /*
- * edp.trip_block_counts_add(state, points, c1, c2, kind, xmin, ymin, xmax,
+ * edp_internal.trip_block_counts_add(state, points, c1, c2, kind, xmin, ymin, xmax,
  * ymax, cell_size, first_monday, last_monday): counts the block's points
  * inside the box (boundary included, as ST_Intersects of a point and a box)
  * per week of the period; kind 3 needs both ends inside.  c1 and c2 are the
@@ -487,7 +487,7 @@ edp_trip_block_counts_add(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(st);
 }
 
-/* edp.trip_block_counts_final(state): the counters as bigint[] */
+/* edp_internal.trip_block_counts_final(state): the counters as bigint[] */
 PG_FUNCTION_INFO_V1(edp_trip_block_counts_final);
 Datum
 edp_trip_block_counts_final(PG_FUNCTION_ARGS)

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * trips/generator.c
- *		edp.generate_trips_wkb(): a deterministic generator of vehicle trips
+ *		edp_internal.generate_trips_wkb(): a deterministic generator of vehicle trips
  *		(region, origin, destination, datetime, datasource) for tests,
  *		benchmarks and the demo.
  *
@@ -218,7 +218,7 @@ gen_point(const GenHotspot *hs, uint64 *s)
 }
 
 /*
- * edp.generate_trips_wkb(n, seed, first_day, weeks): n generated trips with
+ * edp_internal.generate_trips_wkb(n, seed, first_day, weeks): n generated trips with
  * EWKB points; wrapped by edp.generate_trips(), which returns geometries.
  */
 PG_FUNCTION_INFO_V1(edp_generate_trips_wkb);

@@ -107,7 +107,7 @@ weekly_state_add(WeeklyState *st, Timestamp ts)
 }
 
 /*
- * edp.weekly_trips_add(state, datetime, first_week, last_week, time_zone):
+ * edp_internal.weekly_trips_add(state, datetime, first_week, last_week, time_zone):
  * transition function; the first row fixes the period and zone.
  */
 PG_FUNCTION_INFO_V1(edp_weekly_trips_add);
@@ -136,7 +136,7 @@ edp_weekly_trips_add(PG_FUNCTION_ARGS)
 }
 
 /*
- * edp.weekly_trips_combine(a, b): adds b's counters to a's (parallel
+ * edp_internal.weekly_trips_combine(a, b): adds b's counters to a's (parallel
  * aggregation); both must cover the same weeks.
  */
 PG_FUNCTION_INFO_V1(edp_weekly_trips_combine);
@@ -179,7 +179,7 @@ edp_weekly_trips_combine(PG_FUNCTION_ARGS)
 }
 
 /*
- * edp.weekly_trips_serialize(state): flat bytea of version, nweeks,
+ * edp_internal.weekly_trips_serialize(state): flat bytea of version, nweeks,
  * first_monday, bounds[nweeks + 1], counts[nweeks].
  */
 PG_FUNCTION_INFO_V1(edp_weekly_trips_serialize);
@@ -203,7 +203,7 @@ edp_weekly_trips_serialize(PG_FUNCTION_ARGS)
 }
 
 /*
- * edp.weekly_trips_deserialize(bytea, internal): the state back, lengths
+ * edp_internal.weekly_trips_deserialize(bytea, internal): the state back, lengths
  * checked before any copy.
  */
 PG_FUNCTION_INFO_V1(edp_weekly_trips_deserialize);

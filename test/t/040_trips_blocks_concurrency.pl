@@ -25,7 +25,7 @@ $node->safe_psql('postgres', q{
 
 # the blocks hold exactly the table's points (multiset), for every kind
 my $blocks_equal_table = q{
-	WITH b AS (SELECT k.kind, p.x, p.y, p.x2, p.y2 FROM tb_point_blocks k, edp.trip_block_points(k.kind, k.points) p),
+	WITH b AS (SELECT k.kind, p.x, p.y, p.x2, p.y2 FROM tb_point_blocks k, edp_internal.trip_block_points(k.kind, k.points) p),
 	t AS (SELECT 1 AS kind, ST_X(origin) AS x, ST_Y(origin) AS y, 0::float8 AS x2, 0::float8 AS y2 FROM tb
 	      UNION ALL SELECT 2, ST_X(destination), ST_Y(destination), 0, 0 FROM tb
 	      UNION ALL SELECT 3, ST_X(origin), ST_Y(origin), ST_X(destination), ST_Y(destination) FROM tb)

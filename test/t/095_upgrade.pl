@@ -25,10 +25,11 @@ CREATE EXTENSION edp VERSION '1.0';
 CREATE ROLE loader LOGIN;
 CREATE TABLE ev (customer_id text, event_type text, ts timestamptz);
 GRANT INSERT, SELECT ON ev TO loader;
+-- what 1.0 left behind (rows first: this library is already the new one,
+-- whose triggers refuse the old SQL objects; 1.0's SQL builds the rollup)
+INSERT INTO ev VALUES ('c1', 'open', '2024-01-01 00:10:00+00');
 SELECT edp.enable_rollup('ev', key => 'customer_id', ts => 'ts');
 SELECT edp.enable_dedupe('ev', columns => '{customer_id,ts,event_type}');
--- what 1.0 left behind (written directly: this library is already the new one)
-INSERT INTO ev VALUES ('c1', 'open', '2024-01-01 00:10:00+00');
 INSERT INTO edp.jobs (owner, source, target, format, status, rows_in, loaded, rejected)
 VALUES ('loader', 'client', 'ev', 'csv', 'succeeded', 2, 1, 1);
 INSERT INTO edp.rejects (job_id, line, raw_line, sqlstate, message)
@@ -39,12 +40,25 @@ INSERT INTO edp.jobs (owner, source, target, format, status, rows_in, loaded)
 VALUES ('gone', 'client', 'dropped_owner_t', 'csv', 'succeeded', 1, 1);
 DROP ROLE gone;
 CREATE TABLE inbox_t (a int);
+-- a flattened event table, a trips table, a partitioned table with a rollup
+-- (enable_partitioning routes rows with the library, which is already the
+-- new one: it runs after the update)
+CREATE TABLE fe (id int, metric_one int, metric_two int, event_metrics jsonb);
+SELECT edp.enable_flattening('fe', source => 'event_metrics', exclude => '{id}');
+INSERT INTO fe (id, event_metrics) VALUES (1, '{"metric_one": 5, "other": 7}');
+SELECT edp.create_trips_table('trips');
+INSERT INTO trips (region, origin, destination, datetime, datasource)
+SELECT region, origin, destination, datetime, datasource FROM edp.generate_trips(500, 7);
+CREATE TABLE pe (customer_id text, event_type text, ts timestamptz) PARTITION BY RANGE (ts);
+SELECT edp.enable_rollup('pe', key => 'customer_id', ts => 'ts');
 SELECT edp.watch_inbox('/nonexistent/edp-upgrade-inbox', 'inbox_t');
 });
 is($node->safe_psql('old', "SELECT extversion FROM pg_extension WHERE extname = 'edp'"),
 	'1.0', 'the frozen 1.0 script installs');
 my ($rc, $out, $err) = $node->psql('old', q{SELECT status FROM edp.ingest_data('ev', E'customer_id,event_type,ts\nc9,open,2024-01-01 00:00:00+00\n'::text)});
 like($err, qr/ALTER EXTENSION edp UPDATE/, 'before the update, a load says what to do');
+($rc, $out, $err) = $node->psql('old', q{INSERT INTO ev VALUES ('c9', 'open', '2024-01-01 00:00:00+00')});
+like($err, qr/older than its library.*\n.*\n?HINT:  Run ALTER EXTENSION edp UPDATE/s, 'so does an INSERT into a rollup table');
 
 $node->safe_psql('old', 'ALTER EXTENSION edp UPDATE');
 is($node->safe_psql('old', "SELECT extversion FROM pg_extension WHERE extname = 'edp'"),
@@ -59,6 +73,7 @@ SELECT 'function ' || p.oid::regprocedure || ' ' || p.prokind::text || ' ' || p.
        || ' strict=' || p.proisstrict || ' secdef=' || p.prosecdef
        || ' returns=' || p.prorettype::regtype || ' config=' || coalesce(array_to_string(p.proconfig, ';'), '')
        || ' acl=' || coalesce(p.proacl::text, '') || ' comment=' || coalesce(obj_description(p.oid, 'pg_proc'), '')
+       || ' definition=' || CASE WHEN p.prokind = 'a' THEN '' ELSE md5(pg_get_functiondef(p.oid)) END
   FROM pg_proc p JOIN members m ON m.classid = 'pg_proc'::regclass AND m.objid = p.oid
 UNION ALL
 SELECT 'relation ' || c.oid::regclass || ' ' || c.relkind::text || ' rls=' || c.relrowsecurity
@@ -74,6 +89,13 @@ UNION ALL
 SELECT 'policy ' || pol.polrelid::regclass || '.' || pol.polname || ' ' || pol.polcmd::text || ' '
        || coalesce(pg_get_expr(pol.polqual, pol.polrelid), '') || ' comment=' || coalesce(obj_description(pol.oid, 'pg_policy'), '')
   FROM pg_policy pol WHERE pol.polrelid::regclass::text LIKE 'edp.%'
+UNION ALL
+SELECT 'schema ' || n.nspname || ' acl=' || coalesce(n.nspacl::text, '') || ' comment=' || coalesce(obj_description(n.oid, 'pg_namespace'), '')
+  FROM pg_namespace n JOIN members m ON m.classid = 'pg_namespace'::regclass AND m.objid = n.oid
+UNION ALL
+SELECT 'aggregate ' || a.aggfnoid::regprocedure || ' ' || a.aggtransfn::regproc || ' ' || a.aggfinalfn::regproc
+       || ' ' || a.aggcombinefn::regproc || ' ' || a.aggserialfn::regproc || ' ' || a.aggdeserialfn::regproc
+  FROM pg_aggregate a JOIN members m ON m.classid = 'pg_proc'::regclass AND m.objid = a.aggfnoid
 UNION ALL
 SELECT 'type ' || t.oid::regtype FROM pg_type t JOIN members m ON m.classid = 'pg_type'::regclass AND m.objid = t.oid
 UNION ALL
@@ -106,6 +128,23 @@ is($node->safe_psql('old', q{SELECT format('%s %s', mapped_by, coalesce(run_as::
 is($node->safe_psql('old', q{SELECT sum(events) FROM edp.bucket_counts('ev', 'c1'::text, '2024-01-01', '2024-01-02')}),
 	'1', 'rollup still answers');
 is($node->safe_psql('old', q{SELECT count(*) FROM edp.verify_rollup('ev')}), '0', 'rollup still exact');
+is($node->safe_psql('old', q{SELECT metric_one || ' ' || event_metrics::text || ' ' || edp.original_metrics(fe)::text FROM fe}),
+	'5 {"other": 7} {"other": 7, "metric_one": 5}', 'flattened rows read back the same');
+$node->safe_psql('old', q{INSERT INTO fe (id, event_metrics) VALUES (2, '{"metric_two": 3}')});
+is($node->safe_psql('old', q{SELECT metric_two FROM fe WHERE id = 2}), '3', 'flattening after the update');
+# trips per ISO week over the weeks the data spans, empty weeks included
+my $brute = q{SELECT round(count(*)::numeric / ((max(date_trunc('week', datetime))::date - min(date_trunc('week', datetime))::date) / 7 + 1), 6) FROM trips};
+is($node->safe_psql('old', q{SELECT round(edp.weekly_trip_average('trips', -180, -90, 180, 90, 'both')::numeric, 6)}),
+	$node->safe_psql('old', $brute), 'trips weekly average from the 1.0 rollups equals brute force');
+$node->safe_psql('old', q{INSERT INTO trips (region, origin, destination, datetime, datasource)
+	SELECT region, origin, destination, datetime, datasource FROM edp.generate_trips(300, 8)});
+is($node->safe_psql('old', q{SELECT round(edp.weekly_trip_average('trips', -180, -90, 180, 90, 'both')::numeric, 6)}),
+	$node->safe_psql('old', $brute), 'and after more trips arrive');
+$node->safe_psql('old', q{SELECT edp.enable_partitioning('pe', ts => 'ts', period => 'day')});
+$node->safe_psql('old', q{INSERT INTO pe VALUES ('c1', 'open', '2024-03-01 10:00+00'), ('c1', 'open', '2024-03-02 10:00+00')});
+is($node->safe_psql('old', q{SELECT string_agg(tableoid::regclass::text, ',' ORDER BY ts) FROM pe}),
+	'pe_p20240301,pe_p20240302', 'a 1.0 table with a rollup is partitioned and routes rows after the update');
+is($node->safe_psql('old', q{SELECT count(*) FROM edp.verify_rollup('pe')}), '0', 'and its rollup is exact');
 is($node->safe_psql('old', q{SET ROLE loader; SELECT status || ' ' || loaded FROM edp.ingest_data('ev', E'customer_id,event_type,ts\nc2,open,2024-01-01 00:20:00+00\n'::text)}),
 	'succeeded 1', 'loads work after the update');
 
