@@ -40,6 +40,8 @@
 #include "core/edp.h"
 #include "core/loader.h"
 
+static void edp_loader_flush(EdpLoader *loader);
+
 /* flush when this many rows or bytes are buffered (the values COPY uses) */
 #define LOADER_MAX_BUFFERED_ROWS	1000
 #define LOADER_MAX_BUFFERED_BYTES	65535
@@ -488,7 +490,7 @@ flush_buffer(EdpLoader *loader, LoaderBuffer *buffer)
 }
 
 /* Write every buffered row now. */
-void
+static void
 edp_loader_flush(EdpLoader *loader)
 {
 	ListCell   *lc;

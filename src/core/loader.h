@@ -64,7 +64,6 @@ extern void edp_loader_set_line_callback(EdpLoader *loader,
 										 void *arg);
 extern TupleTableSlot *edp_loader_slot(EdpLoader *loader);
 extern void edp_loader_add(EdpLoader *loader, TupleTableSlot *slot, uint64 lineno);
-extern void edp_loader_flush(EdpLoader *loader);
 extern uint64 edp_loader_end(EdpLoader *loader);
 
 #endif							/* EDP_LOADER_H */

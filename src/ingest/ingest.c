@@ -61,13 +61,19 @@
 #include "ingest/ledger.h"
 #include "core/loader.h"
 
+static char *edp_normalise_name(const char *name);
+
+static void edp_ingest_check_reject_limit(EdpIngest *ing);
+
+static const char *edp_ingest_format(EdpIngest *ing);
+
 static void ingest_error_callback(void *arg);
 
 /*
  * Header names and JSON keys are matched to columns after normalisation:
  * trimmed, lower case, spaces, dashes and dots as underscores.
  */
-char *
+static char *
 edp_normalise_name(const char *name)
 {
 	const char *start = name;
@@ -1023,7 +1029,7 @@ edp_ingest_next_batch(EdpIngest *ing)
 }
 
 /* a job whose input is garbage stops (a background job keeps its committed batches) */
-void
+static void
 edp_ingest_check_reject_limit(EdpIngest *ing)
 {
 	EdpJobCounts *c = &ing->counts;
@@ -1068,7 +1074,7 @@ edp_ingest_end(EdpIngest *ing)
 	MemoryContextDelete(ing->cxt);
 }
 
-const char *
+static const char *
 edp_ingest_format(EdpIngest *ing)
 {
 	return ing->jsonl ? "jsonl" : "csv";

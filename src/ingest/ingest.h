@@ -60,13 +60,8 @@ extern bool edp_ingest_next_batch(EdpIngest *ing);
 extern void edp_ingest_end(EdpIngest *ing);
 extern void edp_ingest_release(EdpIngest *ing);
 extern const EdpJobCounts *edp_ingest_counts(EdpIngest *ing);
-extern const char *edp_ingest_format(EdpIngest *ing);
-extern void edp_ingest_check_reject_limit(EdpIngest *ing);
 
 /* ingest/json_lines.c */
 extern void edp_json_flatten(Jsonb *jb, List **names, List **values);
-
-/* shared by ingest/ingest.c and ingest/json_lines.c: header names to column names */
-extern char *edp_normalise_name(const char *name);
 
 #endif							/* EDP_INGEST_H */

@@ -20,6 +20,8 @@
 
 #include "ingest/workers.h"
 
+static void edp_bgw_launch_job(int64 job_id, TransactionId wait_xid);
+
 void
 edp_bgw_register(void)
 {
@@ -64,7 +66,7 @@ edp_bgw_try_launch_job(int64 job_id, TransactionId wait_xid)
 	return RegisterDynamicBackgroundWorker(&worker, NULL);
 }
 
-void
+static void
 edp_bgw_launch_job(int64 job_id, TransactionId wait_xid)
 {
 	if (!edp_bgw_try_launch_job(job_id, wait_xid))

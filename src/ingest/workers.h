@@ -17,7 +17,6 @@ typedef struct EdpWorkerArgs
 
 extern void edp_bgw_register(void);
 extern bool edp_bgw_try_launch_job(int64 job_id, TransactionId wait_xid);
-extern void edp_bgw_launch_job(int64 job_id, TransactionId wait_xid);
 extern void edp_bgw_launch_at_commit(int64 job_id);
 
 #endif							/* EDP_WORKERS_H */

@@ -25,6 +25,8 @@
 
 #include "trips/trips.h"
 
+static double edp_local_distance_m(double lon1, double lat1, double lon2, double lat2);
+
 #define EWKB_POINT			1
 #define EWKB_SRID_FLAG		0x20000000
 #define EWKB_TYPE_MASK		0x0FFFFFFF	/* drops Z/M/SRID flags of EWKB */
@@ -126,7 +128,7 @@ edp_wgs84_radii(double lat, double *meridional, double *parallel)
  * the mean latitude) so that clustering can precompute them per point; the
  * difference is of second order in the latitude difference.
  */
-double
+static double
 edp_local_distance_m(double lon1, double lat1, double lon2, double lat2)
 {
 	double		m1,

@@ -40,9 +40,6 @@ extern double edp_wkb_double(const unsigned char *p, bool swap);
  */
 extern void edp_wgs84_radii(double lat, double *meridional, double *parallel);
 
-/* distance in metres between two nearby points (local ellipsoidal plane) */
-extern double edp_local_distance_m(double lon1, double lat1, double lon2, double lat2);
-
 /*
  * One trip as the clustering sees it: both ends in radians with the WGS 84
  * radii of curvature there (metres per radian), and the time of day in
