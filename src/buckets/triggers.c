@@ -53,7 +53,8 @@
 static bool routing_in_progress = false;
 
 /*
- * Rows dedupe has deleted in this backend, ever: callers that load rows
+ * Rows of the current transaction's own writes that dedupe has deleted in
+ * this backend, ever: callers that load rows
  * (edp.ingest) read it before and after a batch to count the duplicates
  * among rows they wrote.
  */
@@ -376,20 +377,33 @@ dedupe_delete(const TriggerSettings *s, const DedupeCandidates *dc)
 						" AND t2.%s OPERATOR(pg_catalog.<=) (SELECT pg_catalog.max(r.%s) FROM (%s) r)",
 						s->tscol, s->tscol, unnest.data, s->tscol, s->tscol, unnest.data);
 	sql = psprintf("DELETE FROM %s t USING ("
-				   " SELECT s.toid, s.tid FROM ("
+				   " SELECT s.toid, s.tid, s.mine FROM ("
 				   "  SELECT t2.tableoid AS toid, t2.ctid AS tid, edp_internal.xact_is_current(t2.xmin) AS mine,"
 				   "   pg_catalog.row_number() OVER (PARTITION BY %s ORDER BY %sedp_internal.xact_is_current(t2.xmin), t2.tableoid, t2.ctid) AS rn"
 				   "  FROM %s t2 WHERE EXISTS (SELECT FROM (%s) k WHERE %s)%s"
 				   " ) s WHERE s.rn OPERATOR(pg_catalog.>) 1%s"
-				   ") d WHERE t.tableoid OPERATOR(pg_catalog.=) d.toid AND t.ctid OPERATOR(pg_catalog.=) d.tid",
+				   ") d WHERE t.tableoid OPERATOR(pg_catalog.=) d.toid AND t.ctid OPERATOR(pg_catalog.=) d.tid"
+				   " RETURNING d.mine",
 				   s->table, s->t2cols,
 				   latest ? psprintf("t2.%s DESC NULLS LAST, ", s->ordercol) : "",
 				   s->table, unnest.data, s->t2join, span,
 				   latest ? "" : " AND s.mine");
 	if (SPI_execute_with_args(sql, dc->n > EDP_DEDUPE_MANY_CANDIDATES ? 0 : s->ncols,
-							  dc->types, dc->arrays, NULL, false, 0) != SPI_OK_DELETE)
+							  dc->types, dc->arrays, NULL, false, 0) != SPI_OK_DELETE_RETURNING)
 		elog(ERROR, "edp dedupe failed: %s", sql);	/* internal error */
-	edp_dedupe_removed += SPI_processed;
+
+	/*
+	 * Only copies this transaction wrote are duplicates of the load: an
+	 * older stored version that keep-latest replaces belongs to an earlier
+	 * load, which counted it as loaded then.
+	 */
+	for (i = 0; i < (int) SPI_processed; i++)
+	{
+		bool		isnull;
+
+		if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull)))
+			edp_dedupe_removed++;
+	}
 }
 
 /* root of a partition tree (the table itself when it is not a partition) */

@@ -18,7 +18,7 @@
 
 char	   *edp_database = NULL;
 int			edp_naptime = 250;
-int			edp_ingest_batch_size = 10000;
+int			edp_ingest_batch_size = 100000;
 bool		edp_preloaded = false;
 
 void
@@ -28,7 +28,7 @@ edp_guc_init(void)
 							"Rows per ingest batch (one subtransaction, one commit in background jobs).",
 							"A bad row costs one subtransaction rollback; background jobs commit and notify progress after each batch.",
 							&edp_ingest_batch_size,
-							10000, 1, 1000000,
+							100000, 1, 10000000,
 							PGC_USERSET, 0,
 							NULL, NULL, NULL);
 }

@@ -50,6 +50,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/rls.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/wait_event.h"
 
@@ -883,12 +884,22 @@ try_write(EdpIngest *ing, int from, int to)
 	MemoryContextSwitchTo(ing->loader_cxt);
 	PG_TRY();
 	{
-		EdpLoader  *loader = edp_loader_begin(ing->rel, 0);
+		EdpLoader  *loader;
 		uint64		written;
 		uint64		removed = edp_dedupe_removed;
 		int			good = 0;
 		int			r;
 
+		/*
+		 * Each batch is a statement of its own, as if it were one COPY of a
+		 * file of batches: its triggers (dedupe, rollup) must see what the
+		 * batches before it wrote, so the command counter advances and the
+		 * batch runs under a snapshot that includes them.  (Subtransaction
+		 * abort pops the snapshot on error.)
+		 */
+		CommandCounterIncrement();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		loader = edp_loader_begin(ing->rel, 0);
 		edp_loader_set_line_callback(loader, loader_line, ing);
 		for (r = from; r < to; r++)
 		{
@@ -908,6 +919,7 @@ try_write(EdpIngest *ing, int from, int to)
 		}
 		ing->write_line = 0;
 		written = edp_loader_end(loader);
+		PopActiveSnapshot();
 		/* rows edp's dedupe deleted again at the end of the statement */
 		removed = edp_dedupe_removed - removed;
 		ReleaseCurrentSubTransaction();
