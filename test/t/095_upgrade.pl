@@ -97,6 +97,9 @@ SELECT 'aggregate ' || a.aggfnoid::regprocedure || ' ' || a.aggtransfn::regproc 
        || ' ' || a.aggcombinefn::regproc || ' ' || a.aggserialfn::regproc || ' ' || a.aggdeserialfn::regproc
   FROM pg_aggregate a JOIN members m ON m.classid = 'pg_proc'::regclass AND m.objid = a.aggfnoid
 UNION ALL
+SELECT 'index ' || i.schemaname || '.' || i.indexname || ' ' || i.indexdef
+  FROM pg_indexes i WHERE i.schemaname IN ('edp', 'edp_internal')
+UNION ALL
 SELECT 'type ' || t.oid::regtype FROM pg_type t JOIN members m ON m.classid = 'pg_type'::regclass AND m.objid = t.oid
 UNION ALL
 SELECT 'event trigger ' || e.evtname || ' ' || e.evtevent || ' ' || e.evtfoid::regproc
