@@ -18,8 +18,13 @@
  * server files is the owner's, checked again when the worker starts.  Its
  * run_as role (by default the table's owner, see
  * edp_ingest_resolve_run_as) is whom the rows are inserted as: the table's
- * triggers, defaults and constraints run as that role, in a restricted
- * security context, never as the superuser the worker connects as.
+ * triggers, defaults and constraints run as that role, never as the
+ * superuser the worker connects as.  That includes deferred triggers (edp's
+ * partition routing is one): each batch's transaction commits while the
+ * worker still acts as run_as.  The load is not a security-restricted
+ * operation, because PostgreSQL refuses to queue deferred triggers in one;
+ * the local user change still forbids SET ROLE and SET SESSION
+ * AUTHORIZATION, and the worker's session ends with the job.
  *
  *-------------------------------------------------------------------------
  */
@@ -192,7 +197,7 @@ run_job(EdpJobSpec *spec)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("role \"%s\" may no longer run loads as role \"%s\"",
 						GetUserNameFromId(spec->owner, false), GetUserNameFromId(spec->run_as, false))));
-	edp_become(&as_run_as, spec->run_as, EDP_RESTRICTED | EDP_SESSION_PATH);
+	edp_become(&as_run_as, spec->run_as, EDP_SESSION_PATH);
 	edp_ingest_check_target(spec->target);
 	ing = edp_ingest_begin(spec->id, spec->target, &input, &opts, EDP_INGEST_BACKGROUND,
 						   spec->counts.lines_done, &spec->counts);
@@ -217,25 +222,28 @@ run_job(EdpJobSpec *spec)
 	{
 		CHECK_FOR_INTERRUPTS();
 		begin_step("edp ingest: batch");
-		edp_become(&as_run_as, spec->run_as, EDP_RESTRICTED | EDP_SESSION_PATH);
+		edp_become(&as_run_as, spec->run_as, EDP_SESSION_PATH);
 		more = edp_ingest_next_batch(ing);
-		edp_unbecome(&as_run_as);
 		/* the last call may find only the end of the input: nothing to report */
 		if (edp_ingest_counts(ing)->rows_in != counts.rows_in || more)
 		{
 			counts = *edp_ingest_counts(ing);
 			cancel = edp_job_update(spec->id, "progress", NULL, &counts, NULL);
 		}
+		/* deferred triggers fire at this commit: still as run_as */
 		end_step();
+		edp_unbecome(&as_run_as);
 	}
 
 	begin_step("edp ingest: finish");
+	edp_become(&as_run_as, spec->run_as, EDP_SESSION_PATH);
 	edp_ingest_end(ing);
 	if (cancel && more)
 		edp_job_update(spec->id, "cancelled", "cancelled", NULL, "cancelled by edp.cancel_job()");
 	else
 		edp_job_update(spec->id, "succeeded", "succeeded", NULL, NULL);
 	end_step();
+	edp_unbecome(&as_run_as);
 }
 
 /* move an inbox file to done/ or failed/ (with the reason beside it) */
