@@ -1333,3 +1333,128 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- the day level of tables partitioned by day and type gets the statement
+-- triggers of its own DML (its leaves' do not fire for it)
+CREATE OR REPLACE FUNCTION edp_internal.route_default_rows(dflt regclass)
+ RETURNS bigint
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+    parent regclass;
+    root regclass;
+    e edp.event_tables;
+    nsp name;
+    base name;
+    step interval;
+    p timestamptz;
+    v text;
+    vnull boolean;
+    part regclass;
+    pname name;
+    moved bigint := 0;
+    n bigint;
+    left_over bigint;
+    moving text;
+BEGIN
+    SELECT inhparent INTO parent FROM pg_inherits WHERE inhrelid = dflt;
+    root := pg_partition_root(dflt);
+    SELECT * INTO e FROM edp.event_tables WHERE relid = root;
+    IF e.partition_period IS NULL THEN
+        RETURN 0;
+    END IF;
+    SELECT s.nspname, c.relname INTO nsp, base FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
+     WHERE c.oid = parent;
+    step := CASE e.partition_period WHEN 'day' THEN interval '1 day' ELSE interval '1 month' END;
+    -- The rows wait in a staging table while their partition is created (a
+    -- DEFAULT partition holding them would make the new bound invalid).  It
+    -- is an ordinary unlogged table beside the partitions, not a temporary
+    -- one: routing runs as the table's owner in a security-restricted
+    -- operation, where temporary tables are refused so that the owner's
+    -- code cannot leave objects in the session of whoever loaded the rows.
+    moving := format('%I.%I', nsp, 'edp_moving_' || pg_backend_pid());
+    EXECUTE format('CREATE UNLOGGED TABLE %s (LIKE %s)', moving, root);
+
+    IF parent = root THEN
+        -- period level: one partition per UTC day or month present
+        FOR p IN EXECUTE format('SELECT DISTINCT date_trunc(%L, %I AT TIME ZONE ''UTC'') AT TIME ZONE ''UTC'' '
+                                'FROM %s WHERE %I IS NOT NULL ORDER BY 1', e.partition_period, e.ts_column, dflt, e.ts_column) LOOP
+            EXECUTE format('WITH m AS (DELETE FROM %s WHERE %I >= $1 AND %I < $2 RETURNING *) INSERT INTO %s SELECT * FROM m',
+                           dflt, e.ts_column, e.ts_column, moving) USING p, p + step;
+            pname := edp_internal.partition_name(base, to_char(p AT TIME ZONE 'UTC',
+                                         CASE e.partition_period WHEN 'day' THEN '"p"YYYYMMDD' ELSE '"p"YYYYMM' END), nsp);
+            EXECUTE format('CREATE TABLE %I.%I PARTITION OF %s FOR VALUES FROM (%L) TO (%L)%s', nsp, pname, root,
+                           p, p + step,
+                           CASE WHEN e.partition_type_column IS NOT NULL
+                                THEN format(' PARTITION BY LIST (%I)', e.partition_type_column) ELSE '' END);
+            part := format('%I.%I', nsp, pname)::regclass;
+            IF e.partition_type_column IS NOT NULL THEN
+                -- the day level is partitioned too: DML addressed to it fires its
+                -- own statement triggers, not its leaves' (TRUNCATE fires the
+                -- leaves', so the day level has none for it)
+                EXECUTE format('CREATE TRIGGER edp_buckets_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS edp_new '
+                               'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.buckets_trigger()', part);
+                EXECUTE format('CREATE TRIGGER edp_buckets_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS edp_old '
+                               'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.buckets_trigger()', part);
+                EXECUTE format('CREATE TRIGGER edp_buckets_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS edp_old NEW TABLE AS edp_new '
+                               'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.buckets_trigger()', part);
+                PERFORM edp_internal.add_default_partition(part);
+                FOR v, vnull IN EXECUTE format('SELECT DISTINCT %I::text, %I IS NULL FROM %s', e.partition_type_column, e.partition_type_column, moving) LOOP
+                    PERFORM edp_internal.add_type_partition(part, v, vnull, e.partition_type_column);
+                END LOOP;
+            ELSE
+                PERFORM edp_internal.add_leaf_triggers(part);
+            END IF;
+            EXECUTE format('INSERT INTO %s SELECT * FROM %s', part, moving);
+            GET DIAGNOSTICS n = ROW_COUNT;
+            moved := moved + n;
+            EXECUTE format('TRUNCATE %s', moving);
+        END LOOP;
+    ELSE
+        -- type level: one partition per event type present
+        FOR v, vnull IN EXECUTE format('SELECT DISTINCT %I::text, %I IS NULL FROM %s', e.partition_type_column, e.partition_type_column, dflt) LOOP
+            EXECUTE format('WITH m AS (DELETE FROM %s WHERE %I::text IS NOT DISTINCT FROM $1 RETURNING *) INSERT INTO %s SELECT * FROM m',
+                           dflt, e.partition_type_column, moving) USING v;
+            part := edp_internal.add_type_partition(parent, v, vnull, e.partition_type_column);
+            EXECUTE format('INSERT INTO %s SELECT * FROM %s', part, moving);
+            GET DIAGNOSTICS n = ROW_COUNT;
+            moved := moved + n;
+            EXECUTE format('TRUNCATE %s', moving);
+        END LOOP;
+    END IF;
+    EXECUTE format('DROP TABLE %s', moving);
+
+    EXECUTE format('SELECT count(*) FROM %s', dflt) INTO left_over;
+    IF left_over > 0 THEN
+        RAISE WARNING '% rows of % stay in its DEFAULT partition %', left_over, root, dflt
+            USING DETAIL = format('They have no %s to route by.',
+                                  CASE WHEN parent = root THEN quote_ident(e.ts_column) ELSE quote_ident(e.partition_type_column) END),
+                  HINT = 'Rows without an event time cannot be placed in a date partition; give the column a NOT NULL constraint.';
+    END IF;
+    RETURN moved;
+END
+$function$;
+
+DO $$
+DECLARE
+    lvl pg_catalog.regclass;
+BEGIN
+    FOR lvl IN SELECT c.oid FROM edp.event_tables e
+                 JOIN pg_catalog.pg_inherits i ON i.inhparent OPERATOR(pg_catalog.=) e.relid::pg_catalog.oid
+                 JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.inhrelid
+                WHERE e.partition_type_column IS NOT NULL AND c.relkind OPERATOR(pg_catalog.=) 'p'
+                  AND NOT EXISTS (SELECT FROM pg_catalog.pg_trigger t
+                                   WHERE t.tgrelid OPERATOR(pg_catalog.=) c.oid
+                                     AND t.tgname OPERATOR(pg_catalog.=) 'edp_buckets_insert')
+    LOOP
+        EXECUTE pg_catalog.format('CREATE TRIGGER edp_buckets_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS edp_new '
+                                  'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.buckets_trigger()', lvl);
+        EXECUTE pg_catalog.format('CREATE TRIGGER edp_buckets_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS edp_old '
+                                  'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.buckets_trigger()', lvl);
+        EXECUTE pg_catalog.format('CREATE TRIGGER edp_buckets_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS edp_old NEW TABLE AS edp_new '
+                                  'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.buckets_trigger()', lvl);
+    END LOOP;
+END
+$$;
+

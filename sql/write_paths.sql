@@ -85,3 +85,22 @@ SELECT edp.enable_dedupe('versions', columns => '{event_id}', keep => 'latest', 
 SELECT status, loaded, duplicates FROM edp.ingest_data('versions', E'event_id,v,ts\n1,1,2024-01-01\n2,1,2024-01-01\n');
 SELECT status, loaded, duplicates FROM edp.ingest_data('versions', E'event_id,v,ts\n1,2,2024-01-02\n2,0,2023-12-31\n');
 SELECT event_id, v FROM versions ORDER BY event_id;
+
+-- DML addressed to the day level of a table partitioned by day and type
+-- keeps the rollup exact (the day level has statement triggers of its own)
+CREATE TABLE dt (cust text, etype text, ts timestamptz) PARTITION BY RANGE (ts);
+SELECT edp.enable_partitioning('dt', ts => 'ts', type_column => 'etype');
+SELECT edp.enable_rollup('dt', key => 'cust', ts => 'ts');
+INSERT INTO dt VALUES ('c1', 'buy', '2024-03-03 13:18+00'), ('c1', 'sell', '2024-03-03 14:18+00');
+DELETE FROM dt_p20240303 WHERE etype = 'buy';
+UPDATE dt_p20240303 SET cust = 'c2';
+SELECT count(*) AS differing_buckets FROM edp.verify_rollup('dt');
+TRUNCATE dt_p20240303;
+SELECT count(*) AS differing_buckets FROM edp.verify_rollup('dt');
+
+-- a malformed geometry (PostGIS reports it as XX000) is one bad row, not a
+-- failed load
+SELECT edp.create_trips_table('wp_trips');
+SELECT status, rows_in, loaded, rejected
+  FROM edp.ingest_data('wp_trips', E'region,origin,destination,datetime,datasource\nPrague,POINT (14.42 50.08),POINT (14.43 50.09),2018-04-03 10:00,s\nPrague,POINT (14.3 50.,POINT (14.43 50.09),2018-04-03 11:00,s\n');
+SELECT line, sqlstate FROM edp.rejects r JOIN edp.jobs j ON j.id = r.job_id WHERE j.target = 'wp_trips'::regclass;

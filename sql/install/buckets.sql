@@ -692,6 +692,15 @@ BEGIN
                                 THEN format(' PARTITION BY LIST (%I)', e.partition_type_column) ELSE '' END);
             part := format('%I.%I', nsp, pname)::regclass;
             IF e.partition_type_column IS NOT NULL THEN
+                -- the day level is partitioned too: DML addressed to it fires its
+                -- own statement triggers, not its leaves' (TRUNCATE fires the
+                -- leaves', so the day level has none for it)
+                EXECUTE format('CREATE TRIGGER edp_buckets_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS edp_new '
+                               'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.buckets_trigger()', part);
+                EXECUTE format('CREATE TRIGGER edp_buckets_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS edp_old '
+                               'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.buckets_trigger()', part);
+                EXECUTE format('CREATE TRIGGER edp_buckets_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS edp_old NEW TABLE AS edp_new '
+                               'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.buckets_trigger()', part);
                 PERFORM edp_internal.add_default_partition(part);
                 FOR v, vnull IN EXECUTE format('SELECT DISTINCT %I::text, %I IS NULL FROM %s', e.partition_type_column, e.partition_type_column, moving) LOOP
                     PERFORM edp_internal.add_type_partition(part, v, vnull, e.partition_type_column);

@@ -464,7 +464,13 @@ mark_existing_slots(RollupBatch *b, const char *rollup)
 	group_arrays(b, &values[0], &values[1]);
 	sql = psprintf("SELECT u.i, r.packed FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) WITH ORDINALITY AS u(k, c, i)"
 				   " JOIN %s r ON r.key OPERATOR(pg_catalog.=) u.k AND r.chunk_start OPERATOR(pg_catalog.=) u.c", rollup);
-	portal = SPI_cursor_open_with_args(NULL, sql, 2, types, values, NULL, true, 0);
+	/*
+	 * Not read-only: the cursor must see the rollup as it is now, after
+	 * the dedupe lock was granted (a concurrent load may have committed
+	 * its rows and their buckets meanwhile), not as the statement's
+	 * snapshot saw it.
+	 */
+	portal = SPI_cursor_open_with_args(NULL, sql, 2, types, values, NULL, false, 0);
 	for (;;)
 	{
 		uint64		r;

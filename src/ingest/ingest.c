@@ -522,6 +522,25 @@ is_fatal_for_job(ErrorData *edata)
 		class == ERRCODE_CONFIG_FILE_ERROR;
 }
 
+/*
+ * While one row's values are converted, an error is about that row's data
+ * whatever its class: PostGIS reports a malformed geometry as XX000, a
+ * document nested too deep is 54001.  Only the server's own state ends the
+ * job there: resources, intervention (cancel, shutdown), system and
+ * configuration errors, and transaction rollback.
+ */
+static bool
+is_fatal_for_conversion(ErrorData *edata)
+{
+	int			class = ERRCODE_TO_CATEGORY(edata->sqlerrcode);
+
+	return class == ERRCODE_INSUFFICIENT_RESOURCES ||
+		class == ERRCODE_OPERATOR_INTERVENTION ||
+		class == ERRCODE_SYSTEM_ERROR ||
+		class == ERRCODE_TRANSACTION_ROLLBACK ||
+		class == ERRCODE_CONFIG_FILE_ERROR;
+}
+
 /* the raw line as valid text: bytes invalid in the database encoding as \xNN */
 static char *
 printable_line(const char *raw)
@@ -838,7 +857,7 @@ read_batch(EdpIngest *ing)
 			RollbackAndReleaseCurrentSubTransaction();
 			MemoryContextSwitchTo(oldcxt);
 			CurrentResourceOwner = oldowner;
-			if (ing->in_read || !pending || is_fatal_for_job(edata))
+			if (ing->in_read || !pending || is_fatal_for_conversion(edata))
 				ReThrowError(edata);
 			reject(ing, &ing->rows[ing->nrows], edata->column_name ? edata->column_name : ing->cur_column,
 				   edata->sqlerrcode, edata->message);
