@@ -60,6 +60,13 @@ static bool routing_in_progress = false;
  */
 uint64		edp_dedupe_removed = 0;
 
+/*
+ * Set by a load of several statements (validated ingest: one per batch) to
+ * the command id of its first one: the rows it wrote since count as its
+ * own.  InvalidCommandId: the statement's own rows.
+ */
+CommandId	edp_dedupe_load_first_cid = InvalidCommandId;
+
 /* above this many candidate keys dedupe joins the batch instead of probing */
 #define EDP_DEDUPE_MANY_CANDIDATES 10000
 
@@ -376,26 +383,45 @@ dedupe_delete(const TriggerSettings *s, const DedupeCandidates *dc)
 		span = psprintf(" AND t2.%s OPERATOR(pg_catalog.>=) (SELECT pg_catalog.min(r.%s) FROM (%s) r)"
 						" AND t2.%s OPERATOR(pg_catalog.<=) (SELECT pg_catalog.max(r.%s) FROM (%s) r)",
 						s->tscol, s->tscol, unnest.data, s->tscol, s->tscol, unnest.data);
+	/*
+	 * Which copy came first: rows of other transactions (the older
+	 * transaction first), then this transaction's earlier statements (by
+	 * command id), then this statement's own rows ("mine": the highest
+	 * command id among this transaction's rows; an UPDATE earlier in the
+	 * transaction does not make a stored row new).  Within one statement,
+	 * physical order.
+	 */
 	sql = psprintf("DELETE FROM %s t USING ("
-				   " SELECT s.toid, s.tid, s.mine FROM ("
-				   "  SELECT t2.tableoid AS toid, t2.ctid AS tid, edp_internal.xact_is_current(t2.xmin) AS mine,"
-				   "   pg_catalog.row_number() OVER (PARTITION BY %s ORDER BY %sedp_internal.xact_is_current(t2.xmin), t2.tableoid, t2.ctid) AS rn"
-				   "  FROM %s t2 WHERE EXISTS (SELECT FROM (%s) k WHERE %s)%s"
-				   " ) s WHERE s.rn OPERATOR(pg_catalog.>) 1%s"
-				   ") d WHERE t.tableoid OPERATOR(pg_catalog.=) d.toid AND t.ctid OPERATOR(pg_catalog.=) d.tid"
-				   " RETURNING d.mine",
-				   s->table, s->t2cols,
-				   latest ? psprintf("t2.%s DESC NULLS LAST, ", s->ordercol) : "",
+				   " SELECT s.edp_toid, s.edp_tid, s.edp_counted FROM ("
+				   "  SELECT c.edp_toid, c.edp_tid, c.edp_mine, %s AS edp_counted,"
+				   "   pg_catalog.row_number() OVER (PARTITION BY %s ORDER BY %sc.edp_mine, c.edp_cur, c.edp_age DESC,"
+				   "     c.edp_cmin, c.edp_toid, c.edp_tid) AS edp_rn"
+				   "  FROM (SELECT b.*, (b.edp_cur AND b.edp_cmin OPERATOR(pg_catalog.=)"
+				   "          pg_catalog.max(b.edp_cmin) FILTER (WHERE b.edp_cur) OVER ()) AS edp_mine"
+				   "        FROM (SELECT t2.tableoid AS edp_toid, t2.ctid AS edp_tid,"
+				   "                edp_internal.xact_is_current(t2.xmin) AS edp_cur,"
+				   "                t2.cmin::pg_catalog.text::pg_catalog.int8 AS edp_cmin,"
+				   "                pg_catalog.age(t2.xmin) AS edp_age, t2.*"
+				   "              FROM %s t2 WHERE EXISTS (SELECT FROM (%s) k WHERE %s)%s) b) c"
+				   " ) s WHERE s.edp_rn OPERATOR(pg_catalog.>) 1%s"
+				   ") d WHERE t.tableoid OPERATOR(pg_catalog.=) d.edp_toid AND t.ctid OPERATOR(pg_catalog.=) d.edp_tid"
+				   " RETURNING d.edp_counted",
+				   s->table,
+				   edp_dedupe_load_first_cid != InvalidCommandId
+				   ? psprintf("(c.edp_cur AND c.edp_cmin OPERATOR(pg_catalog.>=) %u)", edp_dedupe_load_first_cid)
+				   : "c.edp_mine",
+				   s->cols,
+				   latest ? psprintf("c.%s DESC NULLS LAST, ", s->ordercol) : "",
 				   s->table, unnest.data, s->t2join, span,
-				   latest ? "" : " AND s.mine");
+				   latest ? "" : " AND s.edp_mine");
 	if (SPI_execute_with_args(sql, dc->n > EDP_DEDUPE_MANY_CANDIDATES ? 0 : s->ncols,
 							  dc->types, dc->arrays, NULL, false, 0) != SPI_OK_DELETE_RETURNING)
 		elog(ERROR, "edp dedupe failed: %s", sql);	/* internal error */
 
 	/*
-	 * Only copies this transaction wrote are duplicates of the load: an
-	 * older stored version that keep-latest replaces belongs to an earlier
-	 * load, which counted it as loaded then.
+	 * Only copies the load wrote are its duplicates (edp_counted): an older
+	 * stored version that keep-latest replaces belongs to an earlier load
+	 * or statement, which counted it as loaded then.
 	 */
 	for (i = 0; i < (int) SPI_processed; i++)
 	{

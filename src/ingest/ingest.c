@@ -918,6 +918,13 @@ try_write(EdpIngest *ing, int from, int to)
 		 */
 		CommandCounterIncrement();
 		PushActiveSnapshot(GetTransactionSnapshot());
+		/* rows of this load's statements are its own for dedupe's counts */
+		if (!ing->first_cid_set)
+		{
+			ing->first_cid = GetCurrentCommandId(false);
+			ing->first_cid_set = true;
+		}
+		edp_dedupe_load_first_cid = ing->first_cid;
 		loader = edp_loader_begin(ing->rel, 0);
 		edp_loader_set_line_callback(loader, loader_line, ing);
 		for (r = from; r < to; r++)
@@ -938,6 +945,7 @@ try_write(EdpIngest *ing, int from, int to)
 		}
 		ing->write_line = 0;
 		written = edp_loader_end(loader);
+		edp_dedupe_load_first_cid = InvalidCommandId;
 		PopActiveSnapshot();
 		/* rows edp's dedupe deleted again at the end of the statement */
 		removed = edp_dedupe_removed - removed;
@@ -951,6 +959,7 @@ try_write(EdpIngest *ing, int from, int to)
 	}
 	PG_CATCH();
 	{
+		edp_dedupe_load_first_cid = InvalidCommandId;
 		MemoryContextSwitchTo(oldcxt);
 		edata = CopyErrorData();
 		FlushErrorState();
@@ -1042,6 +1051,8 @@ edp_ingest_next_batch(EdpIngest *ing)
 
 	if (ing->rel == NULL)
 		ing->rel = table_open(ing->relid, RowExclusiveLock);
+	if (ing->mode == EDP_INGEST_BACKGROUND)
+		ing->first_cid_set = false; /* a transaction of its own */
 	read_batch(ing);
 	write_rows(ing, 0, ing->nrows);
 	MemoryContextReset(ing->values_cxt);

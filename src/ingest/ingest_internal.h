@@ -55,6 +55,8 @@ struct EdpIngest
 	Size		datapos;
 	int64		size;
 	pg_cryptohash_ctx *sha;		/* NULL once the checksum is known */
+	bool		first_cid_set;	/* first_cid holds the load's first statement */
+	CommandId	first_cid;		/* (a background job: this batch's) */
 	ResourceOwner hash_owner;	/* background jobs: outlives transactions */
 	char		checksum[PG_SHA256_DIGEST_LENGTH * 2 + 1];
 	CopyFromState cstate;
