@@ -1458,3 +1458,21 @@ BEGIN
 END
 $$;
 
+-- comments on the policies, event triggers and indexes of the extension
+COMMENT ON POLICY event_tables_read ON edp.event_tables IS
+    'everyone may read edp''s catalog: edp''s COPY path and triggers run as the loading user';
+COMMENT ON POLICY event_tables_owner ON edp.event_tables IS
+    'a table''s row may be written by roles with the privileges of the table''s owner, and removed by anyone once the table is gone';
+COMMENT ON POLICY trip_tables_read ON edp.trip_tables IS
+    'everyone may read the trips catalog: the trips COPY path and rollup triggers run as the loading user';
+COMMENT ON POLICY trip_tables_owner ON edp.trip_tables IS
+    'a trips table''s row may be written by roles with the privileges of the table''s owner, and removed by anyone once the table is gone';
+COMMENT ON EVENT TRIGGER edp_forget_dropped_tables IS
+    'removes dropped tables from edp.event_tables';
+COMMENT ON EVENT TRIGGER edp_trips_drop IS
+    'dropping a trips table drops its rollups, point blocks and catalog row';
+COMMENT ON EVENT TRIGGER edp_buckets_drop IS
+    'dropping an event table drops its rollup';
+COMMENT ON INDEX edp.regions_geom_idx IS 'GiST index of the region outlines (region lookups by point)';
+COMMENT ON INDEX edp.jobs_checksum_idx IS 'finds an earlier load of the same input into the same table (re-ingest detection)';
+COMMENT ON INDEX edp.job_events_job_idx IS 'a job''s events, for listeners that catch up';

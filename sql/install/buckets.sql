@@ -480,6 +480,8 @@ COMMENT ON FUNCTION edp_internal.drop_rollup_of(pg_catalog.oid) IS
     'internal: forgets a dropped event table and drops its rollup';
 
 CREATE EVENT TRIGGER edp_buckets_drop ON sql_drop EXECUTE FUNCTION edp_internal.buckets_on_drop();
+COMMENT ON EVENT TRIGGER edp_buckets_drop IS
+    'dropping an event table drops its rollup';
 
 -- buckets: parallel aggregate ----------------------------------------------
 

@@ -59,6 +59,10 @@ CREATE POLICY event_tables_owner ON edp.event_tables FOR ALL
     WITH CHECK (pg_catalog.pg_has_role((SELECT c.relowner FROM pg_catalog.pg_class c
                                         WHERE c.oid OPERATOR(pg_catalog.=) relid), 'USAGE'));
 GRANT SELECT, INSERT, UPDATE, DELETE ON edp.event_tables TO PUBLIC;
+COMMENT ON POLICY event_tables_read ON edp.event_tables IS
+    'everyone may read edp''s catalog: edp''s COPY path and triggers run as the loading user';
+COMMENT ON POLICY event_tables_owner ON edp.event_tables IS
+    'a table''s row may be written by roles with the privileges of the table''s owner, and removed by anyone once the table is gone';
 
 -- A dropped table leaves the catalog with it.
 CREATE FUNCTION edp_internal.forget_dropped_tables()
@@ -77,4 +81,6 @@ COMMENT ON FUNCTION edp_internal.forget_dropped_tables() IS
     'event trigger function: removes dropped tables from edp.event_tables';
 CREATE EVENT TRIGGER edp_forget_dropped_tables ON sql_drop
     EXECUTE FUNCTION edp_internal.forget_dropped_tables();
+COMMENT ON EVENT TRIGGER edp_forget_dropped_tables IS
+    'removes dropped tables from edp.event_tables';
 

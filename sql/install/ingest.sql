@@ -27,6 +27,7 @@ CREATE TABLE edp.jobs (
     run_as          pg_catalog.regrole NOT NULL        -- the role whose rights the rows are inserted with
 );
 CREATE INDEX jobs_checksum_idx ON edp.jobs (target, checksum);
+COMMENT ON INDEX edp.jobs_checksum_idx IS 'finds an earlier load of the same input into the same table (re-ingest detection)';
 COMMENT ON TABLE edp.jobs IS
     'edp ingest job ledger: one row per load, its status, counts, times, error and the input''s checksum and size';
 SELECT pg_catalog.pg_extension_config_dump('edp.jobs', '');
@@ -71,6 +72,7 @@ CREATE TABLE edp.job_events (
 );
 ALTER SEQUENCE edp.job_events_id_seq OWNED BY edp.job_events.id;
 CREATE INDEX job_events_job_idx ON edp.job_events (job_id);
+COMMENT ON INDEX edp.job_events_job_idx IS 'a job''s events, for listeners that catch up';
 COMMENT ON TABLE edp.job_events IS
     'edp ingest events: every notification sent on channel edp_ingest, kept so that listeners can catch up';
 SELECT pg_catalog.pg_extension_config_dump('edp.job_events', '');

@@ -29,6 +29,10 @@ CREATE POLICY trip_tables_owner ON edp.trip_tables FOR ALL
     WITH CHECK (pg_catalog.pg_has_role((SELECT c.relowner FROM pg_catalog.pg_class c
                                         WHERE c.oid OPERATOR(pg_catalog.=) relid), 'USAGE'));
 GRANT SELECT, INSERT, UPDATE, DELETE ON edp.trip_tables TO PUBLIC;
+COMMENT ON POLICY trip_tables_read ON edp.trip_tables IS
+    'everyone may read the trips catalog: the trips COPY path and rollup triggers run as the loading user';
+COMMENT ON POLICY trip_tables_owner ON edp.trip_tables IS
+    'a trips table''s row may be written by roles with the privileges of the table''s owner, and removed by anyone once the table is gone';
 
 -- Statement-level AFTER triggers keep the rollups of a trips table exact
 -- under INSERT and COPY (transition tables), UPDATE, DELETE and TRUNCATE.
@@ -281,6 +285,8 @@ $$;
 COMMENT ON FUNCTION edp_internal.trips_drop_event() IS
     'event trigger: dropping a trips table drops its rollup and point block tables and its edp.trip_tables row';
 CREATE EVENT TRIGGER edp_trips_drop ON sql_drop EXECUTE FUNCTION edp_internal.trips_drop_event();
+COMMENT ON EVENT TRIGGER edp_trips_drop IS
+    'dropping a trips table drops its rollups, point blocks and catalog row';
 
 CREATE TABLE edp.regions (
     name     text PRIMARY KEY,
@@ -288,6 +294,7 @@ CREATE TABLE edp.regions (
     builtin  boolean NOT NULL DEFAULT false
 );
 CREATE INDEX regions_geom_idx ON edp.regions USING gist (geom);
+COMMENT ON INDEX edp.regions_geom_idx IS 'GiST index of the region outlines (region lookups by point)';
 COMMENT ON TABLE edp.regions IS
     'named polygons for edp.region_weekly_trip_counts() and friends; builtin rows cover the generator''s cities';
 SELECT pg_catalog.pg_extension_config_dump('edp.regions', 'WHERE NOT builtin');

@@ -29,7 +29,6 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
-#include "core/edp.h"
 #include "ingest/ledger.h"
 #include "ingest/notify.h"
 #include "core/security.h"

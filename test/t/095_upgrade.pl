@@ -98,11 +98,13 @@ SELECT 'aggregate ' || a.aggfnoid::regprocedure || ' ' || a.aggtransfn::regproc 
   FROM pg_aggregate a JOIN members m ON m.classid = 'pg_proc'::regclass AND m.objid = a.aggfnoid
 UNION ALL
 SELECT 'index ' || i.schemaname || '.' || i.indexname || ' ' || i.indexdef
+       || ' comment=' || coalesce(obj_description(format('%I.%I', i.schemaname, i.indexname)::regclass, 'pg_class'), '')
   FROM pg_indexes i WHERE i.schemaname IN ('edp', 'edp_internal')
 UNION ALL
 SELECT 'type ' || t.oid::regtype FROM pg_type t JOIN members m ON m.classid = 'pg_type'::regclass AND m.objid = t.oid
 UNION ALL
 SELECT 'event trigger ' || e.evtname || ' ' || e.evtevent || ' ' || e.evtfoid::regproc
+       || ' comment=' || coalesce(obj_description(e.oid, 'pg_event_trigger'), '')
   FROM pg_event_trigger e JOIN members m ON m.classid = 'pg_event_trigger'::regclass AND m.objid = e.oid
 ORDER BY 1
 };
