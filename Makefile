@@ -8,6 +8,8 @@ OBJS = \
 	src/buckets/arithmetic.o \
 	src/buckets/counts.o \
 	src/buckets/counts_aggregate.o \
+	src/buckets/dedupe_hash.o \
+	src/buckets/partitions.o \
 	src/buckets/rollup_batch.o \
 	src/buckets/rollup_packed.o \
 	src/buckets/scalar_functions.o \

@@ -439,10 +439,21 @@ BEGIN
         RAISE EXCEPTION 'order_by applies only to keep => ''latest''' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     SELECT relname INTO rel FROM pg_class WHERE oid = tbl;
-    -- the dedupe probe reads rows by key; (key, ts) index serves keys starting with those
-    IF create_index AND NOT (e.key_column IS NOT NULL AND columns[1] = e.key_column AND columns[2] = e.ts_column) THEN
-        EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s (%s)', left(rel, 47) || '_edp_dedupe', tbl,
-                       (SELECT string_agg(quote_ident(x), ', ') FROM unnest(columns) x));
+    -- the dedupe probe reads rows by key; (key, ts) index serves keys starting
+    -- with those; a key of several columns is indexed by one int8 hash of it
+    -- (edp_internal.dedupe_hash: a fraction of a wide btree's insert cost; the
+    -- probe compares the columns themselves)
+    -- (any btree leading with (key, ts), such as enable_rollup's raw index,
+    -- serves a key that holds both columns)
+    IF create_index AND NOT (e.key_column IS NOT NULL AND e.key_column = ANY (columns) AND e.ts_column = ANY (columns)
+                             AND edp_internal.has_key_ts_btree(tbl, e.key_column, e.ts_column)) THEN
+        IF edp_internal.dedupe_hashable(tbl, columns) THEN
+            EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s (edp_internal.dedupe_hash(%s))', left(rel, 47) || '_edp_dedupe', tbl,
+                           (SELECT string_agg(quote_ident(x), ', ') FROM unnest(columns) x));
+        ELSE
+            EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s (%s)', left(rel, 47) || '_edp_dedupe', tbl,
+                           (SELECT string_agg(quote_ident(x), ', ') FROM unnest(columns) x));
+        END IF;
     END IF;
     INSERT INTO edp.event_tables (relid, dedupe_mode, dedupe_columns, dedupe_order_column)
     VALUES (tbl, keep, columns, order_by)
@@ -613,6 +624,11 @@ BEGIN
     -- when rows arrive in time order)
     IF raw_index = 'btree' THEN
         EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s (%I, %I)', left(rel, 48) || '_edp_key_ts', tbl, key, ts);
+        -- a dedupe key holding key and ts is probed through this index: the
+        -- index enable_dedupe made for it alone would only cost ingest time
+        IF (SELECT d.dedupe_columns @> ARRAY[key, ts] FROM edp.event_tables d WHERE d.relid = tbl) THEN
+            EXECUTE format('DROP INDEX IF EXISTS %I.%I', nsp, left(rel, 47) || '_edp_dedupe');
+        END IF;
     ELSIF raw_index = 'brin' THEN
         EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s USING brin (%I)', left(rel, 48) || '_edp_ts_brin', tbl, ts);
     END IF;
@@ -934,7 +950,8 @@ DECLARE
     v text;
     vnull boolean;
     part regclass;
-    pname name;
+    types text[];
+    typenulls boolean[];
     moved bigint := 0;
     n bigint;
     left_over bigint;
@@ -959,31 +976,24 @@ BEGIN
     EXECUTE format('CREATE UNLOGGED TABLE %s (LIKE %s)', moving, root);
 
     IF parent = root THEN
-        -- period level: one partition per UTC day or month present
+        -- period level: every row with a time leaves the DEFAULT partition in
+        -- one pass, the partitions of its days are created, and the rows go
+        -- back through the root's routing in one INSERT (a pass per day would
+        -- read the DEFAULT partition once per day)
+        EXECUTE format('WITH m AS (DELETE FROM %s WHERE %I IS NOT NULL RETURNING *) INSERT INTO %s SELECT * FROM m',
+                       dflt, e.ts_column, moving);
         FOR p IN EXECUTE format('SELECT DISTINCT date_trunc(%L, %I AT TIME ZONE ''UTC'') AT TIME ZONE ''UTC'' '
-                                'FROM %s WHERE %I IS NOT NULL ORDER BY 1', e.partition_period, e.ts_column, dflt, e.ts_column) LOOP
-            EXECUTE format('WITH m AS (DELETE FROM %s WHERE %I >= $1 AND %I < $2 RETURNING *) INSERT INTO %s SELECT * FROM m',
-                           dflt, e.ts_column, e.ts_column, moving) USING p, p + step;
-            pname := edp_internal.partition_name(base, to_char(p AT TIME ZONE 'UTC',
-                                         CASE e.partition_period WHEN 'day' THEN '"p"YYYYMMDD' ELSE '"p"YYYYMM' END), nsp);
-            EXECUTE format('CREATE TABLE %I.%I PARTITION OF %s FOR VALUES FROM (%L) TO (%L)%s', nsp, pname, root,
-                           p, p + step,
-                           CASE WHEN e.partition_type_column IS NOT NULL
-                                THEN format(' PARTITION BY LIST (%I)', e.partition_type_column) ELSE '' END);
-            part := format('%I.%I', nsp, pname)::regclass;
+                                'FROM %s ORDER BY 1', e.partition_period, e.ts_column, moving) LOOP
             IF e.partition_type_column IS NOT NULL THEN
-                PERFORM edp_internal.add_default_partition(part);
-                FOR v, vnull IN EXECUTE format('SELECT DISTINCT %I::text, %I IS NULL FROM %s', e.partition_type_column, e.partition_type_column, moving) LOOP
-                    PERFORM edp_internal.add_type_partition(part, v, vnull, e.partition_type_column);
-                END LOOP;
-            ELSE
-                PERFORM edp_internal.add_leaf_triggers(part);
+                EXECUTE format('SELECT array_agg(v), array_agg(vnull) FROM (SELECT DISTINCT %I::text AS v, %I IS NULL AS vnull FROM %s '
+                               'WHERE %I >= $1 AND %I < $2) d', e.partition_type_column, e.partition_type_column, moving,
+                               e.ts_column, e.ts_column) USING p, p + step INTO types, typenulls;
             END IF;
-            EXECUTE format('INSERT INTO %s SELECT * FROM %s', part, moving);
-            GET DIAGNOSTICS n = ROW_COUNT;
-            moved := moved + n;
-            EXECUTE format('TRUNCATE %s', moving);
+            PERFORM edp_internal.add_period_partition(root, p, types, typenulls);
         END LOOP;
+        EXECUTE format('INSERT INTO %s SELECT * FROM %s', root, moving);
+        GET DIAGNOSTICS n = ROW_COUNT;
+        moved := moved + n;
     ELSE
         -- type level: one partition per event type present
         FOR v, vnull IN EXECUTE format('SELECT DISTINCT %I::text, %I IS NULL FROM %s', e.partition_type_column, e.partition_type_column, dflt) LOOP
@@ -1266,6 +1276,167 @@ BEGIN
 END
 $function$;
 
+-- the partition of one day (or month) of an edp-partitioned table, with its
+-- type level (list partitions of the given types, and a DEFAULT) when the
+-- table is partitioned by type too
+CREATE FUNCTION edp_internal.add_period_partition(root pg_catalog.regclass, p pg_catalog.timestamptz,
+                                                  types pg_catalog.text[], typenulls pg_catalog.bool[])
+RETURNS pg_catalog.regclass
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    e edp.event_tables;
+    nsp name;
+    base name;
+    step interval;
+    pname name;
+    part regclass;
+    v text;
+    vnull boolean;
+BEGIN
+    SELECT * INTO e FROM edp.event_tables WHERE relid = root;
+    SELECT s.nspname, c.relname INTO nsp, base FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
+     WHERE c.oid = root;
+    step := CASE e.partition_period WHEN 'day' THEN interval '1 day' ELSE interval '1 month' END;
+    p := date_trunc(e.partition_period, p AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
+    pname := edp_internal.partition_name(base, to_char(p AT TIME ZONE 'UTC',
+                                 CASE e.partition_period WHEN 'day' THEN '"p"YYYYMMDD' ELSE '"p"YYYYMM' END), nsp);
+    EXECUTE format('CREATE TABLE %I.%I PARTITION OF %s FOR VALUES FROM (%L) TO (%L)%s', nsp, pname, root,
+                   p, p + step,
+                   CASE WHEN e.partition_type_column IS NOT NULL
+                        THEN format(' PARTITION BY LIST (%I)', e.partition_type_column) ELSE '' END);
+    part := format('%I.%I', nsp, pname)::regclass;
+    IF e.partition_type_column IS NOT NULL THEN
+        -- the day level is partitioned too: DML addressed to it fires its
+        -- own statement triggers, not its leaves' (TRUNCATE fires the
+        -- leaves', so the day level has none for it)
+        EXECUTE format('CREATE TRIGGER edp_buckets_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS edp_new '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.buckets_trigger()', part);
+        EXECUTE format('CREATE TRIGGER edp_buckets_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS edp_old '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.buckets_trigger()', part);
+        EXECUTE format('CREATE TRIGGER edp_buckets_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS edp_old NEW TABLE AS edp_new '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.buckets_trigger()', part);
+        PERFORM edp_internal.add_default_partition(part);
+        FOR v, vnull IN SELECT DISTINCT t.v, coalesce(t.vnull, t.v IS NULL)
+                          FROM unnest(types, typenulls) AS t(v, vnull) LOOP
+            PERFORM edp_internal.add_type_partition(part, v, vnull, e.partition_type_column);
+        END LOOP;
+    ELSE
+        PERFORM edp_internal.add_leaf_triggers(part);
+    END IF;
+    RETURN part;
+END
+$$;
+COMMENT ON FUNCTION edp_internal.add_period_partition(pg_catalog.regclass, pg_catalog.timestamptz, pg_catalog.text[], pg_catalog.bool[]) IS
+    'internal: creates the partition of root for the day or month of p (with list partitions of types when root is partitioned by type too)';
+
+-- the partitions a batch of rows needs, before it is written (validated
+-- ingest): rows of days without a partition (ts, type), and rows of days
+-- that have one but not for their type (parents, ptypes)
+CREATE FUNCTION edp_internal.add_partitions(root pg_catalog.regclass,
+                                            ts pg_catalog.timestamptz[], types pg_catalog.text[], typenulls pg_catalog.bool[],
+                                            parents pg_catalog.oid[], ptypes pg_catalog.text[], ptypenulls pg_catalog.bool[])
+RETURNS pg_catalog.int4
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    e edp.event_tables;
+    p timestamptz;
+    parent oid;
+    v text;
+    vnull boolean;
+    pt text[];
+    ptn boolean[];
+    n int := 0;
+BEGIN
+    SELECT * INTO e FROM edp.event_tables WHERE relid = root;
+    IF e.partition_period IS NULL THEN
+        RETURN 0;
+    END IF;
+    FOR p, pt, ptn IN
+        SELECT d.p, array_agg(d.v), array_agg(d.vnull)
+          FROM (SELECT DISTINCT date_trunc(e.partition_period, u.t AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS p,
+                       u.v, coalesce(u.vnull, u.v IS NULL) AS vnull
+                  FROM unnest(ts, types, typenulls) u(t, v, vnull)
+                 WHERE u.t IS NOT NULL AND isfinite(u.t)) d
+         GROUP BY d.p ORDER BY d.p LOOP
+        PERFORM edp_internal.add_period_partition(root, p, pt, ptn);
+        n := n + 1;
+    END LOOP;
+    IF e.partition_type_column IS NOT NULL THEN
+        FOR parent, v, vnull IN SELECT DISTINCT u.parent, u.v, u.vnull FROM unnest(parents, ptypes, ptypenulls) u(parent, v, vnull) LOOP
+            PERFORM edp_internal.add_type_partition(parent::regclass, v, vnull, e.partition_type_column);
+            n := n + 1;
+        END LOOP;
+    END IF;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION edp_internal.add_partitions(pg_catalog.regclass, pg_catalog.timestamptz[], pg_catalog.text[], pg_catalog.bool[], pg_catalog.oid[], pg_catalog.text[], pg_catalog.bool[]) IS
+    'internal: creates the day (or month) and type partitions that rows about to be written need; returns how many';
+
+-- rows an earlier statement of this transaction left in a DEFAULT partition
+-- (routed at commit) move before partitions are added: a new partition's
+-- bound must not cover rows of its parent's DEFAULT partition
+CREATE FUNCTION edp_internal.route_defaults(root pg_catalog.regclass, parents pg_catalog.oid[])
+RETURNS pg_catalog.bool
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    d regclass;
+    busy boolean;
+    moved boolean := false;
+BEGIN
+    FOR d IN SELECT i.inhrelid::regclass FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+              WHERE (i.inhparent = root OR i.inhparent = ANY (parents))
+                AND pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT' LOOP
+        EXECUTE format('SELECT EXISTS (SELECT FROM %s)', d) INTO busy;
+        IF busy THEN
+            PERFORM edp_internal.route_default(d);
+            moved := true;
+        END IF;
+    END LOOP;
+    RETURN moved;
+END
+$$;
+COMMENT ON FUNCTION edp_internal.route_defaults(pg_catalog.regclass, pg_catalog.oid[]) IS
+    'internal: routes the rows of the DEFAULT partitions of root and of parents now (creating their partitions); true when any moved';
+
+-- the dedupe index of a key of several columns: one int8 hash of the key
+CREATE FUNCTION edp_internal.dedupe_hash(VARIADIC "any")
+RETURNS pg_catalog.int8
+AS 'MODULE_PATHNAME', 'edp_dedupe_hash'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp_internal.dedupe_hash(VARIADIC "any") IS
+    'one 64-bit hash of a dedupe key (each column by its type''s extended hash): the key of the dedupe index of a key of several columns';
+
+CREATE FUNCTION edp_internal.dedupe_hashable(pg_catalog.regclass, pg_catalog.name[])
+RETURNS pg_catalog.bool
+AS 'MODULE_PATHNAME', 'edp_dedupe_hashable_sql'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp_internal.dedupe_hashable(pg_catalog.regclass, pg_catalog.name[]) IS
+    'true when the dedupe key (columns) of a table is indexed by edp_internal.dedupe_hash(): two or more columns, each hashable, no nondeterministic collation';
+
+CREATE FUNCTION edp_internal.has_key_ts_btree(tbl pg_catalog.regclass, key pg_catalog.name, ts pg_catalog.name)
+RETURNS pg_catalog.bool
+LANGUAGE sql STABLE PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT EXISTS (
+        SELECT FROM pg_catalog.pg_index i
+          JOIN pg_catalog.pg_class ic ON ic.oid OPERATOR(pg_catalog.=) i.indexrelid
+          JOIN pg_catalog.pg_am am ON am.oid OPERATOR(pg_catalog.=) ic.relam
+          JOIN pg_catalog.pg_attribute ka ON ka.attrelid OPERATOR(pg_catalog.=) i.indrelid AND ka.attnum OPERATOR(pg_catalog.=) i.indkey[0]
+          JOIN pg_catalog.pg_attribute ta ON ta.attrelid OPERATOR(pg_catalog.=) i.indrelid AND ta.attnum OPERATOR(pg_catalog.=) i.indkey[1]
+         WHERE i.indrelid OPERATOR(pg_catalog.=) tbl AND am.amname OPERATOR(pg_catalog.=) 'btree'
+           AND i.indpred IS NULL AND ka.attname OPERATOR(pg_catalog.=) key AND ta.attname OPERATOR(pg_catalog.=) ts);
+END;
+COMMENT ON FUNCTION edp_internal.has_key_ts_btree(pg_catalog.regclass, pg_catalog.name, pg_catalog.name) IS
+    'true when tbl has a btree index leading with (key, ts), which serves dedupe probes of a key holding both';
+
+
 -- comments that name the moved functions
 COMMENT ON FUNCTION edp_internal.rollup_agg_final(internal) IS
     'internal: final function of edp_internal.rollup_agg (sorts and sums the pairs)';
@@ -1352,7 +1523,8 @@ DECLARE
     v text;
     vnull boolean;
     part regclass;
-    pname name;
+    types text[];
+    typenulls boolean[];
     moved bigint := 0;
     n bigint;
     left_over bigint;
@@ -1377,40 +1549,24 @@ BEGIN
     EXECUTE format('CREATE UNLOGGED TABLE %s (LIKE %s)', moving, root);
 
     IF parent = root THEN
-        -- period level: one partition per UTC day or month present
+        -- period level: every row with a time leaves the DEFAULT partition in
+        -- one pass, the partitions of its days are created, and the rows go
+        -- back through the root's routing in one INSERT (a pass per day would
+        -- read the DEFAULT partition once per day)
+        EXECUTE format('WITH m AS (DELETE FROM %s WHERE %I IS NOT NULL RETURNING *) INSERT INTO %s SELECT * FROM m',
+                       dflt, e.ts_column, moving);
         FOR p IN EXECUTE format('SELECT DISTINCT date_trunc(%L, %I AT TIME ZONE ''UTC'') AT TIME ZONE ''UTC'' '
-                                'FROM %s WHERE %I IS NOT NULL ORDER BY 1', e.partition_period, e.ts_column, dflt, e.ts_column) LOOP
-            EXECUTE format('WITH m AS (DELETE FROM %s WHERE %I >= $1 AND %I < $2 RETURNING *) INSERT INTO %s SELECT * FROM m',
-                           dflt, e.ts_column, e.ts_column, moving) USING p, p + step;
-            pname := edp_internal.partition_name(base, to_char(p AT TIME ZONE 'UTC',
-                                         CASE e.partition_period WHEN 'day' THEN '"p"YYYYMMDD' ELSE '"p"YYYYMM' END), nsp);
-            EXECUTE format('CREATE TABLE %I.%I PARTITION OF %s FOR VALUES FROM (%L) TO (%L)%s', nsp, pname, root,
-                           p, p + step,
-                           CASE WHEN e.partition_type_column IS NOT NULL
-                                THEN format(' PARTITION BY LIST (%I)', e.partition_type_column) ELSE '' END);
-            part := format('%I.%I', nsp, pname)::regclass;
+                                'FROM %s ORDER BY 1', e.partition_period, e.ts_column, moving) LOOP
             IF e.partition_type_column IS NOT NULL THEN
-                -- the day level is partitioned too: DML addressed to it fires its
-                -- own statement triggers, not its leaves' (TRUNCATE fires the
-                -- leaves', so the day level has none for it)
-                EXECUTE format('CREATE TRIGGER edp_buckets_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS edp_new '
-                               'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.buckets_trigger()', part);
-                EXECUTE format('CREATE TRIGGER edp_buckets_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS edp_old '
-                               'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.buckets_trigger()', part);
-                EXECUTE format('CREATE TRIGGER edp_buckets_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS edp_old NEW TABLE AS edp_new '
-                               'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.buckets_trigger()', part);
-                PERFORM edp_internal.add_default_partition(part);
-                FOR v, vnull IN EXECUTE format('SELECT DISTINCT %I::text, %I IS NULL FROM %s', e.partition_type_column, e.partition_type_column, moving) LOOP
-                    PERFORM edp_internal.add_type_partition(part, v, vnull, e.partition_type_column);
-                END LOOP;
-            ELSE
-                PERFORM edp_internal.add_leaf_triggers(part);
+                EXECUTE format('SELECT array_agg(v), array_agg(vnull) FROM (SELECT DISTINCT %I::text AS v, %I IS NULL AS vnull FROM %s '
+                               'WHERE %I >= $1 AND %I < $2) d', e.partition_type_column, e.partition_type_column, moving,
+                               e.ts_column, e.ts_column) USING p, p + step INTO types, typenulls;
             END IF;
-            EXECUTE format('INSERT INTO %s SELECT * FROM %s', part, moving);
-            GET DIAGNOSTICS n = ROW_COUNT;
-            moved := moved + n;
-            EXECUTE format('TRUNCATE %s', moving);
+            PERFORM edp_internal.add_period_partition(root, p, types, typenulls);
         END LOOP;
+        EXECUTE format('INSERT INTO %s SELECT * FROM %s', root, moving);
+        GET DIAGNOSTICS n = ROW_COUNT;
+        moved := moved + n;
     ELSE
         -- type level: one partition per event type present
         FOR v, vnull IN EXECUTE format('SELECT DISTINCT %I::text, %I IS NULL FROM %s', e.partition_type_column, e.partition_type_column, dflt) LOOP

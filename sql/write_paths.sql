@@ -104,3 +104,35 @@ SELECT edp.create_trips_table('wp_trips');
 SELECT status, rows_in, loaded, rejected
   FROM edp.ingest_data('wp_trips', E'region,origin,destination,datetime,datasource\nPrague,POINT (14.42 50.08),POINT (14.43 50.09),2018-04-03 10:00,s\nPrague,POINT (14.3 50.,POINT (14.43 50.09),2018-04-03 11:00,s\n');
 SELECT line, sqlstate FROM edp.rejects r JOIN edp.jobs j ON j.id = r.job_id WHERE j.target = 'wp_trips'::regclass;
+
+-- validated ingest keeps the table's upkeep for the whole load: duplicates
+-- in different batches are found as within one (batch_size 2 here), and
+-- the rollup counts each stored row once
+CREATE TABLE across (cust text, etype text, ts timestamptz);
+SELECT edp.enable_rollup('across', key => 'cust', ts => 'ts');
+SELECT edp.enable_dedupe('across', columns => '{cust,etype,ts}');
+SELECT status, rows_in, loaded, duplicates
+  FROM edp.ingest_data('across', E'cust,etype,ts\nc1,a,2024-01-01 10:00+00\nc2,a,2024-01-01 10:00+00\nc1,a,2024-01-01 10:00+00\nc3,b,2024-01-01 11:00+00\nc2,a,2024-01-01 10:00+00\nc1,a,2024-01-01 10:00+00\n',
+                       batch_size => 2);
+SELECT cust, etype, count(*) FROM across GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT count(*) AS differing_buckets FROM edp.verify_rollup('across');
+-- a key of several columns is indexed by one hash of it; a key holding the
+-- rollup's key and time columns uses the rollup's (key, ts) index
+SELECT indexdef FROM pg_indexes WHERE tablename = 'across' ORDER BY 1;
+CREATE TABLE hashed (cust text, etype text, ts timestamptz);
+SELECT edp.enable_dedupe('hashed', columns => '{cust,etype}');
+SELECT indexdef FROM pg_indexes WHERE tablename = 'hashed' ORDER BY 1;
+INSERT INTO hashed VALUES ('c1', 'a', now()), ('c1', 'a', now()), ('c1', 'b', now()), (NULL, 'a', now()), (NULL, 'a', now());
+SELECT cust, etype, count(*) FROM hashed GROUP BY 1, 2 ORDER BY 1, 2;
+
+-- validated ingest creates the partitions a batch needs before writing it:
+-- no row passes through the DEFAULT partition
+CREATE TABLE pre (cust text, etype text, ts timestamptz) PARTITION BY RANGE (ts);
+SELECT edp.enable_partitioning('pre', ts => 'ts', type_column => 'etype');
+SELECT edp.enable_rollup('pre', key => 'cust', ts => 'ts');
+BEGIN;
+SELECT status, rows_in, loaded
+  FROM edp.ingest_data('pre', E'cust,etype,ts\nc1,buy,2024-05-01 10:00+00\nc2,sell,2024-05-02 10:00+00\nc3,buy,2024-05-02 11:00+00\nc4,,2024-05-02 12:00+00\n');
+SELECT c.relname, count(*) FROM pre p JOIN pg_class c ON c.oid = p.tableoid GROUP BY 1 ORDER BY 1;
+COMMIT;
+SELECT count(*) AS differing_buckets FROM edp.verify_rollup('pre');

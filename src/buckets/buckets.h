@@ -13,6 +13,8 @@
 
 #include "datatype/timestamp.h"
 #include "pgtime.h"
+#include "utils/rel.h"
+#include "utils/tuplestore.h"
 #include "utils/timestamp.h"
 
 /* how bucket boundaries are placed */
@@ -47,6 +49,17 @@ extern CommandId edp_dedupe_load_first_cid;
 extern char *edp_naive_timezone;
 
 extern void edp_buckets_guc_init(void);
+extern bool edp_dedupe_hashable(Relation rel, Datum columns);
+extern void edp_buckets_init(void);
+
+/* partitions.c */
+typedef struct EdpPartitionPlan EdpPartitionPlan;
+extern EdpPartitionPlan *edp_partitions_plan_begin(Relation rel);
+extern void edp_partitions_plan_row(EdpPartitionPlan *plan, Relation rel, Datum *values, bool *isnull);
+extern bool edp_partitions_plan_pending(EdpPartitionPlan *plan);
+extern void edp_partitions_plan_create(EdpPartitionPlan *plan, Oid owner_id);
+extern bool edp_partitions_plan_route_defaults(EdpPartitionPlan *plan, Oid owner_id);
+extern void edp_buckets_insert_upkeep(Relation rel, Tuplestorestate *rows);
 extern struct pg_tz *edp_naive_zone(void);
 extern Datum edp_timestamptz_in_naive(PG_FUNCTION_ARGS);
 

@@ -40,8 +40,10 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
+#include "buckets/buckets.h"
 #include "buckets/rollup_batch.h"
 #include "buckets/rollup_packed.h"
+#include "core/loader.h"
 #include "core/security.h"
 #include "core/version.h"
 
@@ -96,6 +98,8 @@ typedef struct TriggerSettings
 	char	   *rawts;
 	Datum		rawcols;		/* name[] of the dedupe columns, or 0 */
 	int64		width_us;		/* rollup width in microseconds, or 0 */
+	char	   *t2hash;			/* " AND dedupe_hash(t2.a, ..) = dedupe_hash(k.a, ..)", or "" */
+	char	   *t3hash;			/* the same for t3 and g */
 } TriggerSettings;
 
 static char *
@@ -172,6 +176,44 @@ load_trigger_settings(Oid root, TriggerSettings *s)
 	if (s->keycol == NULL || s->tscol == NULL || s->width == NULL)
 		s->rollup = NULL;
 	return true;
+}
+
+/* "fn(p.a, p.b)" for the dedupe columns a, b */
+static char *
+dedupe_hash_call(Datum columns, const char *prefix)
+{
+	StringInfoData buf;
+	Datum	   *names;
+	int			n;
+	int			i;
+
+	deconstruct_array(DatumGetArrayTypeP(columns), NAMEOID, NAMEDATALEN, false,
+					  TYPALIGN_CHAR, &names, NULL, &n);
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "edp_internal.dedupe_hash(");
+	for (i = 0; i < n; i++)
+		appendStringInfo(&buf, "%s%s.%s", i > 0 ? ", " : "", prefix,
+						 quote_identifier(NameStr(*DatumGetName(names[i]))));
+	appendStringInfoChar(&buf, ')');
+	return buf.data;
+}
+
+/*
+ * The condition that lets the dedupe probe use the hash index of a key of
+ * several columns (buckets/dedupe_hash.c); on a table indexed by the
+ * columns themselves (a 1.0 table) it is only a cheap extra filter.
+ */
+static void
+set_dedupe_hash_conditions(TriggerSettings *s, Relation rel)
+{
+	s->t2hash = "";
+	s->t3hash = "";
+	if (s->rawcols == (Datum) 0 || !edp_dedupe_hashable(rel, s->rawcols))
+		return;
+	s->t2hash = psprintf(" AND %s OPERATOR(pg_catalog.=) %s",
+						 dedupe_hash_call(s->rawcols, "t2"), dedupe_hash_call(s->rawcols, "k"));
+	s->t3hash = psprintf(" AND %s OPERATOR(pg_catalog.=) %s",
+						 dedupe_hash_call(s->rawcols, "t3"), dedupe_hash_call(s->rawcols, "g"));
 }
 
 static void
@@ -319,8 +361,8 @@ dedupe_candidates(const TriggerSettings *s, DedupeCandidates *dc)
 						s->width, s->tscol, s->width);
 	else
 		cand = psprintf("SELECT %s FROM (SELECT %s, pg_catalog.count(*) AS edp_n_ FROM edp_new WHERE %s GROUP BY %s) g"
-						" WHERE g.edp_n_ OPERATOR(pg_catalog.>) 1 OR (SELECT pg_catalog.count(*) FROM %s t3 WHERE %s) OPERATOR(pg_catalog.>) g.edp_n_",
-						s->cols, s->cols, s->notnull, s->cols, s->table, s->t3join);
+						" WHERE g.edp_n_ OPERATOR(pg_catalog.>) 1 OR (SELECT pg_catalog.count(*) FROM %s t3 WHERE %s%s) OPERATOR(pg_catalog.>) g.edp_n_",
+						s->cols, s->cols, s->notnull, s->cols, s->table, s->t3join, s->t3hash);
 
 	sql = psprintf("SELECT pg_catalog.count(*), %s FROM (%s) c", s->aggs, cand);
 	run(sql, SPI_OK_SELECT);
@@ -396,23 +438,21 @@ dedupe_delete(const TriggerSettings *s, const DedupeCandidates *dc)
 				   "  SELECT c.edp_toid, c.edp_tid, c.edp_mine, %s AS edp_counted,"
 				   "   pg_catalog.row_number() OVER (PARTITION BY %s ORDER BY %sc.edp_mine, c.edp_cur, c.edp_age DESC,"
 				   "     c.edp_cmin, c.edp_toid, c.edp_tid) AS edp_rn"
-				   "  FROM (SELECT b.*, (b.edp_cur AND b.edp_cmin OPERATOR(pg_catalog.=)"
-				   "          pg_catalog.max(b.edp_cmin) FILTER (WHERE b.edp_cur) OVER ()) AS edp_mine"
+				   "  FROM (SELECT b.*, %s AS edp_mine"
 				   "        FROM (SELECT t2.tableoid AS edp_toid, t2.ctid AS edp_tid,"
 				   "                edp_internal.xact_is_current(t2.xmin) AS edp_cur,"
 				   "                t2.cmin::pg_catalog.text::pg_catalog.int8 AS edp_cmin,"
 				   "                pg_catalog.age(t2.xmin) AS edp_age, t2.*"
-				   "              FROM %s t2 WHERE EXISTS (SELECT FROM (%s) k WHERE %s)%s) b) c"
+				   "              FROM %s t2 WHERE EXISTS (SELECT FROM (%s) k WHERE %s%s)%s) b) c"
 				   " ) s WHERE s.edp_rn OPERATOR(pg_catalog.>) 1%s"
 				   ") d WHERE t.tableoid OPERATOR(pg_catalog.=) d.edp_toid AND t.ctid OPERATOR(pg_catalog.=) d.edp_tid"
 				   " RETURNING d.edp_counted",
-				   s->table,
-				   edp_dedupe_load_first_cid != InvalidCommandId
-				   ? psprintf("(c.edp_cur AND c.edp_cmin OPERATOR(pg_catalog.>=) %u)", edp_dedupe_load_first_cid)
-				   : "c.edp_mine",
-				   s->cols,
+				   s->table, "c.edp_mine", s->cols,
 				   latest ? psprintf("c.%s DESC NULLS LAST, ", s->ordercol) : "",
-				   s->table, unnest.data, s->t2join, span,
+				   edp_dedupe_load_first_cid != InvalidCommandId
+				   ? psprintf("(b.edp_cur AND b.edp_cmin OPERATOR(pg_catalog.>=) %u)", edp_dedupe_load_first_cid)
+				   : "(b.edp_cur AND b.edp_cmin OPERATOR(pg_catalog.=) pg_catalog.max(b.edp_cmin) FILTER (WHERE b.edp_cur) OVER ())",
+				   s->table, unnest.data, s->t2join, s->t2hash, span,
 				   latest ? "" : " AND s.edp_mine");
 	if (SPI_execute_with_args(sql, dc->n > EDP_DEDUPE_MANY_CANDIDATES ? 0 : s->ncols,
 							  dc->types, dc->arrays, NULL, false, 0) != SPI_OK_DELETE_RETURNING)
@@ -446,6 +486,80 @@ root_of(Relation rel)
 			return llast_oid(ancestors);
 	}
 	return relid;
+}
+
+/*
+ * The upkeep of inserted rows (edp_new): dedupe candidates before the
+ * rollup counts the rows, rollup += their counts, then the extra copies
+ * are deleted (their DELETE trigger takes them out of the rollup again).
+ * Runs inside edp_spi_begin as the table's owner, edp_new registered.
+ */
+static void
+insert_upkeep(TriggerSettings *s, Relation rel, Oid root, Tuplestorestate *newtable)
+{
+	bool		live = s->rollup != NULL && !s->stale;
+	bool		dedupe = s->mode != NULL && strcmp(s->mode, "none") != 0 &&
+		s->cols != NULL && s->cols[0] != '\0';
+	/* candidates from fingerprints + the rollup, or in SQL */
+	bool		c_dedupe = dedupe && live && s->covers_bucket && strcmp(s->mode, "first") == 0;
+	RollupBatch *batch = NULL;
+	DedupeCandidates dc;
+
+	if (live && (!dedupe || c_dedupe))
+		batch = scan_batch(s, rel, newtable, 1, c_dedupe);
+	if (dedupe)
+	{
+		dedupe_lock(root);
+		if (batch == NULL ||
+			!edp_rollup_batch_candidates(batch, s->rollup, EDP_DEDUPE_MANY_CANDIDATES, &dc))
+			dedupe_candidates(s, &dc);
+	}
+	if (batch != NULL)
+		edp_rollup_batch_write(batch, s->rollup);
+	else if (live)
+		rollup_add(s, "edp_new", 1);
+	if (dedupe)
+		dedupe_delete(s, &dc);
+}
+
+/*
+ * The same for rows the loader wrote with edp's INSERT trigger left out
+ * (core/loader.h): rows are the rows as stored, in rel's row type.
+ */
+void
+edp_buckets_insert_upkeep(Relation rel, Tuplestorestate *rows)
+{
+	EdpIdentity owner;
+	TriggerSettings s;
+	EphemeralNamedRelation enr;
+	Oid			root;
+
+	if (routing_in_progress)
+		return;
+	edp_require_current_extension();
+	root = root_of(rel);
+	edp_spi_begin(&owner, rel->rd_rel->relowner, EDP_RESTRICTED);
+	enr = palloc0(sizeof(EphemeralNamedRelationData));
+	enr->md.name = "edp_new";
+	enr->md.reliddesc = RelationGetRelid(rel);
+	enr->md.enrtype = ENR_NAMED_TUPLESTORE;
+	enr->md.enrtuples = tuplestore_tuple_count(rows);
+	enr->reldata = rows;
+	if (SPI_register_relation(enr) != SPI_OK_REL_REGISTER)
+		elog(ERROR, "SPI_register_relation failed");	/* internal error */
+	if (load_trigger_settings(root, &s))
+	{
+		set_dedupe_hash_conditions(&s, rel);
+		insert_upkeep(&s, rel, root, rows);
+	}
+	edp_spi_end(&owner);
+}
+
+/* the loader keeps the upkeep of edp_internal.buckets_trigger()'s INSERTs */
+void
+edp_buckets_init(void)
+{
+	edp_loader_register_upkeep("buckets_trigger", edp_buckets_insert_upkeep);
 }
 
 /*
@@ -487,31 +601,10 @@ edp_buckets_trigger(PG_FUNCTION_ARGS)
 	{
 		bool		live = s.rollup != NULL && !s.stale;
 
-		if (TRIGGER_FIRED_BY_INSERT(ev) && TRIGGER_FIRED_AFTER(ev))
-		{
-			bool		dedupe = s.mode != NULL && strcmp(s.mode, "none") != 0 &&
-			s.cols != NULL && s.cols[0] != '\0';
-			/* candidates from fingerprints + the rollup, or in SQL */
-			bool		c_dedupe = dedupe && live && s.covers_bucket && strcmp(s.mode, "first") == 0;
-			RollupBatch *batch = NULL;
-			DedupeCandidates dc;
+		set_dedupe_hash_conditions(&s, rel);
 
-			if (live && (!dedupe || c_dedupe))
-				batch = scan_batch(&s, rel, trigdata->tg_newtable, 1, c_dedupe);
-			if (dedupe)
-			{
-				dedupe_lock(root);
-				if (batch == NULL ||
-					!edp_rollup_batch_candidates(batch, s.rollup, EDP_DEDUPE_MANY_CANDIDATES, &dc))
-					dedupe_candidates(&s, &dc);
-			}
-			if (batch != NULL)
-				edp_rollup_batch_write(batch, s.rollup);
-			else if (live)
-				rollup_add(&s, "edp_new", 1);
-			if (dedupe)
-				dedupe_delete(&s, &dc);
-		}
+		if (TRIGGER_FIRED_BY_INSERT(ev) && TRIGGER_FIRED_AFTER(ev))
+			insert_upkeep(&s, rel, root, trigdata->tg_newtable);
 		else if (TRIGGER_FIRED_BY_DELETE(ev) && TRIGGER_FIRED_AFTER(ev))
 		{
 			if (live)

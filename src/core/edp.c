@@ -35,6 +35,7 @@ _PG_init(void)
 	edp_flatten_init();			/* registers its COPY taker first */
 	edp_trips_init();
 	edp_buckets_guc_init();
+	edp_buckets_init();
 	edp_guc_init();
 
 	if (!process_shared_preload_libraries_in_progress)

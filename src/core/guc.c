@@ -11,6 +11,8 @@
  */
 #include "postgres.h"
 
+#include <limits.h>
+
 #include "miscadmin.h"
 #include "utils/guc.h"
 
@@ -18,6 +20,7 @@
 
 char	   *edp_database = NULL;
 int			edp_naptime = 250;
+int			edp_ingest_commit_rows = 1000000;
 int			edp_ingest_batch_size = 100000;
 bool		edp_preloaded = false;
 
@@ -26,10 +29,18 @@ edp_guc_init(void)
 {
 	DefineCustomIntVariable("edp.ingest_batch_size",
 							"Rows per ingest batch (one subtransaction, one commit in background jobs).",
-							"A bad row costs one subtransaction rollback; background jobs commit and notify progress after each batch.",
+							"A bad row costs one subtransaction rollback; background jobs commit after whole batches (edp.ingest_commit_rows).",
 							&edp_ingest_batch_size,
 							100000, 1, 10000000,
 							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("edp.ingest_commit_rows",
+							"Input rows a background ingest job reads between two commits (whole batches; 0: commit after every batch).",
+							"Each commit runs the table's upkeep (rollup, dedupe) for the rows since the last one and notifies progress; "
+							"fewer, larger transactions cost less upkeep.",
+							&edp_ingest_commit_rows,
+							1000000, 0, INT_MAX,
+							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
 }
 

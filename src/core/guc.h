@@ -11,6 +11,7 @@
 extern char *edp_database;
 extern int	edp_naptime;
 extern int	edp_ingest_batch_size;
+extern int	edp_ingest_commit_rows;
 
 /* true when edp was loaded through shared_preload_libraries */
 extern bool edp_preloaded;

@@ -22,9 +22,11 @@
 #include "access/heapam.h"
 #include "access/hio.h"
 #include "access/tableam.h"
+#include "access/tupconvert.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_trigger.h"
+#include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/execPartition.h"
 #include "executor/nodeModifyTable.h"
@@ -36,6 +38,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rls.h"
+#include "utils/snapmgr.h"
 
 #include "core/edp.h"
 #include "core/loader.h"
@@ -89,9 +92,26 @@ struct EdpLoader
 
 	EdpLoaderLineCallback line_callback;
 	void	   *line_callback_arg;
+
+	int			upkeeps;		/* mask of registered upkeeps this table has */
+	Tuplestorestate *written;	/* (relid, tid) of each row written, or NULL */
+	TupleDesc	written_desc;
 };
 
+/* registered upkeeps (see loader.h) */
+#define LOADER_MAX_UPKEEPS 4
+typedef struct LoaderUpkeep
+{
+	const char *trigger_function;	/* in edp_internal */
+	EdpLoaderUpkeep upkeep;
+} LoaderUpkeep;
+
+static LoaderUpkeep upkeeps[LOADER_MAX_UPKEEPS];
+static int	nupkeeps = 0;
+
 static Oid	flatten_trigger_function(void);
+static int	filter_upkeep_triggers(ResultRelInfo *rri);
+static void record_written(EdpLoader *loader, Oid relid, ItemPointer tid);
 static void filter_flatten_trigger(EdpLoader *loader, ResultRelInfo *rri);
 static LoaderTarget *loader_target(EdpLoader *loader, ResultRelInfo *rri);
 static void insert_one(EdpLoader *loader, LoaderTarget *target,
@@ -149,6 +169,262 @@ filter_flatten_trigger(EdpLoader *loader, ResultRelInfo *rri)
 		rri->ri_TrigDesc = NULL;
 }
 
+/*
+ * Register an upkeep: tables with an AFTER INSERT statement trigger calling
+ * edp_internal.<trigger_function>() get their upkeep from the loader
+ * (loader.h).  Called from _PG_init.
+ */
+void
+edp_loader_register_upkeep(const char *trigger_function, EdpLoaderUpkeep upkeep)
+{
+	if (nupkeeps >= LOADER_MAX_UPKEEPS)
+		elog(ERROR, "too many edp loader upkeeps");	/* internal error */
+	upkeeps[nupkeeps].trigger_function = trigger_function;
+	upkeeps[nupkeeps].upkeep = upkeep;
+	nupkeeps++;
+}
+
+/* would PostgreSQL fire this trigger now (session_replication_role)? */
+static bool
+trigger_fires(Trigger *trigger)
+{
+	if (SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA)
+		return trigger->tgenabled == TRIGGER_FIRES_ON_REPLICA ||
+			trigger->tgenabled == TRIGGER_FIRES_ALWAYS;
+	return trigger->tgenabled == TRIGGER_FIRES_ON_ORIGIN ||
+		trigger->tgenabled == TRIGGER_FIRES_ALWAYS;
+}
+
+/* the registered upkeep whose trigger this is, or -1 */
+static int
+upkeep_of_trigger(Trigger *trigger, const Oid *fnoids)
+{
+	int			u;
+	uint16		type = trigger->tgtype;
+
+	if (!TRIGGER_FOR_INSERT(type) || TRIGGER_FOR_ROW(type) || TRIGGER_FOR_BEFORE(type) ||
+		TRIGGER_FOR_INSTEAD(type) || trigger->tgnewtable == NULL || trigger->tgqual != NULL)
+		return -1;
+	for (u = 0; u < nupkeeps; u++)
+		if (OidIsValid(fnoids[u]) && trigger->tgfoid == fnoids[u])
+			return u;
+	return -1;
+}
+
+static void
+upkeep_function_oids(Oid *fnoids)
+{
+	int			u;
+
+	for (u = 0; u < nupkeeps; u++)
+		fnoids[u] = LookupFuncName(list_make2(makeString(EDP_INTERNAL_SCHEMA),
+											  makeString(unconstify(char *, upkeeps[u].trigger_function))),
+								   0, NULL, true);
+}
+
+/* mask of the upkeeps whose triggers fire on rel */
+static int
+upkeeps_of_relation(Relation rel)
+{
+	Oid			fnoids[LOADER_MAX_UPKEEPS];
+	int			mask = 0;
+	int			i;
+
+	if (rel->trigdesc == NULL || nupkeeps == 0)
+		return 0;
+	upkeep_function_oids(fnoids);
+	for (i = 0; i < rel->trigdesc->numtriggers; i++)
+	{
+		Trigger    *trigger = &rel->trigdesc->triggers[i];
+		int			u = upkeep_of_trigger(trigger, fnoids);
+
+		if (u >= 0 && trigger_fires(trigger))
+			mask |= 1 << u;
+	}
+	return mask;
+}
+
+/*
+ * Remove the upkeep triggers from the executor's private copy of the
+ * root's trigger descriptor, recomputing the INSERT flags they affect;
+ * returns the mask of upkeeps removed (and so owed by the loader).
+ */
+static int
+filter_upkeep_triggers(ResultRelInfo *rri)
+{
+	TriggerDesc *trigdesc = rri->ri_TrigDesc;
+	Oid			fnoids[LOADER_MAX_UPKEEPS];
+	int			mask = 0;
+	int			i,
+				kept = 0;
+	bool		after_statement = false;
+	bool		new_table = false;
+
+	if (trigdesc == NULL || nupkeeps == 0)
+		return 0;
+	upkeep_function_oids(fnoids);
+	for (i = 0; i < trigdesc->numtriggers; i++)
+	{
+		Trigger    *trigger = &trigdesc->triggers[i];
+		uint16		type = trigger->tgtype;
+		int			u = upkeep_of_trigger(trigger, fnoids);
+
+		if (u >= 0)
+		{
+			/* a disabled upkeep trigger stays out, owed by no one (as PostgreSQL would) */
+			if (trigger_fires(trigger))
+				mask |= 1 << u;
+			continue;
+		}
+		if (kept != i)
+			trigdesc->triggers[kept] = *trigger;
+		kept++;
+		if (TRIGGER_FOR_INSERT(type) && !TRIGGER_FOR_ROW(type) && !TRIGGER_FOR_BEFORE(type) &&
+			!TRIGGER_FOR_INSTEAD(type))
+			after_statement = true;
+		if (TRIGGER_FOR_INSERT(type) && trigger->tgnewtable != NULL)
+			new_table = true;
+	}
+	if (kept == trigdesc->numtriggers)
+		return 0;
+	trigdesc->numtriggers = kept;
+	trigdesc->trig_insert_after_statement = after_statement;
+	trigdesc->trig_insert_new_table = new_table;
+	if (kept == 0)
+		rri->ri_TrigDesc = NULL;
+	return mask;
+}
+
+/* a store for the (relid, tid) of written rows, in the current context */
+Tuplestorestate *
+edp_loader_written_store(void)
+{
+	return tuplestore_begin_heap(false, false, work_mem);
+}
+
+static TupleDesc
+written_desc(void)
+{
+	TupleDesc	desc = CreateTemplateTupleDesc(2);
+
+	TupleDescInitEntry(desc, 1, "relid", OIDOID, -1, 0);
+	TupleDescInitEntry(desc, 2, "tid", TIDOID, -1, 0);
+	return desc;
+}
+
+static void
+record_written(EdpLoader *loader, Oid relid, ItemPointer tid)
+{
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+
+	values[0] = ObjectIdGetDatum(relid);
+	values[1] = PointerGetDatum(tid);
+	tuplestore_putvalues(loader->written, loader->written_desc, values, nulls);
+}
+
+/*
+ * Record the rows written in the caller's store instead of the loader's
+ * own: a store that must outlive the subtransaction the loader lives in
+ * has to be made outside it (its temporary file belongs to the resource
+ * owner that was current then).  Does nothing for a table without upkeep.
+ */
+void
+edp_loader_set_written_store(EdpLoader *loader, Tuplestorestate *store)
+{
+	if (loader->written == NULL)
+		return;
+	tuplestore_end(loader->written);
+	loader->written = store;
+}
+
+/* append the written rows of from (a batch) to to (its load) */
+void
+edp_loader_append_written(Tuplestorestate *to, Tuplestorestate *from)
+{
+	TupleDesc	desc = written_desc();
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+
+	tuplestore_rescan(from);
+	while (tuplestore_gettupleslot(from, true, false, slot))
+		tuplestore_puttupleslot(to, slot);
+	ExecDropSingleTupleTableSlot(slot);
+	FreeTupleDesc(desc);
+}
+
+/*
+ * Run the upkeeps rel has for the rows recorded in written: the rows are
+ * read back by their tids, as stored (any later change was seen by the
+ * upkeep's own UPDATE and DELETE triggers), in rel's row type, in the
+ * order they were written.  The tids stay valid: the rows' transaction is
+ * still running, so nothing can prune them.
+ */
+void
+edp_loader_upkeep(Relation rel, Tuplestorestate *written)
+{
+	int			mask = upkeeps_of_relation(rel);
+	TupleDesc	wdesc;
+	TupleTableSlot *wslot;
+	TupleTableSlot *rootslot;
+	Tuplestorestate *rows;
+	Relation	part = NULL;
+	TupleTableSlot *partslot = NULL;
+	TupleConversionMap *map = NULL;
+	int			u;
+
+	if (mask == 0 || written == NULL || tuplestore_tuple_count(written) == 0)
+		return;
+	wdesc = written_desc();
+	wslot = MakeSingleTupleTableSlot(wdesc, &TTSOpsMinimalTuple);
+	rootslot = table_slot_create(rel, NULL);
+	rows = tuplestore_begin_heap(false, false, work_mem);
+	tuplestore_rescan(written);
+	while (tuplestore_gettupleslot(written, true, false, wslot))
+	{
+		bool		isnull;
+		Oid			relid = DatumGetObjectId(slot_getattr(wslot, 1, &isnull));
+		ItemPointer tid = (ItemPointer) DatumGetPointer(slot_getattr(wslot, 2, &isnull));
+		TupleTableSlot *slot;
+
+		CHECK_FOR_INTERRUPTS();
+		if (part == NULL || RelationGetRelid(part) != relid)
+		{
+			if (part != NULL && part != rel)
+			{
+				ExecDropSingleTupleTableSlot(partslot);
+				table_close(part, NoLock);
+			}
+			/* locked since the rows were written */
+			part = relid == RelationGetRelid(rel) ? rel : table_open(relid, NoLock);
+			partslot = part == rel ? rootslot : table_slot_create(part, NULL);
+			map = part == rel ? NULL :
+				convert_tuples_by_name(RelationGetDescr(part), RelationGetDescr(rel));
+		}
+		if (!table_tuple_fetch_row_version(part, tid, SnapshotAny, partslot))
+			elog(ERROR, "edp loader could not read back a row it wrote");	/* internal error */
+		slot = partslot;
+		if (part != rel)
+			slot = map != NULL ? execute_attr_map_slot(map->attrMap, partslot, rootslot) : partslot;
+		tuplestore_puttupleslot(rows, slot);
+	}
+	if (part != NULL && part != rel)
+	{
+		ExecDropSingleTupleTableSlot(partslot);
+		table_close(part, NoLock);
+	}
+	ExecDropSingleTupleTableSlot(wslot);
+	ExecDropSingleTupleTableSlot(rootslot);
+	FreeTupleDesc(wdesc);
+
+	for (u = 0; u < nupkeeps; u++)
+		if (mask & (1 << u))
+		{
+			tuplestore_rescan(rows);
+			upkeeps[u].upkeep(rel, rows);
+		}
+	tuplestore_end(rows);
+}
+
 EdpLoader *
 edp_loader_begin(Relation rel, int flags)
 {
@@ -157,7 +433,6 @@ edp_loader_begin(Relation rel, int flags)
 	RangeTblEntry *rte;
 	ResultRelInfo *root;
 	ModifyTableState *mtstate;
-	TriggerDesc *trigdesc = rel->trigdesc;
 
 	if (check_enable_rls(RelationGetRelid(rel), InvalidOid, false) == RLS_ENABLED)
 		ereport(ERROR,
@@ -205,9 +480,17 @@ edp_loader_begin(Relation rel, int flags)
 		flatten_trigger_function() : InvalidOid;
 	filter_flatten_trigger(loader, root);
 
+	/* edp's own upkeep triggers: the loader keeps their state itself */
+	loader->upkeeps = filter_upkeep_triggers(root);
+	if (loader->upkeeps != 0)
+	{
+		loader->written = edp_loader_written_store();
+		loader->written_desc = written_desc();
+	}
+
 	AfterTriggerBeginQuery();
 	loader->transition_capture = mtstate->mt_transition_capture =
-		MakeTransitionCaptureState(trigdesc, RelationGetRelid(rel), CMD_INSERT);
+		MakeTransitionCaptureState(root->ri_TrigDesc, RelationGetRelid(rel), CMD_INSERT);
 
 	if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
 		loader->proute = ExecSetupPartitionTupleRouting(estate, rel);
@@ -405,6 +688,13 @@ insert_one(EdpLoader *loader, LoaderTarget *target, TupleTableSlot *slot,
 
 	if (rri->ri_FdwRoutine != NULL)
 	{
+		if (loader->written != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("edp cannot keep the rollup or dedupe of \"%s\" for rows written to foreign table \"%s\"",
+							RelationGetRelationName(loader->root->ri_RelationDesc), RelationGetRelationName(rel)),
+					 errhint("Load into the foreign table's server directly, or detach it from \"%s\".",
+							 RelationGetRelationName(loader->root->ri_RelationDesc))));
 		slot = rri->ri_FdwRoutine->ExecForeignInsert(estate, rri, slot, NULL);
 		if (slot == NULL)
 			return;
@@ -431,6 +721,8 @@ insert_one(EdpLoader *loader, LoaderTarget *target, TupleTableSlot *slot,
 		}
 		table_tuple_insert(rel, slot, loader->cid, loader->ti_options,
 						   loader->single_bistate);
+		if (loader->written != NULL)
+			record_written(loader, RelationGetRelid(rel), &slot->tts_tid);
 		if (rri->ri_NumIndices > 0)
 			recheck = ExecInsertIndexTuples(rri, slot, estate, false, false,
 											NULL, NIL);
@@ -466,6 +758,8 @@ flush_buffer(EdpLoader *loader, LoaderBuffer *buffer)
 	{
 		TupleTableSlot *slot = buffer->slots[i];
 
+		if (loader->written != NULL)
+			record_written(loader, RelationGetRelid(rri->ri_RelationDesc), &slot->tts_tid);
 		if (rri->ri_NumIndices > 0 || after_row)
 		{
 			List	   *recheck = NIL;
@@ -514,6 +808,27 @@ edp_loader_flush(EdpLoader *loader)
 uint64
 edp_loader_end(EdpLoader *loader)
 {
+	Relation	rel = loader->root->ri_RelationDesc;
+	Tuplestorestate *written;
+	uint64		processed;
+
+	processed = edp_loader_end_keep_written(loader, &written);
+	if (written != NULL)
+	{
+		edp_loader_upkeep(rel, written);
+		tuplestore_end(written);
+	}
+	return processed;
+}
+
+/*
+ * The same, but the upkeep of the rows written is left to the caller:
+ * *written gets their (relid, tid) store (NULL when the table has no
+ * upkeep), for edp_loader_upkeep() now or after more batches.
+ */
+uint64
+edp_loader_end_keep_written(EdpLoader *loader, Tuplestorestate **written)
+{
 	EState	   *estate = loader->estate;
 	uint64		processed;
 	ListCell   *lc;
@@ -547,6 +862,9 @@ edp_loader_end(EdpLoader *loader)
 	ExecCloseRangeTableRelations(estate);
 
 	processed = loader->processed;
+	*written = loader->written;
+	if (loader->written_desc)
+		FreeTupleDesc(loader->written_desc);
 	FreeExecutorState(estate);
 	pfree(loader);
 	return processed;

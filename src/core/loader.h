@@ -35,12 +35,23 @@
  * subtransaction back and forget the loader.  Statement triggers then fire
  * once per batch, which is what a per-batch COPY would do.
  *
+ * Upkeep: a capability whose table state is kept by an AFTER INSERT
+ * statement trigger with a transition table (edp's rollup and dedupe)
+ * registers that trigger's function and a callback.  The loader then leaves
+ * the trigger out, records where it wrote each row, and at its end calls the
+ * callback once with the rows as stored (in the table's row type): COPY
+ * keeps multi-inserts into partitioned tables (a transition table forces
+ * row-at-a-time routing), and a load of several batches can take the rows
+ * of all its batches to one upkeep (edp_loader_end_keep_written, then
+ * edp_loader_upkeep once) instead of one per batch.
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef EDP_LOADER_H
 #define EDP_LOADER_H
 
 #include "executor/tuptable.h"
+#include "utils/tuplestore.h"
 #include "utils/rel.h"
 
 typedef struct EdpLoader EdpLoader;
@@ -49,6 +60,9 @@ typedef struct EdpLoader EdpLoader;
 #define EDP_LOADER_SKIP_FLATTEN_TRIGGER	0x01	/* rows arrive flattened */
 #define EDP_LOADER_SINGLE_ROW			0x02	/* no multi-insert (volatile
 												 * defaults, ...) */
+
+/* keeps rel's state for the rows of one load, given in rel's row type */
+typedef void (*EdpLoaderUpkeep) (Relation rel, Tuplestorestate *rows);
 
 /*
  * Called with the input line number of the row being written whenever the
@@ -65,5 +79,12 @@ extern void edp_loader_set_line_callback(EdpLoader *loader,
 extern TupleTableSlot *edp_loader_slot(EdpLoader *loader);
 extern void edp_loader_add(EdpLoader *loader, TupleTableSlot *slot, uint64 lineno);
 extern uint64 edp_loader_end(EdpLoader *loader);
+
+extern void edp_loader_register_upkeep(const char *trigger_function, EdpLoaderUpkeep upkeep);
+extern uint64 edp_loader_end_keep_written(EdpLoader *loader, Tuplestorestate **written);
+extern void edp_loader_set_written_store(EdpLoader *loader, Tuplestorestate *store);
+extern Tuplestorestate *edp_loader_written_store(void);
+extern void edp_loader_append_written(Tuplestorestate *to, Tuplestorestate *from);
+extern void edp_loader_upkeep(Relation rel, Tuplestorestate *written);
 
 #endif							/* EDP_LOADER_H */

@@ -897,14 +897,24 @@ try_write(EdpIngest *ing, int from, int to)
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
 	ErrorData  *volatile edata = NULL;
+	volatile bool batch_done = false;
 
 	ing->write_line = 0;
+	/* made here, not in the subtransaction: see edp_loader_set_written_store */
+	if (ing->batch_written == NULL)
+	{
+		MemoryContextSwitchTo(ing->cxt);
+		ing->batch_written = edp_loader_written_store();
+		MemoryContextSwitchTo(oldcxt);
+	}
+	tuplestore_clear(ing->batch_written);
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(ing->loader_cxt);
 	PG_TRY();
 	{
 		EdpLoader  *loader;
 		uint64		written;
+		Tuplestorestate *batch_written;
 		uint64		removed = edp_dedupe_removed;
 		int			good = 0;
 		int			r;
@@ -926,6 +936,7 @@ try_write(EdpIngest *ing, int from, int to)
 		}
 		edp_dedupe_load_first_cid = ing->first_cid;
 		loader = edp_loader_begin(ing->rel, 0);
+		edp_loader_set_written_store(loader, ing->batch_written);
 		edp_loader_set_line_callback(loader, loader_line, ing);
 		for (r = from; r < to; r++)
 		{
@@ -944,14 +955,17 @@ try_write(EdpIngest *ing, int from, int to)
 			good++;
 		}
 		ing->write_line = 0;
-		written = edp_loader_end(loader);
+		/* the upkeep of the rows (rollup, dedupe) waits for the load's end */
+		written = edp_loader_end_keep_written(loader, &batch_written);
 		edp_dedupe_load_first_cid = InvalidCommandId;
 		PopActiveSnapshot();
-		/* rows edp's dedupe deleted again at the end of the statement */
+		/* rows a trigger's dedupe deleted again at the end of the statement */
 		removed = edp_dedupe_removed - removed;
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
+		if (batch_written != NULL)
+			batch_done = true;
 		ing->counts.loaded += written - removed;
 		ing->counts.duplicates += removed;
 		if ((int64) written < good)
@@ -971,6 +985,16 @@ try_write(EdpIngest *ing, int from, int to)
 	}
 	PG_END_TRY();
 	MemoryContextReset(ing->loader_cxt);
+	if (batch_done)
+	{
+		/* the batch committed: its rows join the load's, for one upkeep */
+		MemoryContext cxt = MemoryContextSwitchTo(ing->cxt);
+
+		if (ing->written == NULL)
+			ing->written = edp_loader_written_store();
+		edp_loader_append_written(ing->written, ing->batch_written);
+		MemoryContextSwitchTo(cxt);
+	}
 	return edata;
 }
 
@@ -1035,6 +1059,95 @@ write_rows(EdpIngest *ing, int from, int to)
 }
 
 /*
+ * The upkeep (rollup, dedupe: core/loader.h) of the rows the load's
+ * committed batches wrote, as one statement would have it: duplicates
+ * across batches are found as within one.  Rows it deletes as extra copies
+ * move from loaded to duplicates.  A synchronous load runs it once at its
+ * end, a background job before each commit.
+ */
+static void
+ingest_upkeep(EdpIngest *ing)
+{
+	uint64		removed = edp_dedupe_removed;
+
+	if (ing->written == NULL)
+	{
+		if (ing->batch_written != NULL)
+			tuplestore_end(ing->batch_written);
+		ing->batch_written = NULL;
+		return;
+	}
+	ing->cur_line = 0;
+	CommandCounterIncrement();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	edp_dedupe_load_first_cid = ing->first_cid_set ? ing->first_cid : InvalidCommandId;
+	PG_TRY();
+	{
+		edp_loader_upkeep(ing->rel, ing->written);
+	}
+	PG_FINALLY();
+	{
+		edp_dedupe_load_first_cid = InvalidCommandId;
+	}
+	PG_END_TRY();
+	PopActiveSnapshot();
+	removed = edp_dedupe_removed - removed;
+	ing->counts.loaded -= removed;
+	ing->counts.duplicates += removed;
+	/* their files (if they spilled) belong to this transaction */
+	tuplestore_end(ing->written);
+	ing->written = NULL;
+	if (ing->batch_written != NULL)
+		tuplestore_end(ing->batch_written);
+	ing->batch_written = NULL;
+}
+
+/*
+ * Create the partitions the batch's rows need before it is written, so
+ * that no row of it takes the way through the DEFAULT partition (moved at
+ * commit: written three times).  The table is closed meanwhile: CREATE
+ * TABLE ... PARTITION OF refuses a parent in use (its lock stays).
+ */
+static void
+prepare_partitions(EdpIngest *ing)
+{
+	int			r;
+	int			pass;
+	Oid			owner;
+
+	if (!ing->partition_plan_checked)
+	{
+		MemoryContext old = MemoryContextSwitchTo(ing->cxt);
+
+		ing->partition_plan = edp_partitions_plan_begin(ing->rel);
+		ing->partition_plan_checked = true;
+		MemoryContextSwitchTo(old);
+	}
+	if (ing->partition_plan == NULL)
+		return;
+	owner = ing->rel->rd_rel->relowner;
+	for (pass = 0; pass < 2; pass++)
+	{
+		for (r = 0; r < ing->nrows; r++)
+			if (!ing->rows[r].bad)
+				edp_partitions_plan_row(ing->partition_plan, ing->rel,
+										ing->rows[r].values, ing->rows[r].isnull);
+		if (!edp_partitions_plan_pending(ing->partition_plan))
+			break;
+		table_close(ing->rel, NoLock);
+		ing->rel = NULL;
+		/* rows of this transaction waiting in a DEFAULT partition go first */
+		if (pass > 0 || !edp_partitions_plan_route_defaults(ing->partition_plan, owner))
+		{
+			edp_partitions_plan_create(ing->partition_plan, owner);
+			pass = 2;
+		}
+		ing->rel = table_open(ing->relid, RowExclusiveLock);
+	}
+	edp_partitions_plan_create(ing->partition_plan, owner);	/* closes what it opened */
+}
+
+/*
  * Read and load one batch.  Background jobs call this once per
  * transaction (the loader lives within it); returns false at the end of
  * the input.
@@ -1051,23 +1164,43 @@ edp_ingest_next_batch(EdpIngest *ing)
 
 	if (ing->rel == NULL)
 		ing->rel = table_open(ing->relid, RowExclusiveLock);
-	if (ing->mode == EDP_INGEST_BACKGROUND)
-		ing->first_cid_set = false; /* a transaction of its own */
 	read_batch(ing);
+	prepare_partitions(ing);
 	write_rows(ing, 0, ing->nrows);
+	if (ing->mode == EDP_INGEST_SYNC && ing->eof)
+		ingest_upkeep(ing);
 	MemoryContextReset(ing->values_cxt);
 	ResetExprContext(ing->econtext);
-	if (ing->mode == EDP_INGEST_BACKGROUND)
-	{
-		table_close(ing->rel, NoLock);
-		ing->rel = NULL;
-	}
 	ing->cur_line = 0;
 
 	error_context_stack = errcallback.previous;
 
 	edp_ingest_check_reject_limit(ing);
 	return !ing->eof;
+}
+
+/*
+ * A background job commits after one or more batches: before each commit,
+ * the upkeep of the rows of the transaction's batches, and the table is
+ * closed (each transaction opens it again).
+ */
+void
+edp_ingest_end_transaction(EdpIngest *ing)
+{
+	ErrorContextCallback errcallback;
+
+	errcallback.callback = ingest_error_callback;
+	errcallback.arg = ing;
+	errcallback.previous = error_context_stack;
+	error_context_stack = &errcallback;
+	if (ing->rel != NULL)
+	{
+		ingest_upkeep(ing);
+		table_close(ing->rel, NoLock);
+		ing->rel = NULL;
+	}
+	ing->first_cid_set = false; /* the next transaction's statements */
+	error_context_stack = errcallback.previous;
 }
 
 /* a job whose input is garbage stops (a background job keeps its committed batches) */

@@ -16,6 +16,7 @@
 #include "lib/stringinfo.h"
 #include "storage/fd.h"
 #include "utils/rel.h"
+#include "utils/tuplestore.h"
 
 #include "ingest/ingest.h"
 
@@ -57,6 +58,12 @@ struct EdpIngest
 	pg_cryptohash_ctx *sha;		/* NULL once the checksum is known */
 	bool		first_cid_set;	/* first_cid holds the load's first statement */
 	CommandId	first_cid;		/* (a background job: this batch's) */
+	Tuplestorestate *written;	/* rows of committed batches awaiting upkeep
+								 * (core/loader.h), or NULL */
+	Tuplestorestate *batch_written; /* the batch being written's rows */
+	bool		partition_plan_checked;
+	struct EdpPartitionPlan *partition_plan;	/* partitions to create before
+												 * a batch, or NULL */
 	ResourceOwner hash_owner;	/* background jobs: outlives transactions */
 	char		checksum[PG_SHA256_DIGEST_LENGTH * 2 + 1];
 	CopyFromState cstate;

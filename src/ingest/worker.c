@@ -217,13 +217,22 @@ run_job(EdpJobSpec *spec)
 	}
 	end_step();
 
-	/* one transaction per batch; progress is notified with each commit */
+	/*
+	 * One transaction per edp.ingest_commit_rows input rows or more (whole
+	 * batches): the table's upkeep (rollup, dedupe) runs once per
+	 * transaction, before its commit; progress is notified with each commit.
+	 */
 	while (more && !cancel)
 	{
+		int64		rows_at_start = edp_ingest_counts(ing)->rows_in;
+
 		CHECK_FOR_INTERRUPTS();
 		begin_step("edp ingest: batch");
 		edp_become(&as_run_as, spec->run_as, EDP_SESSION_PATH);
-		more = edp_ingest_next_batch(ing);
+		do
+			more = edp_ingest_next_batch(ing);
+		while (more && edp_ingest_counts(ing)->rows_in - rows_at_start < edp_ingest_commit_rows);
+		edp_ingest_end_transaction(ing);
 		/* the last call may find only the end of the input: nothing to report */
 		if (edp_ingest_counts(ing)->rows_in != counts.rows_in || more)
 		{

@@ -15,6 +15,8 @@ shared_preload_libraries = 'edp'
 edp.database = 'postgres'
 edp.naptime = 50
 restart_after_crash = on
+# commit (and notify progress) after every batch; the default groups them
+edp.ingest_commit_rows = 0
 });
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION edp CASCADE');
@@ -64,6 +66,22 @@ like($heard, qr/"event": "started".*"event": "progress".*"event": "progress".*"e
 	'listener received started -> progress -> succeeded live');
 like($heard, qr/"event": "succeeded", "job_id": $job, "loaded": 300, "status": "succeeded", "rows_in": 300,/,
 	'final notification carries the counts');
+
+# --- edp.ingest_commit_rows groups batches into one transaction (one
+# upkeep, one progress event) per that many rows
+$node->safe_psql('postgres', 'ALTER SYSTEM SET edp.ingest_commit_rows = 150');
+$node->reload;
+my $grouped = $node->safe_psql('postgres',
+	"SELECT edp.ingest_async('t', '$f300', batch_size => 100, force => true)");
+ok($node->poll_query_until('postgres',
+		"SELECT status FROM edp.jobs WHERE id = $grouped", 'succeeded'),
+	'grouped async job succeeds');
+is($node->safe_psql('postgres',
+		"SELECT string_agg(event, ' ' ORDER BY id) FROM edp.job_events WHERE job_id = $grouped"),
+	'queued started progress progress succeeded',
+	'batches of 100 rows commit per 150 rows or more: after rows 200 and 300');
+$node->safe_psql('postgres', 'ALTER SYSTEM RESET edp.ingest_commit_rows');
+$node->reload;
 $listener->quit;
 is($node->safe_psql('postgres', 'SELECT count(*) FROM t'), '300', 'rows loaded');
 

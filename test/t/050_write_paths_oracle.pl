@@ -90,9 +90,7 @@ my $runner = EdpScenario->new(node => $node, dir => $dir,
 # pipeline), reported as TODO: prove lists them, and one that starts to pass
 # shows as "TODO passed", to be taken off this list.
 our $TODO;
-my $ledger_async = 'ledger: a background job commits each batch, so a row it loads and a later batch of the same job replaces (keep latest) still counts as loaded';
 my %KNOWN = (
-	(map { $_ => $ledger_async } 16, 29, 72),
 	100 => 'keep first: two copies in one statement that land in different partitions; the first to arrive is not known, the partition decides',
 );
 my $t0 = Time::HiRes::time();
