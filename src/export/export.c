@@ -175,6 +175,8 @@ append_hive_value(StringInfo path, const char *v)
 static void
 finish_file(ExportRun *run)
 {
+	MemoryContext old;
+
 	if (run->w == NULL)
 		return;
 	edp_parquet_end(run->w);
@@ -190,7 +192,11 @@ finish_file(ExportRun *run)
 				 errmsg("could not close file \"%s\": %m", run->fp_path)));
 	}
 	run->fp = NULL;
+
+	/* (called inside SPI: the list must live in the run's context) */
+	old = MemoryContextSwitchTo(run->cxt);
 	run->files_rows = lappend(run->files_rows, palloc_int64(run->cxt, run->rows));
+	MemoryContextSwitchTo(old);
 }
 
 static void
@@ -519,6 +525,13 @@ export_query(Relation rel, ArrayType *partition_by, const char *tcol_arg,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("no column of \"%s\" is left for the files", RelationGetRelationName(rel)),
 				 errdetail("Partition key columns are written in the directory names only.")));
+	/*
+	 * Hive names NULL and '' alike (the default partition): '' becomes NULL
+	 * here, so that both land in one directory, read back as NULL.
+	 */
+	for (i = 0; i < nelems; i++)
+		key_sql[i] = psprintf("CASE WHEN (%s) OPERATOR(pg_catalog.=) ''::pg_catalog.text THEN NULL ELSE (%s) END",
+							  key_sql[i], key_sql[i]);
 	for (i = 0; i < nelems; i++)
 		appendStringInfo(&sql, ", %s", key_sql[i]);
 	/* like COPY: a partitioned table with its partitions, a parent alone */

@@ -13,10 +13,12 @@
  *								char(n) keeps its padding
  *	 jsonb						BYTE_ARRAY JSON, its text output
  *	 boolean					BOOLEAN
- *	 date						INT32 DATE
+ *	 date						INT32 DATE; -infinity/infinity as -(2^31-1)/2^31-1
  *	 timestamp/timestamptz		INT64 TIMESTAMP(MICROS), isAdjustedToUTC
  *								false/true; -infinity and infinity as
- *								-(2^63-1) and 2^63-1 (DuckDB's own infinities)
+ *								-(2^63-1) and 2^63-1 (DuckDB's own infinities);
+ *								after 294247-01-10 (PostgreSQL goes on to
+ *								294276) an error
  *	 uuid						FIXED_LEN_BYTE_ARRAY(16) UUID
  *	 bytea						BYTE_ARRAY, no annotation
  *	 PostGIS geometry			BYTE_ARRAY ISO WKB (st_asbinary), GeoParquet
@@ -38,6 +40,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
+#include "common/int.h"
 #include "commands/extension.h"
 #include "mb/pg_wchar.h"
 #include "nodes/makefuncs.h"
@@ -602,8 +605,11 @@ edp_parquet_column_add(EdpParquetColumn *col, Datum value)
 					v = -PG_INT64_MAX;
 				else if (TIMESTAMP_IS_NOEND(ts))
 					v = PG_INT64_MAX;
-				else
-					v = ts + PG_EPOCH_USECS;	/* PostgreSQL's range fits */
+				else if (pg_add_s64_overflow(ts, PG_EPOCH_USECS, &v))
+					ereport(ERROR,
+							(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+							 errmsg("timestamp of column \"%s\" is out of the range of Parquet timestamps", col->name),
+							 errdetail("Parquet counts microseconds since 1970 in 64 bits, up to 294247-01-10 04:00:54.775807 UTC.")));
 				put_le64(&col->values, (uint64) v);
 				stat_int(col, v);
 				break;
