@@ -692,7 +692,13 @@ edp_export(PG_FUNCTION_ARGS)
 		foreach(lc, run->files)
 		{
 			ExportFile *f = (ExportFile *) lfirst(lc);
+			struct stat st;
 
+			/* rename() would replace it: a concurrent run wrote there */
+			if (lstat(f->final, &st) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_DUPLICATE_FILE),
+						 errmsg("file \"%s\" appeared in the export directory during the export", f->final)));
 			durable_rename(f->tmp, f->final, ERROR);
 			run->renamed++;
 		}
