@@ -257,6 +257,44 @@ is_deeply(duck("SELECT count(*), count(n), sum(length(s)), bool_and(s = repeat(m
 is_deeply(duck("SELECT total_uncompressed_size > 6400000 FROM parquet_metadata('$dir/pages.parquet') WHERE path_in_schema = 's'"),
 	[ [ JSON::PP::true ] ], '... from one column chunk of more than 6 MB');
 
+# definition levels: NULL patterns of every run length, alone and in runs,
+# across pages and row groups (the RLE/bit-packed hybrid's cases)
+my $levels = <<'SQL';
+SELECT g, CASE WHEN k = 0 THEN (abs(hashint4(g)) % 100) < 50
+               WHEN k = 1 THEN (abs(hashint4(g)) % 100) < 3
+               WHEN k = 2 THEN (abs(hashint4(g)) % 100) < 97
+               ELSE (g / k) % 2 = 0 END AS nul
+  FROM generate_series(1, 30000) g, LATERAL (SELECT g % 23 AS k) s
+SQL
+$pg->("COPY (SELECT g, CASE WHEN NOT nul THEN g END AS v, CASE WHEN NOT nul THEN g % 2 = 0 END AS b
+             FROM ($levels) l ORDER BY g) TO '$dir/levels.parquet' WITH (FORMAT parquet, ROW_GROUP_SIZE 7777)");
+is_deeply(duck("SELECT v IS NULL, md5(string_agg(g::varchar, ',' ORDER BY g)), count(v), count(b), coalesce(sum(v), 0)::varchar,
+                       count(*) FILTER (WHERE b <> (v % 2 = 0))
+                  FROM '$dir/levels.parquet' GROUP BY ALL ORDER BY ALL"),
+	decode_json($pg->("SELECT json_agg(json_build_array(nul, h, nv, nv, sv, 0) ORDER BY nul)
+	                     FROM (SELECT nul, md5(string_agg(g::text, ',' ORDER BY g)) h,
+	                                  count(*) FILTER (WHERE NOT nul) nv, coalesce(sum(g) FILTER (WHERE NOT nul), 0)::text sv
+	                             FROM ($levels) l GROUP BY nul) x")),
+	'NULLs in every pattern of runs are where they were, values and booleans too');
+
+# a database encoding other than UTF-8: text is converted
+$pg->("CREATE DATABASE latin1 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0");
+$node->safe_psql('latin1', q{CREATE EXTENSION edp CASCADE;
+DO $$ BEGIN EXECUTE format('CREATE TABLE l (%I text)', 'caf' || chr(233)); END $$;
+INSERT INTO l VALUES ('caf' || chr(233));}
+	  . "COPY l TO '$dir/latin1.parquet' WITH (FORMAT parquet)");
+is_deeply(duck("SELECT name FROM parquet_schema('$dir/latin1.parquet') WHERE name <> 'schema'"), [ [ "caf\x{e9}" ] ],
+	'LATIN1 database: the column name is UTF-8 in the file');
+is_deeply(duck("SELECT COLUMNS(*), strlen(COLUMNS(*)) FROM '$dir/latin1.parquet'"), [ [ "caf\x{e9}", 5 ] ],
+	'... and so is its text (é: two bytes in UTF-8)');
+
+# COPY (DML ... RETURNING) TO, as PostgreSQL's COPY allows
+$pg->("CREATE TABLE queue (id int, payload text); INSERT INTO queue SELECT g, 'p' || g FROM generate_series(1, 10) g");
+$pg->("COPY (DELETE FROM queue WHERE id <= 4 RETURNING *) TO '$dir/deleted.parquet' WITH (FORMAT parquet)");
+is_deeply(duck("SELECT string_agg(payload, ',' ORDER BY id) FROM '$dir/deleted.parquet'"), [ [ 'p1,p2,p3,p4' ] ],
+	'COPY (DELETE ... RETURNING) TO writes the deleted rows');
+is($pg->('SELECT count(*) FROM queue'), '6', '... which are gone');
+
 # an empty result: a valid file with the schema and no rows
 $pg->("COPY (SELECT * FROM all_types WHERE false) TO '$dir/empty.parquet' WITH (FORMAT parquet)");
 is_deeply(duck("SELECT count(*) FROM '$dir/empty.parquet'"), [ [ 0 ] ], 'an empty result is a file with no rows');
