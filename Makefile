@@ -26,6 +26,12 @@ OBJS = \
 	src/events/flatten_json.o \
 	src/events/flatten_trigger.o \
 	src/events/generator.o \
+	src/export/copy_to.o \
+	src/export/export.o \
+	src/export/geoparquet.o \
+	src/export/parquet_types.o \
+	src/export/parquet_writer.o \
+	src/export/thrift_compact.o \
 	src/ingest/functions.o \
 	src/ingest/inbox_files.o \
 	src/ingest/ingest.o \
@@ -47,9 +53,12 @@ OBJS = \
 # The install script of this version is built from one file per capability,
 # in this order (later parts use objects of earlier ones); released scripts
 # (sql/edp--1.0.sql) and upgrade scripts are committed and frozen.
-INSTALL_SQL = $(addprefix sql/install/,catalog.sql events.sql buckets.sql trips.sql ingest.sql)
+INSTALL_SQL = $(addprefix sql/install/,catalog.sql events.sql buckets.sql trips.sql ingest.sql export.sql)
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 DATA = sql/$(EXTENSION)--1.0.sql $(wildcard sql/$(EXTENSION)--*--*.sql)
+
+# Parquet pages are compressed with Debian's libzstd (libzstd-dev)
+SHLIB_LINK += -lzstd
 
 # the library knows its version (job.c refuses an older ledger)
 PG_CPPFLAGS += -I$(srcdir)/src -DEDP_VERSION='"$(EXTVERSION)"'

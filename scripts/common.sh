@@ -8,7 +8,7 @@ set -euo pipefail
 EDP_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PG_BINDIR=/usr/lib/postgresql/15/bin
 PG_CONFIG=$PG_BINDIR/pg_config
-EDP_PACKAGES="make gcc libc6-dev postgresql-15 postgresql-server-dev-15 postgresql-15-postgis-3 libipc-run-perl"
+EDP_PACKAGES="make gcc libc6-dev libzstd-dev postgresql-15 postgresql-server-dev-15 postgresql-15-postgis-3 libipc-run-perl"
 
 if [ "$(id -u)" -eq 0 ]; then
     SUDO=""

@@ -6,6 +6,23 @@ source "$(dirname "$0")/common.sh"
 
 edp_install_packages
 
+# The Parquet tests (test/t/06*_export_*.pl) read edp's files back with
+# DuckDB for node: Debian's nodejs and npm where missing, then the npm
+# package (its engine included) into test/parquet/node_modules, pinned by
+# test/parquet/package-lock.json -- never a global install.
+for p in nodejs npm; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" &&
+       ! command -v "${p/nodejs/node}" >/dev/null; then
+        say "installing Debian package $p"
+        $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$p" >/dev/null
+    fi
+done
+if [ ! -d "$EDP_ROOT/test/parquet/node_modules/@duckdb/node-api" ]; then
+    say "installing DuckDB for node into test/parquet"
+    (cd "$EDP_ROOT/test/parquet" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
 # one version: edp.control's default_version; META.json (the release and
 # provides.edp, its first two "version" fields) must agree
 control_version=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$EDP_ROOT/edp.control")

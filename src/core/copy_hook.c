@@ -1,11 +1,13 @@
 /*-------------------------------------------------------------------------
  *
  * core/copy_hook.c
- *		edp's ProcessUtility hook: COPY FROM into edp's tables.
+ *		edp's ProcessUtility hook: COPY FROM into edp's tables, COPY TO in
+ *		edp's formats.
  *
  * The hook offers each COPY FROM to the capabilities that take over COPY
- * for their tables (event tables, then trips tables) and passes everything
- * else on.  The checks below are COPY FROM's own (DoCopy): the takers run
+ * for their tables (event tables, then trips tables), each COPY TO to the
+ * capabilities that write formats PostgreSQL lacks (Parquet), and passes
+ * everything else on.  The checks below are COPY FROM's own (DoCopy): the takers run
  * PostgreSQL's COPY machinery and must refuse what COPY would refuse.
  *
  *-------------------------------------------------------------------------
@@ -151,6 +153,47 @@ take_copy(CopyStmt *stmt, const char *queryString, QueryEnvironment *queryEnv,
 	return taken;
 }
 
+static EdpCopyToTaker to_takers[2];
+static int	nto_takers = 0;
+
+/*
+ * Offer a COPY TO to the COPY TO takers, in a database where edp is
+ * installed; false when none took it.
+ */
+static bool
+take_copy_to(CopyStmt *stmt, PlannedStmt *pstmt, const char *queryString,
+			 QueryEnvironment *queryEnv, QueryCompletion *qc)
+{
+	EdpCopyToTarget target;
+	MemoryContext copycontext;
+	MemoryContext oldcontext;
+	uint64		processed = 0;
+	bool		taken = false;
+	int			i;
+
+	if (nto_takers == 0 || stmt->is_from ||
+		!OidIsValid(get_extension_oid("edp", true)))
+		return false;
+
+	copycontext = AllocSetContextCreate(CurrentMemoryContext, "edp COPY TO",
+										ALLOCSET_DEFAULT_SIZES);
+	oldcontext = MemoryContextSwitchTo(copycontext);
+	target.stmt = stmt;
+	target.pstate = make_parsestate(NULL);
+	target.pstate->p_sourcetext = queryString;
+	target.pstate->p_queryEnv = queryEnv;
+	target.stmt_location = pstmt->stmt_location;
+	target.stmt_len = pstmt->stmt_len;
+	for (i = 0; i < nto_takers && !taken; i++)
+		taken = to_takers[i] (&target, &processed);
+	MemoryContextSwitchTo(oldcontext);
+	MemoryContextDelete(copycontext);
+
+	if (taken && qc)
+		SetQueryCompletion(qc, CMDTAG_COPY, processed);
+	return taken;
+}
+
 static void
 edp_process_utility(PlannedStmt *pstmt, const char *queryString,
 					bool readOnlyTree, ProcessUtilityContext context,
@@ -161,6 +204,9 @@ edp_process_utility(PlannedStmt *pstmt, const char *queryString,
 
 	if (IsA(parsetree, CopyStmt) &&
 		take_copy((CopyStmt *) parsetree, queryString, queryEnv, qc))
+		return;
+	if (IsA(parsetree, CopyStmt) &&
+		take_copy_to((CopyStmt *) parsetree, pstmt, queryString, queryEnv, qc))
 		return;
 
 	if (prev_ProcessUtility)
@@ -178,6 +224,15 @@ edp_copy_register_taker(EdpCopyTaker taker)
 	if (ntakers >= (int) lengthof(takers))
 		elog(ERROR, "too many edp COPY takers");	/* internal error */
 	takers[ntakers++] = taker;
+}
+
+/* the COPY TO takers, in the order _PG_init registered them */
+void
+edp_copy_register_to_taker(EdpCopyToTaker taker)
+{
+	if (nto_takers >= (int) lengthof(to_takers))
+		elog(ERROR, "too many edp COPY TO takers");	/* internal error */
+	to_takers[nto_takers++] = taker;
 }
 
 void

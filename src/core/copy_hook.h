@@ -6,8 +6,9 @@
  * Two capabilities take over COPY FROM for their tables: event tables
  * (events/flatten_copy.c) and trips tables (trips/copy.c).  Each registers
  * a "taker" at load time that returns false to leave the statement to the
- * next taker, and in the end to PostgreSQL.  The hook knows no taker by
- * name: core does not call up into the capabilities.
+ * next taker, and in the end to PostgreSQL.  COPY TO has takers of its own
+ * (export/copy_to.c: FORMAT parquet).  The hook knows no taker by name:
+ * core does not call up into the capabilities.
  *
  *-------------------------------------------------------------------------
  */
@@ -47,5 +48,24 @@ extern void edp_copy_check_privileges(ParseState *pstate, Relation rel,
 typedef bool (*EdpCopyTaker) (EdpCopyTarget *target, uint64 *processed);
 
 extern void edp_copy_register_taker(EdpCopyTaker taker);
+
+/*
+ * A COPY TO the hook offers to the COPY TO takers, untouched: a taker
+ * checks the options first and returns false, having done nothing, when
+ * the statement is not one of its own (PostgreSQL's COPY runs it then).
+ * The parse state carries the source text and query environment; the
+ * statement's location in the text is for error positions.
+ */
+typedef struct EdpCopyToTarget
+{
+	CopyStmt   *stmt;
+	ParseState *pstate;
+	int			stmt_location;
+	int			stmt_len;
+} EdpCopyToTarget;
+
+typedef bool (*EdpCopyToTaker) (EdpCopyToTarget *target, uint64 *processed);
+
+extern void edp_copy_register_to_taker(EdpCopyToTaker taker);
 
 #endif							/* EDP_COPY_HOOK_H */

@@ -18,6 +18,7 @@
 #include "core/copy_hook.h"
 #include "core/edp.h"
 #include "events/flatten.h"
+#include "export/export.h"
 #include "core/guc.h"
 #include "trips/trips.h"
 
@@ -34,6 +35,7 @@ _PG_init(void)
 	edp_copy_hook_init();
 	edp_flatten_init();			/* registers its COPY taker first */
 	edp_trips_init();
+	edp_export_init();			/* COPY TO ... (FORMAT parquet) */
 	edp_buckets_guc_init();
 	edp_buckets_init();
 	edp_guc_init();

@@ -174,6 +174,27 @@ edp_job_update(int64 job_id, const char *event, const char *status,
 	return cancel;
 }
 
+/*
+ * What kind of job this is: 'ingest' (the column's default) or 'export'
+ * (export/export.c), set right after edp_job_create in the same
+ * transaction, so no one sees the job without it.
+ */
+void
+edp_job_set_kind(int64 job_id, const char *kind)
+{
+	static const char *sql =
+	"UPDATE edp.jobs SET kind = $2 WHERE id OPERATOR(pg_catalog.=) $1";
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		values[2];
+	EdpIdentity lu;
+
+	values[0] = Int64GetDatum(job_id);
+	values[1] = CStringGetTextDatum(kind);
+	ledger_enter(&lu);
+	execute(sql, 2, types, values, NULL, SPI_OK_UPDATE);
+	ledger_leave(&lu);
+}
+
 /* what is known of the input: its format, size and (at the end) checksum */
 void
 edp_job_set_input(int64 job_id, const char *format, const char *checksum, int64 size)
@@ -209,6 +230,7 @@ edp_job_find_loaded(Oid owner, Oid target, const char *checksum, int64 size, boo
 	"SELECT id FROM edp.jobs WHERE target OPERATOR(pg_catalog.=) $1::pg_catalog.regclass "
 	"  AND owner OPERATOR(pg_catalog.=) $4::pg_catalog.regrole "
 	"  AND size OPERATOR(pg_catalog.=) $3 AND status OPERATOR(pg_catalog.=) 'succeeded' "
+	"  AND kind OPERATOR(pg_catalog.=) 'ingest' "
 	"  AND ($2 IS NULL OR checksum OPERATOR(pg_catalog.=) $2) ORDER BY id LIMIT 1";
 	Oid			types[4] = {OIDOID, TEXTOID, INT8OID, OIDOID};
 	Datum		values[4];
@@ -393,7 +415,7 @@ edp_job_requeue(int64 job_id)
 	"UPDATE edp.jobs SET status = 'queued', cancel_requested = false, error = NULL, worker_pid = NULL, "
 	"  finished_at = NULL "
 	"WHERE id OPERATOR(pg_catalog.=) $1 AND status OPERATOR(pg_catalog.=) ANY ('{failed,cancelled}'::pg_catalog.text[]) "
-	"  AND source OPERATOR(pg_catalog.<>) 'client' AND (owner OPERATOR(pg_catalog.=) $2::pg_catalog.regrole OR $3)";
+	"  AND source OPERATOR(pg_catalog.<>) 'client' AND kind OPERATOR(pg_catalog.=) 'ingest' AND (owner OPERATOR(pg_catalog.=) $2::pg_catalog.regrole OR $3)";
 	Oid			types[3] = {INT8OID, OIDOID, BOOLOID};
 	Datum		values[3];
 	EdpIdentity lu;
