@@ -796,13 +796,18 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     d regclass;
+    top boolean;
+    ts name;
     busy boolean;
     moved boolean := false;
 BEGIN
-    FOR d IN SELECT i.inhrelid::regclass FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+    SELECT ts_column INTO ts FROM edp.event_tables WHERE relid = root;
+    FOR d, top IN SELECT i.inhrelid::regclass, i.inhparent = root FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
               WHERE (i.inhparent = root OR i.inhparent = ANY (parents))
                 AND pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT' LOOP
-        EXECUTE format('SELECT EXISTS (SELECT FROM %s)', d) INTO busy;
+        -- (rows without a time stay in the root's DEFAULT partition: not a reason)
+        EXECUTE format('SELECT EXISTS (SELECT FROM %s WHERE %s)', d,
+                       CASE WHEN top THEN format('%I IS NOT NULL', ts) ELSE 'true' END) INTO busy;
         IF busy THEN
             PERFORM edp_internal.route_default(d);
             moved := true;
@@ -858,11 +863,14 @@ BEGIN
 
     IF parent = root THEN
         -- period level: every row with a time leaves the DEFAULT partition in
-        -- one pass, the partitions of its days are created, and the rows go
-        -- back through the root's routing in one INSERT (a pass per day would
-        -- read the DEFAULT partition once per day)
+        -- one pass (a pass per day would read it once per day), and each
+        -- day's rows go into the partition made for them, read back through
+        -- an index on the staging table.  (Into that partition, not the
+        -- root: the root's statement triggers, a user's among them, must not
+        -- fire for rows that are only moving.)
         EXECUTE format('WITH m AS (DELETE FROM %s WHERE %I IS NOT NULL RETURNING *) INSERT INTO %s SELECT * FROM m',
                        dflt, e.ts_column, moving);
+        EXECUTE format('CREATE INDEX ON %s (%I)', moving, e.ts_column);
         FOR p IN EXECUTE format('SELECT DISTINCT date_trunc(%L, %I AT TIME ZONE ''UTC'') AT TIME ZONE ''UTC'' '
                                 'FROM %s ORDER BY 1', e.partition_period, e.ts_column, moving) LOOP
             IF e.partition_type_column IS NOT NULL THEN
@@ -870,11 +878,12 @@ BEGIN
                                'WHERE %I >= $1 AND %I < $2) d', e.partition_type_column, e.partition_type_column, moving,
                                e.ts_column, e.ts_column) USING p, p + step INTO types, typenulls;
             END IF;
-            PERFORM edp_internal.add_period_partition(root, p, types, typenulls);
+            part := edp_internal.add_period_partition(root, p, types, typenulls);
+            EXECUTE format('INSERT INTO %s SELECT * FROM %s WHERE %I >= $1 AND %I < $2', part, moving,
+                           e.ts_column, e.ts_column) USING p, p + step;
+            GET DIAGNOSTICS n = ROW_COUNT;
+            moved := moved + n;
         END LOOP;
-        EXECUTE format('INSERT INTO %s SELECT * FROM %s', root, moving);
-        GET DIAGNOSTICS n = ROW_COUNT;
-        moved := moved + n;
     ELSE
         -- type level: one partition per event type present
         FOR v, vnull IN EXECUTE format('SELECT DISTINCT %I::text, %I IS NULL FROM %s', e.partition_type_column, e.partition_type_column, dflt) LOOP

@@ -46,6 +46,7 @@ edp_floor_div(int64 a, int64 b)
 extern int	edp_max_buckets;
 extern uint64 edp_dedupe_removed;
 extern CommandId edp_dedupe_load_first_cid;
+extern const char *edp_dedupe_load_xids;
 extern char *edp_naive_timezone;
 
 extern void edp_buckets_guc_init(void);

@@ -69,6 +69,14 @@ uint64		edp_dedupe_removed = 0;
  */
 CommandId	edp_dedupe_load_first_cid = InvalidCommandId;
 
+/*
+ * Set by a load that commits several transactions (a background job) to
+ * the "{xid,...}" of its committed ones, or NULL: their rows are its own
+ * too, for the ledger (a newer version replacing one of them makes that
+ * one a duplicate of the job, not a loaded row).
+ */
+const char *edp_dedupe_load_xids = NULL;
+
 /* above this many candidate keys dedupe joins the batch instead of probing */
 #define EDP_DEDUPE_MANY_CANDIDATES 10000
 
@@ -435,19 +443,24 @@ dedupe_delete(const TriggerSettings *s, const DedupeCandidates *dc)
 	 */
 	sql = psprintf("DELETE FROM %s t USING ("
 				   " SELECT s.edp_toid, s.edp_tid, s.edp_counted FROM ("
-				   "  SELECT c.edp_toid, c.edp_tid, c.edp_mine, %s AS edp_counted,"
+				   "  SELECT c.edp_toid, c.edp_tid, c.edp_mine, (%s) AS edp_counted,"
 				   "   pg_catalog.row_number() OVER (PARTITION BY %s ORDER BY %sc.edp_mine, c.edp_cur, c.edp_age DESC,"
 				   "     c.edp_cmin, c.edp_toid, c.edp_tid) AS edp_rn"
 				   "  FROM (SELECT b.*, %s AS edp_mine"
 				   "        FROM (SELECT t2.tableoid AS edp_toid, t2.ctid AS edp_tid,"
 				   "                edp_internal.xact_is_current(t2.xmin) AS edp_cur,"
 				   "                t2.cmin::pg_catalog.text::pg_catalog.int8 AS edp_cmin,"
-				   "                pg_catalog.age(t2.xmin) AS edp_age, t2.*"
+				   "                pg_catalog.age(t2.xmin) AS edp_age, t2.xmin AS edp_xmin, t2.*"
 				   "              FROM %s t2 WHERE EXISTS (SELECT FROM (%s) k WHERE %s%s)%s) b) c"
 				   " ) s WHERE s.edp_rn OPERATOR(pg_catalog.>) 1%s"
 				   ") d WHERE t.tableoid OPERATOR(pg_catalog.=) d.edp_toid AND t.ctid OPERATOR(pg_catalog.=) d.edp_tid"
 				   " RETURNING d.edp_counted",
-				   s->table, "c.edp_mine", s->cols,
+				   s->table,
+				   edp_dedupe_load_xids != NULL
+				   ? psprintf("c.edp_mine OR c.edp_xmin OPERATOR(pg_catalog.=) ANY (%s::pg_catalog.xid[])",
+							  quote_literal_cstr(edp_dedupe_load_xids))
+				   : "c.edp_mine",
+				   s->cols,
 				   latest ? psprintf("c.%s DESC NULLS LAST, ", s->ordercol) : "",
 				   edp_dedupe_load_first_cid != InvalidCommandId
 				   ? psprintf("(b.edp_cur AND b.edp_cmin OPERATOR(pg_catalog.>=) %u)", edp_dedupe_load_first_cid)

@@ -140,13 +140,18 @@ take_copy(CopyStmt *stmt, const char *queryString, QueryEnvironment *queryEnv,
 	target.pstate->p_sourcetext = queryString;
 	target.pstate->p_queryEnv = queryEnv;
 
+	target.after_close = NULL;
+	target.after_close_arg = NULL;
 	taken = false;
 	for (i = 0; i < ntakers && !taken; i++)
 		taken = takers[i] (&target, &processed);
 
+	table_close(target.rel, NoLock);
+	target.rel = NULL;
+	if (taken && target.after_close != NULL)
+		target.after_close(&target, &processed);
 	MemoryContextSwitchTo(oldcontext);
 	MemoryContextDelete(copycontext);
-	table_close(target.rel, NoLock);
 
 	if (taken && qc)
 		SetQueryCompletion(qc, CMDTAG_COPY, processed);

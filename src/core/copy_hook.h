@@ -34,6 +34,15 @@ typedef struct EdpCopyTarget
 	Relation	rel;
 	List	   *attnums;
 	ParseState *pstate;
+
+	/*
+	 * Set by a taker that must finish the statement with the table closed
+	 * (creating partitions: CREATE TABLE ... PARTITION OF refuses a parent
+	 * in use): called after the hook has closed rel (its lock stays), in
+	 * the taker's memory context; it adds to *processed.
+	 */
+	void		(*after_close) (struct EdpCopyTarget *target, uint64 *processed);
+	void	   *after_close_arg;
 } EdpCopyTarget;
 
 extern void edp_copy_hook_init(void);

@@ -24,6 +24,7 @@
 #include "access/tableam.h"
 #include "access/tupconvert.h"
 #include "access/xact.h"
+#include "catalog/partition.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
@@ -65,6 +66,7 @@ typedef struct LoaderTarget
 	ResultRelInfo *rri;
 	bool		has_br_trigger; /* BEFORE ROW INSERT, after filtering */
 	bool		batched;		/* rows go through a LoaderBuffer */
+	bool		spooled;		/* a DEFAULT partition whose rows are spooled */
 	LoaderBuffer *buffer;
 } LoaderTarget;
 
@@ -92,6 +94,12 @@ struct EdpLoader
 
 	EdpLoaderLineCallback line_callback;
 	void	   *line_callback_arg;
+
+	Tuplestorestate *spool;		/* rows bound for a DEFAULT partition, or NULL */
+	uint64	   *spool_lines;
+	uint64		nspooled;
+	uint64		spool_cap;
+	MemoryContext caller_cxt;	/* outlives the loader: the spool's */
 
 	int			upkeeps;		/* mask of registered upkeeps this table has */
 	Tuplestorestate *written;	/* (relid, tid) of each row written, or NULL */
@@ -510,7 +518,16 @@ edp_loader_begin(Relation rel, int flags)
 	loader->single_bistate = GetBulkInsertState();
 	loader->single_rel = InvalidOid;
 
-	ExecBSInsertTriggers(estate, root);
+	/* spooling would split a user's transition table in two: not then */
+	if ((flags & EDP_LOADER_SPOOL_DEFAULT) && loader->proute != NULL &&
+		!(root->ri_TrigDesc != NULL && root->ri_TrigDesc->trig_insert_new_table))
+	{
+		loader->caller_cxt = CurrentMemoryContext;
+		loader->spool = tuplestore_begin_heap(false, false, work_mem);
+	}
+
+	if (!(flags & EDP_LOADER_CONTINUES))
+		ExecBSInsertTriggers(estate, root);
 
 	return loader;
 }
@@ -559,6 +576,13 @@ loader_target(EdpLoader *loader, ResultRelInfo *rri)
 	target->rri = rri;
 	if (rri != loader->root)
 		filter_flatten_trigger(loader, rri);
+	if (loader->spool != NULL && rri != loader->root &&
+		rri->ri_RelationDesc->rd_rel->relispartition)
+	{
+		Oid			relid = RelationGetRelid(rri->ri_RelationDesc);
+
+		target->spooled = get_default_partition_oid(get_partition_parent(relid, false)) == relid;
+	}
 	target->has_br_trigger = rri->ri_TrigDesc != NULL &&
 		(rri->ri_TrigDesc->trig_insert_before_row ||
 		 rri->ri_TrigDesc->trig_insert_instead_row);
@@ -601,6 +625,21 @@ edp_loader_add(EdpLoader *loader, TupleTableSlot *slot, uint64 lineno)
 								slot, estate);
 	target = loader_target(loader, rri);
 	rel = rri->ri_RelationDesc;
+
+	if (target->spooled)
+	{
+		/* the caller creates this row's partition and writes it later */
+		if (loader->nspooled >= loader->spool_cap)
+		{
+			loader->spool_cap = Max(1024, loader->spool_cap * 2);
+			loader->spool_lines = loader->spool_lines == NULL
+				? MemoryContextAllocHuge(loader->caller_cxt, sizeof(uint64) * loader->spool_cap)
+				: repalloc_huge(loader->spool_lines, sizeof(uint64) * loader->spool_cap);
+		}
+		loader->spool_lines[loader->nspooled++] = lineno;
+		tuplestore_puttupleslot(loader->spool, slot);
+		return;
+	}
 
 	if (!target->batched)
 	{
@@ -829,13 +868,34 @@ edp_loader_end(EdpLoader *loader)
 uint64
 edp_loader_end_keep_written(EdpLoader *loader, Tuplestorestate **written)
 {
+	Tuplestorestate *spool;
+	uint64	   *lines;
+	uint64		processed = edp_loader_end_spooled(loader, written, &spool, &lines);
+
+	if (spool != NULL)
+		elog(ERROR, "edp loader spooled rows nobody writes");	/* internal error */
+	return processed;
+}
+
+/*
+ * The same, and *spool gets the rows spooled for DEFAULT partitions (in
+ * the table's row type, NULL when none), *spool_lines their line numbers:
+ * then the statement goes on in another loader (EDP_LOADER_CONTINUES),
+ * which fires the AFTER STATEMENT triggers this one leaves out.
+ */
+uint64
+edp_loader_end_spooled(EdpLoader *loader, Tuplestorestate **written,
+					   Tuplestorestate **spool, uint64 **spool_lines)
+{
 	EState	   *estate = loader->estate;
 	uint64		processed;
 	ListCell   *lc;
+	bool		more = loader->spool != NULL && loader->nspooled > 0;
 
 	edp_loader_flush(loader);
 
-	ExecASInsertTriggers(estate, loader->root, loader->transition_capture);
+	if (!more)
+		ExecASInsertTriggers(estate, loader->root, loader->transition_capture);
 	AfterTriggerEndQuery(estate);
 
 	ReleaseBulkInsertStatePin(loader->single_bistate);
@@ -863,6 +923,18 @@ edp_loader_end_keep_written(EdpLoader *loader, Tuplestorestate **written)
 
 	processed = loader->processed;
 	*written = loader->written;
+	if (more)
+	{
+		*spool = loader->spool;
+		*spool_lines = loader->spool_lines;
+	}
+	else
+	{
+		if (loader->spool != NULL)
+			tuplestore_end(loader->spool);
+		*spool = NULL;
+		*spool_lines = NULL;
+	}
 	if (loader->written_desc)
 		FreeTupleDesc(loader->written_desc);
 	FreeExecutorState(estate);

@@ -45,6 +45,14 @@
  * of all its batches to one upkeep (edp_loader_end_keep_written, then
  * edp_loader_upkeep once) instead of one per batch.
  *
+ * Spooling (EDP_LOADER_SPOOL_DEFAULT): rows that routing sends to a DEFAULT
+ * partition are kept aside (in the root's row type) instead of written,
+ * when the table has no transition table of a user's trigger, so that a
+ * COPY can create their partitions once it has closed the table and write
+ * them in a second loader (EDP_LOADER_CONTINUES) of the same statement:
+ * edp_loader_end_spooled then skips the AFTER STATEMENT triggers, which
+ * the second loader fires.
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef EDP_LOADER_H
@@ -60,6 +68,10 @@ typedef struct EdpLoader EdpLoader;
 #define EDP_LOADER_SKIP_FLATTEN_TRIGGER	0x01	/* rows arrive flattened */
 #define EDP_LOADER_SINGLE_ROW			0x02	/* no multi-insert (volatile
 												 * defaults, ...) */
+#define EDP_LOADER_SPOOL_DEFAULT		0x04	/* rows routed to a DEFAULT
+												 * partition are spooled */
+#define EDP_LOADER_CONTINUES			0x08	/* continues a statement: no
+												 * BEFORE STATEMENT triggers */
 
 /* keeps rel's state for the rows of one load, given in rel's row type */
 typedef void (*EdpLoaderUpkeep) (Relation rel, Tuplestorestate *rows);
@@ -82,6 +94,8 @@ extern uint64 edp_loader_end(EdpLoader *loader);
 
 extern void edp_loader_register_upkeep(const char *trigger_function, EdpLoaderUpkeep upkeep);
 extern uint64 edp_loader_end_keep_written(EdpLoader *loader, Tuplestorestate **written);
+extern uint64 edp_loader_end_spooled(EdpLoader *loader, Tuplestorestate **written,
+									 Tuplestorestate **spool, uint64 **spool_lines);
 extern void edp_loader_set_written_store(EdpLoader *loader, Tuplestorestate *store);
 extern Tuplestorestate *edp_loader_written_store(void);
 extern void edp_loader_append_written(Tuplestorestate *to, Tuplestorestate *from);

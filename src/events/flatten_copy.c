@@ -121,11 +121,36 @@ check_copy_privileges(ParseState *pstate, Relation rel, EdpFlattener *f,
 	edp_copy_check_privileges(pstate, rel, attnums, metric_attnums);
 }
 
+/*
+ * What a COPY into a table partitioned by edp leaves for after the table
+ * is closed: the rows routing sent to a DEFAULT partition (their
+ * partitions are created then), and the rows written so far, whose upkeep
+ * waits for the whole statement.
+ */
+typedef struct SpooledCopy
+{
+	Oid			relid;
+	int			loader_flags;
+	CommandId	first_cid;
+	Tuplestorestate *written;
+	Tuplestorestate *spool;
+	uint64	   *spool_lines;
+} SpooledCopy;
+
+static void finish_spooled_copy(EdpCopyTarget *target, uint64 *processed);
+
 /* The COPY loop: parse, convert, split the document, hand to the loader. */
 static uint64
-flattening_copy(ParseState *pstate, CopyStmt *stmt, Relation rel,
+flattening_copy(EdpCopyTarget *target, Relation rel,
 				EdpFlattener *f, List *attnums, int source_field)
 {
+	ParseState *pstate = target->pstate;
+	CopyStmt   *stmt = target->stmt;
+	int			loader_flags;
+	CommandId	first_cid;
+	Tuplestorestate *written;
+	Tuplestorestate *spool;
+	uint64	   *spool_lines;
 	TupleDesc	tupdesc = RelationGetDescr(rel);
 	CopyFromState cstate;
 	EdpLoader  *loader;
@@ -171,8 +196,16 @@ flattening_copy(ParseState *pstate, CopyStmt *stmt, Relation rel,
 		}
 	}
 
-	loader = edp_loader_begin(rel, EDP_LOADER_SKIP_FLATTEN_TRIGGER |
-							  (cstate->volatile_defexprs ? EDP_LOADER_SINGLE_ROW : 0));
+	/*
+	 * In a table edp partitions, rows of days (or types) without a partition
+	 * are spooled, and written once their partitions exist, after the table
+	 * is closed (finish_spooled_copy); not through the DEFAULT partition.
+	 */
+	loader_flags = EDP_LOADER_SKIP_FLATTEN_TRIGGER |
+		(cstate->volatile_defexprs ? EDP_LOADER_SINGLE_ROW : 0);
+	first_cid = GetCurrentCommandId(true);
+	loader = edp_loader_begin(rel, loader_flags |
+							  (edp_partitions_plan_begin(rel) != NULL ? EDP_LOADER_SPOOL_DEFAULT : 0));
 	line_state.cstate = cstate;
 	edp_loader_set_line_callback(loader, copy_line_callback, &line_state);
 	slot = edp_loader_slot(loader);
@@ -231,7 +264,25 @@ flattening_copy(ParseState *pstate, CopyStmt *stmt, Relation rel,
 		pgstat_progress_update_param(PROGRESS_COPY_TUPLES_PROCESSED, ++rows);
 	}
 
-	processed = edp_loader_end(loader);
+	processed = edp_loader_end_spooled(loader, &written, &spool, &spool_lines);
+	if (spool != NULL)
+	{
+		SpooledCopy *sc = palloc0(sizeof(SpooledCopy));
+
+		sc->relid = RelationGetRelid(rel);
+		sc->loader_flags = loader_flags | EDP_LOADER_CONTINUES;
+		sc->first_cid = first_cid;
+		sc->written = written;
+		sc->spool = spool;
+		sc->spool_lines = spool_lines;
+		target->after_close = finish_spooled_copy;
+		target->after_close_arg = sc;
+	}
+	else if (written != NULL)
+	{
+		edp_loader_upkeep(rel, written);
+		tuplestore_end(written);
+	}
 	error_context_stack = errcallback.previous;
 	FreeExecutorState(estate);
 	EndCopyFrom(cstate);
@@ -239,6 +290,89 @@ flattening_copy(ParseState *pstate, CopyStmt *stmt, Relation rel,
 	if (f != NULL)
 		edp_flattener_report(f);
 	return processed;
+}
+
+/*
+ * The rest of a COPY that spooled rows (see SpooledCopy): create their
+ * partitions (the table is closed; its lock stays), write them through a
+ * second loader of the same statement, then run the upkeep of all the
+ * statement's rows at once, as its first statement's own.
+ */
+static void
+finish_spooled_copy(EdpCopyTarget *target, uint64 *processed)
+{
+	SpooledCopy *sc = (SpooledCopy *) target->after_close_arg;
+	Relation	rel;
+	EdpPartitionPlan *plan;
+	EdpLoader  *loader;
+	TupleTableSlot *slot;
+	Tuplestorestate *written;
+	Oid			owner;
+	uint64		line = 0;
+	int			pass;
+
+	rel = table_open(sc->relid, RowExclusiveLock);
+	owner = rel->rd_rel->relowner;
+	plan = edp_partitions_plan_begin(rel);
+	slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
+	for (pass = 0; plan != NULL && pass < 2; pass++)
+	{
+		tuplestore_rescan(sc->spool);
+		while (tuplestore_gettupleslot(sc->spool, true, false, slot))
+		{
+			slot_getallattrs(slot);
+			edp_partitions_plan_row(plan, rel, slot->tts_values, slot->tts_isnull);
+		}
+		if (!edp_partitions_plan_pending(plan))
+			break;
+		ExecDropSingleTupleTableSlot(slot);
+		table_close(rel, NoLock);
+		/* rows earlier statements left in a DEFAULT partition go first */
+		if (pass > 0 || !edp_partitions_plan_route_defaults(plan, owner))
+		{
+			edp_partitions_plan_create(plan, owner);
+			pass = 2;
+		}
+		rel = table_open(sc->relid, RowExclusiveLock);
+		slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
+	}
+	if (plan != NULL)
+		edp_partitions_plan_create(plan, owner);	/* closes what it opened */
+
+	loader = edp_loader_begin(rel, sc->loader_flags);
+	if (sc->written != NULL)
+		edp_loader_set_written_store(loader, sc->written);
+	tuplestore_rescan(sc->spool);
+	while (tuplestore_gettupleslot(sc->spool, true, false, slot))
+	{
+		TupleTableSlot *in = edp_loader_slot(loader);
+
+		ExecClearTuple(in);
+		slot_getallattrs(slot);
+		memcpy(in->tts_values, slot->tts_values, sizeof(Datum) * slot->tts_tupleDescriptor->natts);
+		memcpy(in->tts_isnull, slot->tts_isnull, sizeof(bool) * slot->tts_tupleDescriptor->natts);
+		ExecStoreVirtualTuple(in);
+		edp_loader_add(loader, in, sc->spool_lines[line++]);
+	}
+	*processed += edp_loader_end_keep_written(loader, &written);
+	ExecDropSingleTupleTableSlot(slot);
+	tuplestore_end(sc->spool);
+	if (written != NULL)
+	{
+		/* the statement's rows, from its first loader on, are its own */
+		edp_dedupe_load_first_cid = sc->first_cid;
+		PG_TRY();
+		{
+			edp_loader_upkeep(rel, written);
+		}
+		PG_FINALLY();
+		{
+			edp_dedupe_load_first_cid = InvalidCommandId;
+		}
+		PG_END_TRY();
+		tuplestore_end(written);
+	}
+	table_close(rel, NoLock);
 }
 
 /*
@@ -260,8 +394,7 @@ flatten_take_copy(EdpCopyTarget *target, uint64 *processed)
 		return false;
 
 	check_copy_privileges(target->pstate, rel, f, target->attnums);
-	*processed = flattening_copy(target->pstate, target->stmt, rel, f,
-								 target->attnums, source_field);
+	*processed = flattening_copy(target, rel, f, target->attnums, source_field);
 	return true;
 }
 

@@ -885,6 +885,26 @@ loader_line(void *arg, uint64 lineno)
 }
 
 /*
+ * A background job remembers the (sub)transaction ids its batches wrote
+ * rows with: after their commit, dedupe still knows those rows as the
+ * job's (edp_dedupe_load_xids).
+ */
+static void
+note_batch_xid(EdpIngest *ing)
+{
+	TransactionId xid = GetCurrentTransactionIdIfAny();
+	MemoryContext old;
+
+	if (!TransactionIdIsValid(xid))
+		return;
+	old = MemoryContextSwitchTo(ing->cxt);
+	if (ing->txn_xids.data == NULL)
+		initStringInfo(&ing->txn_xids);
+	appendStringInfo(&ing->txn_xids, "%s%u", ing->txn_xids.len > 0 ? "," : "", xid);
+	MemoryContextSwitchTo(old);
+}
+
+/*
  * Write rows [from, to) through a loader of their own, in one
  * subtransaction (the loader lives and dies inside it, as loader.h
  * requires).  Returns NULL, or the error after rolling back; then
@@ -961,6 +981,8 @@ try_write(EdpIngest *ing, int from, int to)
 		PopActiveSnapshot();
 		/* rows a trigger's dedupe deleted again at the end of the statement */
 		removed = edp_dedupe_removed - removed;
+		if (ing->mode == EDP_INGEST_BACKGROUND)
+			note_batch_xid(ing);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
@@ -1081,6 +1103,8 @@ ingest_upkeep(EdpIngest *ing)
 	CommandCounterIncrement();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	edp_dedupe_load_first_cid = ing->first_cid_set ? ing->first_cid : InvalidCommandId;
+	if (ing->committed_xids.data != NULL && ing->committed_xids.len > 0)
+		edp_dedupe_load_xids = psprintf("{%s}", ing->committed_xids.data);
 	PG_TRY();
 	{
 		edp_loader_upkeep(ing->rel, ing->written);
@@ -1088,6 +1112,7 @@ ingest_upkeep(EdpIngest *ing)
 	PG_FINALLY();
 	{
 		edp_dedupe_load_first_cid = InvalidCommandId;
+		edp_dedupe_load_xids = NULL;
 	}
 	PG_END_TRY();
 	PopActiveSnapshot();
@@ -1198,6 +1223,18 @@ edp_ingest_end_transaction(EdpIngest *ing)
 		ingest_upkeep(ing);
 		table_close(ing->rel, NoLock);
 		ing->rel = NULL;
+	}
+	/* the rows of this transaction's batches stay the job's in the next ones */
+	if (ing->txn_xids.data != NULL && ing->txn_xids.len > 0)
+	{
+		MemoryContext old = MemoryContextSwitchTo(ing->cxt);
+
+		if (ing->committed_xids.data == NULL)
+			initStringInfo(&ing->committed_xids);
+		appendStringInfo(&ing->committed_xids, "%s%s",
+						 ing->committed_xids.len > 0 ? "," : "", ing->txn_xids.data);
+		resetStringInfo(&ing->txn_xids);
+		MemoryContextSwitchTo(old);
 	}
 	ing->first_cid_set = false; /* the next transaction's statements */
 	error_context_stack = errcallback.previous;

@@ -61,6 +61,9 @@ struct EdpIngest
 	Tuplestorestate *written;	/* rows of committed batches awaiting upkeep
 								 * (core/loader.h), or NULL */
 	Tuplestorestate *batch_written; /* the batch being written's rows */
+	StringInfoData txn_xids;	/* background: this transaction's batches' */
+	StringInfoData committed_xids;	/* background: "xid,xid" of the job's
+									 * committed transactions (dedupe's ledger) */
 	bool		partition_plan_checked;
 	struct EdpPartitionPlan *partition_plan;	/* partitions to create before
 												 * a batch, or NULL */

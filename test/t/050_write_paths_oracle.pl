@@ -77,6 +77,9 @@ jit = off
 # no vacuum behind the scenarios' backs: rows land on the same pages every
 # run, so what depends on their physical order reproduces
 autovacuum = off
+# background jobs of a few batches commit more than once, and more than one
+# batch per transaction: both ways of a job's upkeep and ledger run
+edp.ingest_commit_rows = 8
 });
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION edp CASCADE');
