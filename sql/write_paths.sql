@@ -185,3 +185,30 @@ MERGE INTO mg t USING mg_src s ON t.cust = s.cust AND s.cust = 'a'
  WHEN MATCHED THEN UPDATE SET ts = t.ts + interval '5 hours';
 SELECT cust, etype, ts, v FROM mg ORDER BY 1, 4;
 SELECT count(*) AS differing_buckets FROM edp.verify_rollup('mg');
+
+-- many candidates against a much larger table are probed one by one
+-- through the index (not a hash join that reads the whole table): keep
+-- first and keep latest give the same rows as a plain-SQL answer
+CREATE TABLE big (cust text, etype text, ts timestamptz);
+SELECT edp.enable_rollup('big', key => 'cust', ts => 'ts');
+SELECT edp.enable_dedupe('big', columns => '{cust,etype,ts}');
+INSERT INTO big SELECT 'c' || (g % 1000), 'e' || (g % 3), '2024-01-01'::timestamptz + g * interval '1 second'
+  FROM generate_series(1, 400000) g;
+ANALYZE big;
+INSERT INTO big SELECT 'c' || (g % 1000), 'e' || (g % 3), '2024-01-01'::timestamptz + g * interval '1 second'
+  FROM generate_series(390001, 405000) g ORDER BY g % 7, g;
+SELECT count(*) AS stored, count(DISTINCT (cust, etype, ts)) AS distinct_rows FROM big;
+SELECT count(*) AS differing_buckets FROM edp.verify_rollup('big');
+CREATE TABLE big_latest (event_id int, v int, ts timestamptz);
+SELECT edp.enable_dedupe('big_latest', columns => '{event_id}', keep => 'latest', order_by => 'ts');
+INSERT INTO big_latest SELECT g, 1, '2024-01-01'::timestamptz + g * interval '1 second' FROM generate_series(1, 400000) g;
+ANALYZE big_latest;
+-- 15000 versions: the even ones newer (they win), the odd ones older (they lose)
+INSERT INTO big_latest SELECT g, 2, '2024-01-01'::timestamptz + g * interval '1 second'
+                                     + CASE WHEN g % 2 = 0 THEN interval '1 day' ELSE interval '-1 day' END
+  FROM generate_series(385001, 400000) g ORDER BY g % 5, g;
+SELECT count(*) AS stored, count(DISTINCT event_id) AS ids,
+       count(*) FILTER (WHERE v = 2) AS newer_kept,
+       count(*) FILTER (WHERE v = 2 AND event_id % 2 = 1) AS older_kept
+  FROM big_latest;
+DROP TABLE big, big_latest;

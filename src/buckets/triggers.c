@@ -29,16 +29,23 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
+#include "access/relation.h"
 #include "access/xact.h"
 #include "catalog/partition.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 
 #include "buckets/buckets.h"
 #include "buckets/rollup_batch.h"
@@ -79,6 +86,15 @@ const char *edp_dedupe_load_xids = NULL;
 
 /* above this many candidate keys dedupe joins the batch instead of probing */
 #define EDP_DEDUPE_MANY_CANDIDATES 10000
+
+/*
+ * Many candidates are still probed one by one through the index, when the
+ * table holds this many times more rows than there are candidates (a hash
+ * join would read the whole table for them), and their keys fit in arrays
+ * of at most EDP_DEDUPE_ARRAY_LIMIT rows.
+ */
+#define EDP_DEDUPE_PROBE_RATIO 20.0
+#define EDP_DEDUPE_ARRAY_LIMIT 500000
 
 /* advisory lock class serializing dedupe per event table */
 #define EDP_DEDUPE_LOCK_CLASS 0x45445031	/* 'EDP1' */
@@ -395,20 +411,78 @@ dedupe_candidates(const TriggerSettings *s, DedupeCandidates *dc)
  * The DELETE fires the DELETE trigger, which takes the rows out of the
  * rollup again.
  */
+/* rows the table (all its partitions) holds, as the planner estimates them */
+static double
+estimated_rows(Oid root)
+{
+	List	   *rels = find_all_inheritors(root, NoLock, NULL);
+	double		total = 0;
+	ListCell   *lc;
+
+	foreach(lc, rels)
+	{
+		Oid			relid = lfirst_oid(lc);
+		HeapTuple	tp = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+		Form_pg_class c;
+
+		if (!HeapTupleIsValid(tp))
+			continue;
+		c = (Form_pg_class) GETSTRUCT(tp);
+		if (RELKIND_HAS_STORAGE(c->relkind))
+		{
+			if (c->reltuples >= 0)
+				total += c->reltuples;
+			else
+			{
+				/* never analyzed: its size in pages, at a typical density */
+				Relation	r = relation_open(relid, AccessShareLock);
+
+				total += (double) RelationGetNumberOfBlocks(r) * 50.0;
+				relation_close(r, AccessShareLock);
+			}
+		}
+		ReleaseSysCache(tp);
+	}
+	return total;
+}
+
+/* are the candidate arrays complete (not cut at the C path's limit)? */
+static bool
+candidate_arrays_complete(const TriggerSettings *s, const DedupeCandidates *dc)
+{
+	ArrayType  *a;
+
+	if (s->ncols == 0 || dc->arrays == NULL || dc->arrays[0] == (Datum) 0)
+		return false;
+	a = DatumGetArrayTypeP(dc->arrays[0]);
+	return ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a)) == dc->n;
+}
+
 static void
-dedupe_delete(const TriggerSettings *s, const DedupeCandidates *dc)
+dedupe_delete(const TriggerSettings *s, Oid root, const DedupeCandidates *dc)
 {
 	bool		latest = strcmp(s->mode, "latest") == 0;
 	StringInfoData unnest;
 	char	   *span = "";
+	char	   *rows;
 	char	   *sql;
+	bool		probe = false;
+	bool		with_arrays = true;
 	int			i;
+	const char *columns = "t2.tableoid AS edp_toid, t2.ctid AS edp_tid,"
+		" edp_internal.xact_is_current(t2.xmin) AS edp_cur,"
+		" t2.cmin::pg_catalog.text::pg_catalog.int8 AS edp_cmin,"
+		" pg_catalog.age(t2.xmin) AS edp_age, t2.xmin AS edp_xmin, t2.*";
 
 	if (dc->n == 0)
 		return;
 	initStringInfo(&unnest);
 	if (dc->n > EDP_DEDUPE_MANY_CANDIDATES)
+		probe = candidate_arrays_complete(s, dc) &&
+			estimated_rows(root) > EDP_DEDUPE_PROBE_RATIO * dc->n;
+	if (dc->n > EDP_DEDUPE_MANY_CANDIDATES && !probe)
 	{
+		with_arrays = false;
 		/*
 		 * Many candidates (a file loaded again): one hash join of the table
 		 * with the batch beats one index probe per candidate.  The batch's
@@ -429,10 +503,23 @@ dedupe_delete(const TriggerSettings *s, const DedupeCandidates *dc)
 	 * When the key holds the ts column, the candidates' time span bounds
 	 * the rows to read: a BRIN index on ts (raw_index => 'brin') serves it.
 	 */
-	if (s->covers_bucket)
+	if (s->covers_bucket && !probe)
 		span = psprintf(" AND t2.%s OPERATOR(pg_catalog.>=) (SELECT pg_catalog.min(r.%s) FROM (%s) r)"
 						" AND t2.%s OPERATOR(pg_catalog.<=) (SELECT pg_catalog.max(r.%s) FROM (%s) r)",
 						s->tscol, s->tscol, unnest.data, s->tscol, s->tscol, unnest.data);
+	/*
+	 * The stored rows that share a key with a candidate: a semi-join the
+	 * planner chooses a way for, or (probe) one index probe per distinct
+	 * candidate key, forced by a lateral subquery it cannot flatten.
+	 */
+	if (probe)
+		rows = psprintf("SELECT p.* FROM (SELECT DISTINCT * FROM (%s) u) k"
+						" CROSS JOIN LATERAL (SELECT %s FROM %s t2 WHERE %s%s OFFSET 0) p",
+						unnest.data, columns, s->table, s->t2join, s->t2hash);
+	else
+		rows = psprintf("SELECT %s FROM %s t2 WHERE EXISTS (SELECT FROM (%s) k WHERE %s%s)%s",
+						columns, s->table, unnest.data, s->t2join, s->t2hash, span);
+
 	/*
 	 * Which copy came first: rows of other transactions (the older
 	 * transaction first), then this transaction's earlier statements (by
@@ -446,12 +533,7 @@ dedupe_delete(const TriggerSettings *s, const DedupeCandidates *dc)
 				   "  SELECT c.edp_toid, c.edp_tid, c.edp_mine, (%s) AS edp_counted,"
 				   "   pg_catalog.row_number() OVER (PARTITION BY %s ORDER BY %sc.edp_mine, c.edp_cur, c.edp_age DESC,"
 				   "     c.edp_cmin, c.edp_toid, c.edp_tid) AS edp_rn"
-				   "  FROM (SELECT b.*, %s AS edp_mine"
-				   "        FROM (SELECT t2.tableoid AS edp_toid, t2.ctid AS edp_tid,"
-				   "                edp_internal.xact_is_current(t2.xmin) AS edp_cur,"
-				   "                t2.cmin::pg_catalog.text::pg_catalog.int8 AS edp_cmin,"
-				   "                pg_catalog.age(t2.xmin) AS edp_age, t2.xmin AS edp_xmin, t2.*"
-				   "              FROM %s t2 WHERE EXISTS (SELECT FROM (%s) k WHERE %s%s)%s) b) c"
+				   "  FROM (SELECT b.*, %s AS edp_mine FROM (%s) b) c"
 				   " ) s WHERE s.edp_rn OPERATOR(pg_catalog.>) 1%s"
 				   ") d WHERE t.tableoid OPERATOR(pg_catalog.=) d.edp_toid AND t.ctid OPERATOR(pg_catalog.=) d.edp_tid"
 				   " RETURNING d.edp_counted",
@@ -465,9 +547,9 @@ dedupe_delete(const TriggerSettings *s, const DedupeCandidates *dc)
 				   edp_dedupe_load_first_cid != InvalidCommandId
 				   ? psprintf("(b.edp_cur AND b.edp_cmin OPERATOR(pg_catalog.>=) %u)", edp_dedupe_load_first_cid)
 				   : "(b.edp_cur AND b.edp_cmin OPERATOR(pg_catalog.=) pg_catalog.max(b.edp_cmin) FILTER (WHERE b.edp_cur) OVER ())",
-				   s->table, unnest.data, s->t2join, s->t2hash, span,
+				   rows,
 				   latest ? "" : " AND s.edp_mine");
-	if (SPI_execute_with_args(sql, dc->n > EDP_DEDUPE_MANY_CANDIDATES ? 0 : s->ncols,
+	if (SPI_execute_with_args(sql, with_arrays ? s->ncols : 0,
 							  dc->types, dc->arrays, NULL, false, 0) != SPI_OK_DELETE_RETURNING)
 		elog(ERROR, "edp dedupe failed: %s", sql);	/* internal error */
 
@@ -524,7 +606,7 @@ insert_upkeep(TriggerSettings *s, Relation rel, Oid root, Tuplestorestate *newta
 	{
 		dedupe_lock(root);
 		if (batch == NULL ||
-			!edp_rollup_batch_candidates(batch, s->rollup, EDP_DEDUPE_MANY_CANDIDATES, &dc))
+			!edp_rollup_batch_candidates(batch, s->rollup, EDP_DEDUPE_ARRAY_LIMIT, &dc))
 			dedupe_candidates(s, &dc);
 	}
 	if (batch != NULL)
@@ -532,7 +614,7 @@ insert_upkeep(TriggerSettings *s, Relation rel, Oid root, Tuplestorestate *newta
 	else if (live)
 		rollup_add(s, "edp_new", 1);
 	if (dedupe)
-		dedupe_delete(s, &dc);
+		dedupe_delete(s, root, &dc);
 }
 
 /*
