@@ -35,7 +35,8 @@
 #
 # Environment: PG_BINDIR (PostgreSQL with edp installed), BENCH_DIR,
 # BENCH_PORT, BENCH_SHARED_BUFFERS (see lib.sh; this script defaults to its own
-# dir and port), BENCH_REPEAT, BENCH_POLL.
+# dir and port), BENCH_REPEAT, BENCH_POLL, BENCH_SERIES ("plain", "partitioned" or both,
+# the default).
 BENCH_DIR=${BENCH_DIR:-/tmp/edp-bench-write-paths}
 BENCH_PORT=${BENCH_PORT:-55443}
 source "$(dirname "$0")/lib.sh"
@@ -47,7 +48,7 @@ CLIENT_MAX=2000000
 export PGOPTIONS="-c client_min_messages=warning"
 CSV=$BENCH_DIR/events.csv
 COLS="customer_id text, event_type text, transaction_id uuid, ts timestamptz"
-SERIES="plain partitioned"
+SERIES=${BENCH_SERIES:-plain partitioned}
 PATHS="copy_client copy_server ingest ingest_data ingest_async peer"
 
 declare -A LABEL=(
