@@ -934,95 +934,6 @@ AS $function$
         key, width, ts, ts, width, tbl, key, ts)
 $function$;
 
-CREATE OR REPLACE FUNCTION edp_internal.route_default_rows(dflt regclass)
- RETURNS bigint
- LANGUAGE plpgsql
- SET search_path TO 'pg_catalog', 'pg_temp'
-AS $function$
-DECLARE
-    parent regclass;
-    root regclass;
-    e edp.event_tables;
-    nsp name;
-    base name;
-    step interval;
-    p timestamptz;
-    v text;
-    vnull boolean;
-    part regclass;
-    types text[];
-    typenulls boolean[];
-    moved bigint := 0;
-    n bigint;
-    left_over bigint;
-    moving text;
-BEGIN
-    SELECT inhparent INTO parent FROM pg_inherits WHERE inhrelid = dflt;
-    root := pg_partition_root(dflt);
-    SELECT * INTO e FROM edp.event_tables WHERE relid = root;
-    IF e.partition_period IS NULL THEN
-        RETURN 0;
-    END IF;
-    SELECT s.nspname, c.relname INTO nsp, base FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
-     WHERE c.oid = parent;
-    step := CASE e.partition_period WHEN 'day' THEN interval '1 day' ELSE interval '1 month' END;
-    -- The rows wait in a staging table while their partition is created (a
-    -- DEFAULT partition holding them would make the new bound invalid).  It
-    -- is an ordinary unlogged table beside the partitions, not a temporary
-    -- one: routing runs as the table's owner in a security-restricted
-    -- operation, where temporary tables are refused so that the owner's
-    -- code cannot leave objects in the session of whoever loaded the rows.
-    moving := format('%I.%I', nsp, 'edp_moving_' || pg_backend_pid());
-    EXECUTE format('CREATE UNLOGGED TABLE %s (LIKE %s)', moving, root);
-
-    IF parent = root THEN
-        -- period level: every row with a time leaves the DEFAULT partition in
-        -- one pass (a pass per day would read it once per day), and each
-        -- day's rows go into the partition made for them, read back through
-        -- an index on the staging table.  (Into that partition, not the
-        -- root: the root's statement triggers, a user's among them, must not
-        -- fire for rows that are only moving.)
-        EXECUTE format('WITH m AS (DELETE FROM %s WHERE %I IS NOT NULL RETURNING *) INSERT INTO %s SELECT * FROM m',
-                       dflt, e.ts_column, moving);
-        EXECUTE format('CREATE INDEX ON %s (%I)', moving, e.ts_column);
-        FOR p IN EXECUTE format('SELECT DISTINCT date_trunc(%L, %I AT TIME ZONE ''UTC'') AT TIME ZONE ''UTC'' '
-                                'FROM %s ORDER BY 1', e.partition_period, e.ts_column, moving) LOOP
-            IF e.partition_type_column IS NOT NULL THEN
-                EXECUTE format('SELECT array_agg(v), array_agg(vnull) FROM (SELECT DISTINCT %I::text AS v, %I IS NULL AS vnull FROM %s '
-                               'WHERE %I >= $1 AND %I < $2) d', e.partition_type_column, e.partition_type_column, moving,
-                               e.ts_column, e.ts_column) USING p, p + step INTO types, typenulls;
-            END IF;
-            part := edp_internal.add_period_partition(root, p, types, typenulls);
-            EXECUTE format('INSERT INTO %s SELECT * FROM %s WHERE %I >= $1 AND %I < $2', part, moving,
-                           e.ts_column, e.ts_column) USING p, p + step;
-            GET DIAGNOSTICS n = ROW_COUNT;
-            moved := moved + n;
-        END LOOP;
-    ELSE
-        -- type level: one partition per event type present
-        FOR v, vnull IN EXECUTE format('SELECT DISTINCT %I::text, %I IS NULL FROM %s', e.partition_type_column, e.partition_type_column, dflt) LOOP
-            EXECUTE format('WITH m AS (DELETE FROM %s WHERE %I::text IS NOT DISTINCT FROM $1 RETURNING *) INSERT INTO %s SELECT * FROM m',
-                           dflt, e.partition_type_column, moving) USING v;
-            part := edp_internal.add_type_partition(parent, v, vnull, e.partition_type_column);
-            EXECUTE format('INSERT INTO %s SELECT * FROM %s', part, moving);
-            GET DIAGNOSTICS n = ROW_COUNT;
-            moved := moved + n;
-            EXECUTE format('TRUNCATE %s', moving);
-        END LOOP;
-    END IF;
-    EXECUTE format('DROP TABLE %s', moving);
-
-    EXECUTE format('SELECT count(*) FROM %s', dflt) INTO left_over;
-    IF left_over > 0 THEN
-        RAISE WARNING '% rows of % stay in its DEFAULT partition %', left_over, root, dflt
-            USING DETAIL = format('They have no %s to route by.',
-                                  CASE WHEN parent = root THEN quote_ident(e.ts_column) ELSE quote_ident(e.partition_type_column) END),
-                  HINT = 'Rows without an event time cannot be placed in a date partition; give the column a NOT NULL constraint.';
-    END IF;
-    RETURN moved;
-END
-$function$;
-
 CREATE OR REPLACE FUNCTION edp_internal.trip_area_week_counts(trip_table regclass, area geometry, part text, time_zone text, first_monday date, last_monday date, utc_from timestamp without time zone, utc_to timestamp without time zone, use_rollup boolean)
  RETURNS TABLE(week date, trips bigint)
  LANGUAGE plpgsql
@@ -1432,6 +1343,7 @@ COMMENT ON FUNCTION edp_internal.dedupe_hashable(pg_catalog.regclass, pg_catalog
 CREATE FUNCTION edp_internal.has_key_ts_btree(tbl pg_catalog.regclass, key pg_catalog.name, ts pg_catalog.name)
 RETURNS pg_catalog.bool
 LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
     SELECT EXISTS (
         SELECT FROM pg_catalog.pg_index i

@@ -48,6 +48,7 @@ COMMENT ON FUNCTION edp_internal.dedupe_hashable(pg_catalog.regclass, pg_catalog
 CREATE FUNCTION edp_internal.has_key_ts_btree(tbl pg_catalog.regclass, key pg_catalog.name, ts pg_catalog.name)
 RETURNS pg_catalog.bool
 LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
     SELECT EXISTS (
         SELECT FROM pg_catalog.pg_index i

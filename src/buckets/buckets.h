@@ -58,9 +58,10 @@ typedef struct EdpPartitionPlan EdpPartitionPlan;
 extern EdpPartitionPlan *edp_partitions_plan_begin(Relation rel);
 extern void edp_partitions_plan_row(EdpPartitionPlan *plan, Relation rel, Datum *values, bool *isnull);
 extern bool edp_partitions_plan_pending(EdpPartitionPlan *plan);
-extern void edp_partitions_plan_create(EdpPartitionPlan *plan, Oid owner_id);
-extern bool edp_partitions_plan_route_defaults(EdpPartitionPlan *plan, Oid owner_id);
-extern void edp_buckets_insert_upkeep(Relation rel, Tuplestorestate *rows);
+typedef void (*EdpPartitionRows) (EdpPartitionPlan *plan, Relation rel, void *arg);
+extern void edp_partitions_prepare(EdpPartitionPlan *plan, Relation *rel,
+								   EdpPartitionRows note_rows, void *arg);
+extern void edp_buckets_insert_upkeep(Relation rel, Tuplestorestate *rows, CommandId first_cid);
 extern struct pg_tz *edp_naive_zone(void);
 extern Datum edp_timestamptz_in_naive(PG_FUNCTION_ARGS);
 

@@ -247,11 +247,11 @@ text_array(List *texts, Datum *nulls_out)
  * DEFAULT partitions the noted rows would need (they are routed at commit
  * otherwise, and block a partition whose bound covers them).  True when
  * rows moved: partitions were created, and the plan must be made again
- * (it is empty afterwards).  As for edp_partitions_plan_create, the caller
- * must not hold the root open.
+ * (it is empty afterwards).  As for create_partitions, the caller must
+ * not hold the root open.
  */
-bool
-edp_partitions_plan_route_defaults(EdpPartitionPlan *plan, Oid owner_id)
+static bool
+route_defaults(EdpPartitionPlan *plan, Oid owner_id)
 {
 	EdpIdentity owner;
 	Datum		args[2];
@@ -289,8 +289,8 @@ edp_partitions_plan_route_defaults(EdpPartitionPlan *plan, Oid owner_id)
  * refuses a parent in use); the type levels this plan opened are closed
  * here.  The plan is empty afterwards.
  */
-void
-edp_partitions_plan_create(EdpPartitionPlan *plan, Oid owner_id)
+static void
+create_partitions(EdpPartitionPlan *plan, Oid owner_id)
 {
 	EdpIdentity owner;
 	Datum		args[7];
@@ -330,4 +330,37 @@ edp_partitions_plan_create(EdpPartitionPlan *plan, Oid owner_id)
 	edp_spi_end(&owner);
 
 	plan->ts = plan->types = plan->parents = plan->ptypes = NIL;
+}
+
+/*
+ * Create the partitions the rows of a load need before it writes them:
+ * note_rows passes each row to edp_partitions_plan_row.  *rel, the
+ * caller's reference to the root, is closed while partitions are created
+ * (its lock stays) and opened again; rows that earlier statements of the
+ * transaction left in a DEFAULT partition are routed first, and then the
+ * rows are noted once more, as the partitions have changed.
+ */
+void
+edp_partitions_prepare(EdpPartitionPlan *plan, Relation *rel,
+					   EdpPartitionRows note_rows, void *arg)
+{
+	Oid			relid = RelationGetRelid(*rel);
+	Oid			owner = (*rel)->rd_rel->relowner;
+	int			pass;
+
+	for (pass = 0; pass < 2; pass++)
+	{
+		note_rows(plan, *rel, arg);
+		if (!edp_partitions_plan_pending(plan))
+			break;
+		table_close(*rel, NoLock);
+		*rel = NULL;
+		if (pass > 0 || !route_defaults(plan, owner))
+		{
+			create_partitions(plan, owner);
+			pass = 2;
+		}
+		*rel = table_open(relid, RowExclusiveLock);
+	}
+	create_partitions(plan, owner);	/* nothing left: closes what it opened */
 }

@@ -622,7 +622,7 @@ insert_upkeep(TriggerSettings *s, Relation rel, Oid root, Tuplestorestate *newta
  * (core/loader.h): rows are the rows as stored, in rel's row type.
  */
 void
-edp_buckets_insert_upkeep(Relation rel, Tuplestorestate *rows)
+edp_buckets_insert_upkeep(Relation rel, Tuplestorestate *rows, CommandId first_cid)
 {
 	EdpIdentity owner;
 	TriggerSettings s;
@@ -644,8 +644,19 @@ edp_buckets_insert_upkeep(Relation rel, Tuplestorestate *rows)
 		elog(ERROR, "SPI_register_relation failed");	/* internal error */
 	if (load_trigger_settings(root, &s))
 	{
+		CommandId	save_cid = edp_dedupe_load_first_cid;
+
 		set_dedupe_hash_conditions(&s, rel);
-		insert_upkeep(&s, rel, root, rows);
+		edp_dedupe_load_first_cid = first_cid;
+		PG_TRY();
+		{
+			insert_upkeep(&s, rel, root, rows);
+		}
+		PG_FINALLY();
+		{
+			edp_dedupe_load_first_cid = save_cid;
+		}
+		PG_END_TRY();
 	}
 	edp_spi_end(&owner);
 }

@@ -368,7 +368,7 @@ edp_loader_append_written(Tuplestorestate *to, Tuplestorestate *from)
  * still running, so nothing can prune them.
  */
 void
-edp_loader_upkeep(Relation rel, Tuplestorestate *written)
+edp_loader_upkeep(Relation rel, Tuplestorestate *written, CommandId first_cid)
 {
 	int			mask = upkeeps_of_relation(rel);
 	TupleDesc	wdesc;
@@ -428,7 +428,7 @@ edp_loader_upkeep(Relation rel, Tuplestorestate *written)
 		if (mask & (1 << u))
 		{
 			tuplestore_rescan(rows);
-			upkeeps[u].upkeep(rel, rows);
+			upkeeps[u].upkeep(rel, rows, first_cid);
 		}
 	tuplestore_end(rows);
 }
@@ -854,7 +854,7 @@ edp_loader_end(EdpLoader *loader)
 	processed = edp_loader_end_keep_written(loader, &written);
 	if (written != NULL)
 	{
-		edp_loader_upkeep(rel, written);
+		edp_loader_upkeep(rel, written, InvalidCommandId);
 		tuplestore_end(written);
 	}
 	return processed;

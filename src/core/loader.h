@@ -73,8 +73,12 @@ typedef struct EdpLoader EdpLoader;
 #define EDP_LOADER_CONTINUES			0x08	/* continues a statement: no
 												 * BEFORE STATEMENT triggers */
 
-/* keeps rel's state for the rows of one load, given in rel's row type */
-typedef void (*EdpLoaderUpkeep) (Relation rel, Tuplestorestate *rows);
+/*
+ * keeps rel's state for the rows of one load, given in rel's row type;
+ * first_cid: the command id of the load's first statement when it has
+ * several (its rows since then are its own), else InvalidCommandId
+ */
+typedef void (*EdpLoaderUpkeep) (Relation rel, Tuplestorestate *rows, CommandId first_cid);
 
 /*
  * Called with the input line number of the row being written whenever the
@@ -99,6 +103,6 @@ extern uint64 edp_loader_end_spooled(EdpLoader *loader, Tuplestorestate **writte
 extern void edp_loader_set_written_store(EdpLoader *loader, Tuplestorestate *store);
 extern Tuplestorestate *edp_loader_written_store(void);
 extern void edp_loader_append_written(Tuplestorestate *to, Tuplestorestate *from);
-extern void edp_loader_upkeep(Relation rel, Tuplestorestate *written);
+extern void edp_loader_upkeep(Relation rel, Tuplestorestate *written, CommandId first_cid);
 
 #endif							/* EDP_LOADER_H */

@@ -135,6 +135,7 @@ typedef struct SpooledCopy
 	Tuplestorestate *written;
 	Tuplestorestate *spool;
 	uint64	   *spool_lines;
+	EdpPartitionPlan *plan;		/* the table's, to create the partitions */
 } SpooledCopy;
 
 static void finish_spooled_copy(EdpCopyTarget *target, uint64 *processed);
@@ -151,6 +152,7 @@ flattening_copy(EdpCopyTarget *target, Relation rel,
 	Tuplestorestate *written;
 	Tuplestorestate *spool;
 	uint64	   *spool_lines;
+	EdpPartitionPlan *plan;
 	TupleDesc	tupdesc = RelationGetDescr(rel);
 	CopyFromState cstate;
 	EdpLoader  *loader;
@@ -204,8 +206,8 @@ flattening_copy(EdpCopyTarget *target, Relation rel,
 	loader_flags = EDP_LOADER_SKIP_FLATTEN_TRIGGER |
 		(cstate->volatile_defexprs ? EDP_LOADER_SINGLE_ROW : 0);
 	first_cid = GetCurrentCommandId(true);
-	loader = edp_loader_begin(rel, loader_flags |
-							  (edp_partitions_plan_begin(rel) != NULL ? EDP_LOADER_SPOOL_DEFAULT : 0));
+	plan = edp_partitions_plan_begin(rel);
+	loader = edp_loader_begin(rel, loader_flags | (plan != NULL ? EDP_LOADER_SPOOL_DEFAULT : 0));
 	line_state.cstate = cstate;
 	edp_loader_set_line_callback(loader, copy_line_callback, &line_state);
 	slot = edp_loader_slot(loader);
@@ -275,12 +277,13 @@ flattening_copy(EdpCopyTarget *target, Relation rel,
 		sc->written = written;
 		sc->spool = spool;
 		sc->spool_lines = spool_lines;
+		sc->plan = plan;
 		target->after_close = finish_spooled_copy;
 		target->after_close_arg = sc;
 	}
 	else if (written != NULL)
 	{
-		edp_loader_upkeep(rel, written);
+		edp_loader_upkeep(rel, written, InvalidCommandId);
 		tuplestore_end(written);
 	}
 	error_context_stack = errcallback.previous;
@@ -290,6 +293,21 @@ flattening_copy(EdpCopyTarget *target, Relation rel,
 	if (f != NULL)
 		edp_flattener_report(f);
 	return processed;
+}
+
+static void
+note_spooled_rows(EdpPartitionPlan *plan, Relation rel, void *arg)
+{
+	Tuplestorestate *spool = (Tuplestorestate *) arg;
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
+
+	tuplestore_rescan(spool);
+	while (tuplestore_gettupleslot(spool, true, false, slot))
+	{
+		slot_getallattrs(slot);
+		edp_partitions_plan_row(plan, rel, slot->tts_values, slot->tts_isnull);
+	}
+	ExecDropSingleTupleTableSlot(slot);
 }
 
 /*
@@ -303,41 +321,14 @@ finish_spooled_copy(EdpCopyTarget *target, uint64 *processed)
 {
 	SpooledCopy *sc = (SpooledCopy *) target->after_close_arg;
 	Relation	rel;
-	EdpPartitionPlan *plan;
 	EdpLoader  *loader;
 	TupleTableSlot *slot;
 	Tuplestorestate *written;
-	Oid			owner;
 	uint64		line = 0;
-	int			pass;
 
 	rel = table_open(sc->relid, RowExclusiveLock);
-	owner = rel->rd_rel->relowner;
-	plan = edp_partitions_plan_begin(rel);
+	edp_partitions_prepare(sc->plan, &rel, note_spooled_rows, sc->spool);
 	slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
-	for (pass = 0; plan != NULL && pass < 2; pass++)
-	{
-		tuplestore_rescan(sc->spool);
-		while (tuplestore_gettupleslot(sc->spool, true, false, slot))
-		{
-			slot_getallattrs(slot);
-			edp_partitions_plan_row(plan, rel, slot->tts_values, slot->tts_isnull);
-		}
-		if (!edp_partitions_plan_pending(plan))
-			break;
-		ExecDropSingleTupleTableSlot(slot);
-		table_close(rel, NoLock);
-		/* rows earlier statements left in a DEFAULT partition go first */
-		if (pass > 0 || !edp_partitions_plan_route_defaults(plan, owner))
-		{
-			edp_partitions_plan_create(plan, owner);
-			pass = 2;
-		}
-		rel = table_open(sc->relid, RowExclusiveLock);
-		slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
-	}
-	if (plan != NULL)
-		edp_partitions_plan_create(plan, owner);	/* closes what it opened */
 
 	loader = edp_loader_begin(rel, sc->loader_flags);
 	if (sc->written != NULL)
@@ -360,16 +351,7 @@ finish_spooled_copy(EdpCopyTarget *target, uint64 *processed)
 	if (written != NULL)
 	{
 		/* the statement's rows, from its first loader on, are its own */
-		edp_dedupe_load_first_cid = sc->first_cid;
-		PG_TRY();
-		{
-			edp_loader_upkeep(rel, written);
-		}
-		PG_FINALLY();
-		{
-			edp_dedupe_load_first_cid = InvalidCommandId;
-		}
-		PG_END_TRY();
+		edp_loader_upkeep(rel, written, sc->first_cid);
 		tuplestore_end(written);
 	}
 	table_close(rel, NoLock);

@@ -1102,16 +1102,15 @@ ingest_upkeep(EdpIngest *ing)
 	ing->cur_line = 0;
 	CommandCounterIncrement();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	edp_dedupe_load_first_cid = ing->first_cid_set ? ing->first_cid : InvalidCommandId;
 	if (ing->committed_xids.data != NULL && ing->committed_xids.len > 0)
 		edp_dedupe_load_xids = psprintf("{%s}", ing->committed_xids.data);
 	PG_TRY();
 	{
-		edp_loader_upkeep(ing->rel, ing->written);
+		edp_loader_upkeep(ing->rel, ing->written,
+						  ing->first_cid_set ? ing->first_cid : InvalidCommandId);
 	}
 	PG_FINALLY();
 	{
-		edp_dedupe_load_first_cid = InvalidCommandId;
 		edp_dedupe_load_xids = NULL;
 	}
 	PG_END_TRY();
@@ -1134,12 +1133,19 @@ ingest_upkeep(EdpIngest *ing)
  * TABLE ... PARTITION OF refuses a parent in use (its lock stays).
  */
 static void
+note_batch_rows(EdpPartitionPlan *plan, Relation rel, void *arg)
+{
+	EdpIngest  *ing = (EdpIngest *) arg;
+	int			r;
+
+	for (r = 0; r < ing->nrows; r++)
+		if (!ing->rows[r].bad)
+			edp_partitions_plan_row(plan, rel, ing->rows[r].values, ing->rows[r].isnull);
+}
+
+static void
 prepare_partitions(EdpIngest *ing)
 {
-	int			r;
-	int			pass;
-	Oid			owner;
-
 	if (!ing->partition_plan_checked)
 	{
 		MemoryContext old = MemoryContextSwitchTo(ing->cxt);
@@ -1148,28 +1154,8 @@ prepare_partitions(EdpIngest *ing)
 		ing->partition_plan_checked = true;
 		MemoryContextSwitchTo(old);
 	}
-	if (ing->partition_plan == NULL)
-		return;
-	owner = ing->rel->rd_rel->relowner;
-	for (pass = 0; pass < 2; pass++)
-	{
-		for (r = 0; r < ing->nrows; r++)
-			if (!ing->rows[r].bad)
-				edp_partitions_plan_row(ing->partition_plan, ing->rel,
-										ing->rows[r].values, ing->rows[r].isnull);
-		if (!edp_partitions_plan_pending(ing->partition_plan))
-			break;
-		table_close(ing->rel, NoLock);
-		ing->rel = NULL;
-		/* rows of this transaction waiting in a DEFAULT partition go first */
-		if (pass > 0 || !edp_partitions_plan_route_defaults(ing->partition_plan, owner))
-		{
-			edp_partitions_plan_create(ing->partition_plan, owner);
-			pass = 2;
-		}
-		ing->rel = table_open(ing->relid, RowExclusiveLock);
-	}
-	edp_partitions_plan_create(ing->partition_plan, owner);	/* closes what it opened */
+	if (ing->partition_plan != NULL)
+		edp_partitions_prepare(ing->partition_plan, &ing->rel, note_batch_rows, ing);
 }
 
 /*

@@ -151,8 +151,8 @@ sub norm_float
 {
 	my ($v) = @_;
 	return undef unless defined $v;
-	return 'NaN' if $v =~ /nan/i;
-	return ($v =~ /^-/ ? '-Inf' : 'Inf') if $v =~ /inf/i;
+	return 'NaN' if index(lc $v, 'nan') >= 0;
+	return ($v =~ /^-/ ? '-Inf' : 'Inf') if index(lc $v, 'inf') >= 0;
 	return sprintf('%.17g', $v);
 }
 
