@@ -49,6 +49,8 @@ BEGIN
     -- loads run the table's triggers and defaults as this role, never as the mapping superuser
     loader := COALESCE(run_as::pg_catalog.oid,
                        (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) target::pg_catalog.oid));
+    -- the directory exists and the server can list it and move files out of it
+    PERFORM edp_internal.check_inbox_directory(pg_catalog.rtrim(directory, '/'));
     IF NOT pg_catalog.has_table_privilege(loader, target, 'INSERT') THEN
         RAISE EXCEPTION 'role "%" may not insert into %', loader::pg_catalog.regrole, target
             USING ERRCODE = 'insufficient_privilege',
@@ -59,7 +61,8 @@ BEGIN
     VALUES (pg_catalog.rtrim(directory, '/'), target, format, options, me::pg_catalog.regrole, run_as)
     ON CONFLICT ON CONSTRAINT inboxes_pkey DO UPDATE
         SET target = EXCLUDED.target, format = EXCLUDED.format, options = EXCLUDED.options,
-            mapped_by = EXCLUDED.mapped_by, run_as = EXCLUDED.run_as;
+            mapped_by = EXCLUDED.mapped_by, run_as = EXCLUDED.run_as,
+            state = 'new', error = NULL, state_since = pg_catalog.now();
 END
 $$;
 COMMENT ON FUNCTION edp.watch_inbox(pg_catalog.text, pg_catalog.regclass, pg_catalog.text, pg_catalog.jsonb, pg_catalog.regrole) IS
@@ -1582,3 +1585,47 @@ SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION edp.export(pg_catalog.regclass, pg_catalog.text, pg_catalog.text[], pg_catalog.text,
                                pg_catalog.text, pg_catalog.int4, pg_catalog.name) IS
     'write a table as Parquet files under an empty server directory, in Hive-style directories by partition_by (columns, or event_date/year/month/day of the time column); atomic per run; returns the job (kind export)';
+
+-- the job queue and inbox states ----------------------------------------------
+
+-- workers take the oldest queued job first; jobs beyond the free worker
+-- slots wait in the queue
+CREATE INDEX jobs_queued_idx ON edp.jobs (id) WHERE status = 'queued';
+COMMENT ON INDEX edp.jobs_queued_idx IS 'the job queue: workers take the oldest queued job first';
+
+-- each inbox's state, set by the launcher
+ALTER TABLE edp.inboxes ADD COLUMN state pg_catalog.text NOT NULL DEFAULT 'new'
+    CHECK (state IN ('new', 'watching', 'error'));
+ALTER TABLE edp.inboxes ADD COLUMN error pg_catalog.text;
+ALTER TABLE edp.inboxes ADD COLUMN state_since pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.now();
+
+CREATE FUNCTION edp_internal.check_inbox_directory(directory pg_catalog.text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'edp_check_inbox_directory'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION edp_internal.check_inbox_directory(pg_catalog.text) IS
+    'edp.watch_inbox''s check: the directory exists and the server may read and write it; warns when no launcher will watch it';
+REVOKE ALL ON FUNCTION edp_internal.check_inbox_directory(pg_catalog.text) FROM PUBLIC;
+
+CREATE VIEW edp.inbox_status AS
+SELECT i.directory, i.target, i.format, i.run_as,
+       CASE WHEN NOT EXISTS (SELECT FROM pg_catalog.pg_stat_activity a
+                              WHERE a.backend_type OPERATOR(pg_catalog.=) 'edp launcher'
+                                AND a.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())
+            THEN 'not watched' ELSE i.state END AS state,
+       i.error AS last_error, i.state_since,
+       (SELECT pg_catalog.count(*) FROM edp.jobs j
+         WHERE j.options OPERATOR(pg_catalog.->>) 'inbox' OPERATOR(pg_catalog.=) i.directory
+           AND j.status OPERATOR(pg_catalog.=) 'queued') AS files_queued,
+       (SELECT pg_catalog.count(*) FROM edp.jobs j
+         WHERE j.options OPERATOR(pg_catalog.->>) 'inbox' OPERATOR(pg_catalog.=) i.directory
+           AND j.status OPERATOR(pg_catalog.=) 'running') AS files_running,
+       f.id AS last_failed_job, f.error AS last_failed_error
+  FROM edp.inboxes i
+  LEFT JOIN LATERAL (SELECT j.id, j.error FROM edp.jobs j
+                      WHERE j.options OPERATOR(pg_catalog.->>) 'inbox' OPERATOR(pg_catalog.=) i.directory
+                        AND j.status OPERATOR(pg_catalog.=) 'failed'
+                      ORDER BY j.id DESC LIMIT 1) f ON true;
+COMMENT ON VIEW edp.inbox_status IS
+    'superuser only: each watched inbox, its state (new, watching, error, or not watched when no edp launcher runs in this database), the launcher''s last error for it, its queued and running files and its last failed file''s job and error';
+REVOKE ALL ON edp.inbox_status FROM PUBLIC;

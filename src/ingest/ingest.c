@@ -380,6 +380,9 @@ check_required_columns(EdpIngest *ing, Relation rel)
 
 /* --------------------------------------------------------------- begin */
 
+/* a background load while its begin runs (edp_ingest_abandon after an error) */
+static EdpIngest *beginning = NULL;
+
 EdpIngest *
 edp_ingest_begin(int64 job_id, Oid relid, const EdpIngestInput *input,
 				 const EdpIngestOptions *opts, EdpIngestMode mode,
@@ -398,6 +401,8 @@ edp_ingest_begin(int64 job_id, Oid relid, const EdpIngestInput *input,
 
 	ing = palloc0(sizeof(EdpIngest));
 	ing->cxt = cxt;
+	if (mode == EDP_INGEST_BACKGROUND)
+		beginning = ing;
 	ing->batch_cxt = AllocSetContextCreate(cxt, "edp ingest batch", ALLOCSET_DEFAULT_SIZES);
 	ing->values_cxt = AllocSetContextCreate(cxt, "edp ingest values", ALLOCSET_DEFAULT_SIZES);
 	ing->loader_cxt = AllocSetContextCreate(cxt, "edp ingest loader", ALLOCSET_DEFAULT_SIZES);
@@ -478,6 +483,7 @@ edp_ingest_begin(int64 job_id, Oid relid, const EdpIngestInput *input,
 
 	MemoryContextSwitchTo(old);
 	edp_job_set_input(job_id, edp_ingest_format(ing), NULL, ing->size);
+	beginning = NULL;
 	return ing;
 }
 
@@ -489,6 +495,32 @@ edp_ingest_release(EdpIngest *ing)
 	if (ing->file >= 0)
 		FileClose(ing->file);
 	ing->file = -1;
+}
+
+/*
+ * A background job that failed: free what its begin left outside the
+ * aborted transactions (input file, checksum, memory), so that the worker
+ * can go on with the next queued job.  ing NULL: the load whose begin
+ * failed, if any.
+ */
+void
+edp_ingest_abandon(EdpIngest *ing)
+{
+	if (ing == NULL)
+		ing = beginning;
+	beginning = NULL;
+	if (ing == NULL)
+		return;
+	edp_ingest_release(ing);
+	if (ing->hash_owner)
+	{
+		ResourceOwnerRelease(ing->hash_owner, RESOURCE_RELEASE_BEFORE_LOCKS, false, true);
+		ResourceOwnerRelease(ing->hash_owner, RESOURCE_RELEASE_LOCKS, false, true);
+		ResourceOwnerRelease(ing->hash_owner, RESOURCE_RELEASE_AFTER_LOCKS, false, true);
+		ResourceOwnerDelete(ing->hash_owner);
+		ing->hash_owner = NULL;
+	}
+	MemoryContextDelete(ing->cxt);
 }
 
 /* -------------------------------------------------------------- errors */

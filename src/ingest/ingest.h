@@ -60,6 +60,7 @@ extern bool edp_ingest_next_batch(EdpIngest *ing);
 extern void edp_ingest_end_transaction(EdpIngest *ing);
 extern void edp_ingest_end(EdpIngest *ing);
 extern void edp_ingest_release(EdpIngest *ing);
+extern void edp_ingest_abandon(EdpIngest *ing);
 extern const EdpJobCounts *edp_ingest_counts(EdpIngest *ing);
 
 /* ingest/json_lines.c */

@@ -26,6 +26,7 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "storage/lock.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
@@ -311,30 +312,37 @@ edp_job_fetch(int64 job_id, TupleDesc *tupdesc)
 }
 
 /*
- * A background worker takes a queued job: running, with its pid.  False if
- * the job is not (or no longer) queued, or another worker has it locked.
+ * A background worker takes the oldest queued ingest job of its database:
+ * running, with its pid.  Claims are serialised by a transaction-level
+ * advisory lock (EDP_CLAIM_LOCK_KEY1/2), so jobs start in the order of their
+ * ids and started_at grows with it; FOR UPDATE SKIP LOCKED passes over a
+ * job whose row another transaction holds (a cancel in progress).  False
+ * when no job is queued.
  */
 bool
-edp_job_claim(int64 job_id, int pid, EdpJobSpec *spec)
+edp_job_claim_next(int pid, EdpJobSpec *spec)
 {
 	static const char *sql =
-	"UPDATE edp.jobs j SET status = 'running', worker_pid = $2, error = NULL, finished_at = NULL, "
+	"UPDATE edp.jobs j SET status = 'running', worker_pid = $1, error = NULL, finished_at = NULL, "
 	"  started_at = pg_catalog.clock_timestamp() "
-	"WHERE j.id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT id FROM edp.jobs WHERE id OPERATOR(pg_catalog.=) $1 "
-	"               AND status OPERATOR(pg_catalog.=) 'queued' FOR UPDATE SKIP LOCKED)) "
-	"RETURNING j.owner::pg_catalog.oid, j.source, j.target::pg_catalog.oid, j.format, j.options, j.rows_in, j.loaded, j.rejected, "
+	"WHERE j.id OPERATOR(pg_catalog.=) (SELECT q.id FROM edp.jobs q WHERE q.status OPERATOR(pg_catalog.=) 'queued' "
+	"               AND q.kind OPERATOR(pg_catalog.=) 'ingest' ORDER BY q.id LIMIT 1 FOR UPDATE SKIP LOCKED) "
+	"RETURNING j.id, j.owner::pg_catalog.oid, j.source, j.target::pg_catalog.oid, j.format, j.options, j.rows_in, j.loaded, j.rejected, "
 	"  j.duplicates, j.skipped_empty, j.lines_done, j.run_as::pg_catalog.oid";
-	Oid			types[2] = {INT8OID, INT4OID};
-	Datum		values[2];
+	Oid			types[1] = {INT4OID};
+	Datum		values[1];
 	EdpIdentity lu;
 	MemoryContext caller = CurrentMemoryContext;
 	MemoryContext old;
 	bool		found = false;
+	LOCKTAG		tag;
 
-	values[0] = Int64GetDatum(job_id);
-	values[1] = Int32GetDatum(pid);
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, EDP_CLAIM_LOCK_KEY1, EDP_CLAIM_LOCK_KEY2, 2);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+
+	values[0] = Int32GetDatum(pid);
 	ledger_enter(&lu);
-	execute(sql, 2, types, values, NULL, SPI_OK_UPDATE_RETURNING);
+	execute(sql, 1, types, values, NULL, SPI_OK_UPDATE_RETURNING);
 	if (SPI_processed == 1)
 	{
 		HeapTuple	t = SPI_tuptable->vals[0];
@@ -342,21 +350,21 @@ edp_job_claim(int64 job_id, int pid, EdpJobSpec *spec)
 		bool		isnull;
 
 		old = MemoryContextSwitchTo(caller);
-		spec->id = job_id;
-		spec->owner = DatumGetObjectId(SPI_getbinval(t, d, 1, &isnull));
+		spec->id = DatumGetInt64(SPI_getbinval(t, d, 1, &isnull));
+		spec->owner = DatumGetObjectId(SPI_getbinval(t, d, 2, &isnull));
 		if (isnull)
 			spec->owner = InvalidOid;
-		spec->source = SPI_getvalue(t, d, 2);
-		spec->target = DatumGetObjectId(SPI_getbinval(t, d, 3, &isnull));
-		spec->format = SPI_getvalue(t, d, 4);
-		spec->options = DatumGetJsonbPCopy(SPI_getbinval(t, d, 5, &isnull));
-		spec->counts.rows_in = DatumGetInt64(SPI_getbinval(t, d, 6, &isnull));
-		spec->counts.loaded = DatumGetInt64(SPI_getbinval(t, d, 7, &isnull));
-		spec->counts.rejected = DatumGetInt64(SPI_getbinval(t, d, 8, &isnull));
-		spec->counts.duplicates = DatumGetInt64(SPI_getbinval(t, d, 9, &isnull));
-		spec->counts.skipped_empty = DatumGetInt64(SPI_getbinval(t, d, 10, &isnull));
-		spec->counts.lines_done = DatumGetInt64(SPI_getbinval(t, d, 11, &isnull));
-		spec->run_as = DatumGetObjectId(SPI_getbinval(t, d, 12, &isnull));
+		spec->source = SPI_getvalue(t, d, 3);
+		spec->target = DatumGetObjectId(SPI_getbinval(t, d, 4, &isnull));
+		spec->format = SPI_getvalue(t, d, 5);
+		spec->options = DatumGetJsonbPCopy(SPI_getbinval(t, d, 6, &isnull));
+		spec->counts.rows_in = DatumGetInt64(SPI_getbinval(t, d, 7, &isnull));
+		spec->counts.loaded = DatumGetInt64(SPI_getbinval(t, d, 8, &isnull));
+		spec->counts.rejected = DatumGetInt64(SPI_getbinval(t, d, 9, &isnull));
+		spec->counts.duplicates = DatumGetInt64(SPI_getbinval(t, d, 10, &isnull));
+		spec->counts.skipped_empty = DatumGetInt64(SPI_getbinval(t, d, 11, &isnull));
+		spec->counts.lines_done = DatumGetInt64(SPI_getbinval(t, d, 12, &isnull));
+		spec->run_as = DatumGetObjectId(SPI_getbinval(t, d, 13, &isnull));
 		if (isnull)
 			spec->run_as = InvalidOid;
 		MemoryContextSwitchTo(old);
@@ -365,7 +373,69 @@ edp_job_claim(int64 job_id, int pid, EdpJobSpec *spec)
 	ledger_leave(&lu);
 
 	if (found)
-		edp_job_update(job_id, "started", NULL, NULL, NULL);
+		edp_job_update(spec->id, "started", NULL, NULL, NULL);
+	return found;
+}
+
+/* how many ingest jobs of this database are queued (the launcher's queue) */
+int64
+edp_job_count_queued(void)
+{
+	static const char *sql =
+	"SELECT pg_catalog.count(*) FROM edp.jobs WHERE status OPERATOR(pg_catalog.=) 'queued' "
+	"  AND kind OPERATOR(pg_catalog.=) 'ingest'";
+	EdpIdentity lu;
+	bool		isnull;
+	int64		n;
+
+	ledger_enter(&lu);
+	execute(sql, 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	ledger_leave(&lu);
+	return n;
+}
+
+/* the path a job reads (an inbox file claimed into processing/<job id>/) */
+void
+edp_job_set_source(int64 job_id, const char *source)
+{
+	static const char *sql =
+	"UPDATE edp.jobs SET source = $2 WHERE id OPERATOR(pg_catalog.=) $1";
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		values[2];
+	EdpIdentity lu;
+
+	values[0] = Int64GetDatum(job_id);
+	values[1] = CStringGetTextDatum(source);
+	ledger_enter(&lu);
+	execute(sql, 2, types, values, NULL, SPI_OK_UPDATE);
+	ledger_leave(&lu);
+}
+
+/*
+ * A failed job back to queued, whoever owns it: the launcher retries an
+ * inbox job whose worker died (the file is still in processing/).  It
+ * continues after lines_done, as edp.resume_job() does.
+ */
+bool
+edp_job_requeue_crashed(int64 job_id)
+{
+	static const char *sql =
+	"UPDATE edp.jobs SET status = 'queued', cancel_requested = false, error = NULL, worker_pid = NULL, "
+	"  finished_at = NULL "
+	"WHERE id OPERATOR(pg_catalog.=) $1 AND status OPERATOR(pg_catalog.=) 'failed'";
+	Oid			types[1] = {INT8OID};
+	Datum		values[1];
+	EdpIdentity lu;
+	bool		found;
+
+	values[0] = Int64GetDatum(job_id);
+	ledger_enter(&lu);
+	execute(sql, 1, types, values, NULL, SPI_OK_UPDATE);
+	found = SPI_processed == 1;
+	ledger_leave(&lu);
+	if (found)
+		edp_job_update(job_id, "queued", NULL, NULL, NULL);
 	return found;
 }
 
@@ -378,6 +448,7 @@ edp_job_fail_stale(void)
 {
 	static const char *sql =
 	"UPDATE edp.jobs SET status = 'failed', worker_pid = NULL, finished_at = pg_catalog.clock_timestamp(), "
+	/* begins with EDP_JOB_WORKER_DIED (ledger.h) */
 	"  error = 'the job''s background worker ended without finishing it (server restart or crash); "
 	"the counts are those of its committed batches, edp.resume_job() continues after them' "
 	"WHERE status OPERATOR(pg_catalog.=) 'running' AND (worker_pid IS NULL OR NOT worker_pid OPERATOR(pg_catalog.=) ANY "

@@ -12,6 +12,17 @@
 #include "access/tupdesc.h"
 #include "utils/jsonb.h"
 
+/*
+ * The transaction-level advisory lock (database, key1, key2) that
+ * serialises job claims: pg_advisory_xact_lock(1701081136, 1) in SQL terms
+ * ("edp0" as an int4).
+ */
+#define EDP_CLAIM_LOCK_KEY1 0x65647030
+#define EDP_CLAIM_LOCK_KEY2 1
+
+/* how edp_job_fail_stale's error begins (a job whose worker died) */
+#define EDP_JOB_WORKER_DIED "the job's background worker ended without finishing it"
+
 /* counts of a job; rows_in = loaded + rejected + duplicates + skipped_empty */
 typedef struct EdpJobCounts
 {
@@ -47,7 +58,10 @@ extern int64 edp_job_find_loaded(Oid owner, Oid target, const char *checksum, in
 extern void edp_job_add_reject(int64 job_id, int64 line, const char *raw_line, const char *column,
 							   const char *sqlstate, const char *message);
 extern HeapTuple edp_job_fetch(int64 job_id, TupleDesc *tupdesc);
-extern bool edp_job_claim(int64 job_id, int pid, EdpJobSpec *spec);
+extern bool edp_job_claim_next(int pid, EdpJobSpec *spec);
+extern int64 edp_job_count_queued(void);
+extern void edp_job_set_source(int64 job_id, const char *source);
+extern bool edp_job_requeue_crashed(int64 job_id);
 extern int	edp_job_fail_stale(void);
 extern bool edp_job_requeue(int64 job_id);
 extern bool edp_job_request_cancel(int64 job_id);

@@ -5,9 +5,12 @@
  *		edp.cancel_job, and the dynamic background worker ("edp ingest")
  *		that runs one job.
  *
- * edp.ingest_async inserts a queued job and registers the worker just
+ * edp.ingest_async inserts a queued job and registers a worker just
  * before its transaction commits (a rolled-back call starts nothing); the
- * worker first waits for that transaction to end, then claims the job.
+ * worker first waits for that transaction to end, then claims the oldest
+ * queued job of its database, runs it, and takes the next one until the
+ * queue is empty.  When no worker slot is free the job simply waits in the
+ * queue (ingest/worker_start.c): the submission never fails for it.
  * The worker commits after every batch, together with the job's counts,
  * its rejects and the number of input lines the batch covered, and sends
  * a progress notification with that commit.  After a crash the ledger
@@ -30,8 +33,15 @@
  */
 #include "postgres.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
+#include "commands/async.h"
+#include "commands/prepare.h"
+#include "commands/sequence.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -39,11 +49,18 @@
 #include "storage/fd.h"
 #include "storage/ipc.h"
 #include "storage/lmgr.h"
+#include "storage/lock.h"
 #include "tcop/tcopprot.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/plancache.h"
+#include "utils/portal.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 #include "ingest/inbox_files.h"
 #include "ingest/workers.h"
@@ -51,6 +68,52 @@
 #include "ingest/ingest.h"
 #include "ingest/ledger.h"
 #include "core/security.h"
+
+/*
+ * The file of a background job must be there, and readable by the server,
+ * when it is queued: a job for a path that cannot work fails at once.
+ */
+static void
+check_readable_file(const char *path)
+{
+	int			fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
+	struct stat st;
+
+	if (fd < 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not open file \"%s\" for reading: %m", path),
+				 errhint("The path is read on the database server, by the server's operating-system user: it must exist there and be readable by that user.")));
+	if (fstat(fd, &st) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not stat file \"%s\": %m", path)));
+	CloseTransientFile(fd);
+	if (S_ISDIR(st.st_mode))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("\"%s\" is a directory", path),
+				 errhint("Name a file; edp.watch_inbox() maps a directory.")));
+}
+
+/*
+ * The job's options plus "target_name", the table's qualified name when it
+ * was queued: a job whose table is dropped meanwhile can still name it.
+ */
+static Jsonb *
+with_target_name(Jsonb *options, Oid relid)
+{
+	StringInfoData buf;
+	Datum		extra;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"target_name\": ");
+	escape_json(&buf, quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+												 get_rel_name(relid)));
+	appendStringInfoChar(&buf, '}');
+	extra = DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
+	return DatumGetJsonbP(DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(options), extra));
+}
 
 /*
  * edp.ingest_async(target, path, ...): queue a server file; a background
@@ -78,13 +141,14 @@ edp_ingest_async(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("path of a background ingest job must be absolute")));
+	check_readable_file(path);
 	edp_ingest_options_from_args(fcinfo, &opts);
 	edp_ingest_check_target(relid);
 	run_as = edp_ingest_resolve_run_as(relid, PG_ARGISNULL(9) ? InvalidOid : PG_GETARG_OID(9));
 
 	job_id = edp_job_create(GetUserId(), run_as, path, relid,
 							opts.format,
-							edp_ingest_options_jsonb(&opts), "queued");
+							with_target_name(edp_ingest_options_jsonb(&opts), relid), "queued");
 	edp_bgw_launch_at_commit(job_id);
 	PG_RETURN_INT64(job_id);
 }
@@ -142,25 +206,35 @@ end_step(void)
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
-/* the inbox a job's file was claimed from (options "inbox"), or NULL */
+/* a text option of the job ("inbox", "target_name"), or NULL */
 static char *
-job_inbox(EdpJobSpec *spec)
+job_option(EdpJobSpec *spec, const char *key)
 {
 	JsonbValue	k;
 	JsonbValue *v;
 
 	k.type = jbvString;
-	k.val.string.val = "inbox";
-	k.val.string.len = 5;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
 	v = findJsonbValueFromContainer(&spec->options->root, JB_FOBJECT, &k);
 	if (v == NULL || v->type != jbvString)
 		return NULL;
 	return pnstrdup(v->val.string.val, v->val.string.len);
 }
 
-/* run the claimed job; returns the final status */
+/* the inbox a job's file was claimed from (options "inbox"), or NULL */
+static char *
+job_inbox(EdpJobSpec *spec)
+{
+	return job_option(spec, "inbox");
+}
+
+/*
+ * Run the claimed job.  *ingp holds the load while it is open, so that
+ * the caller can free it after an error.
+ */
 static void
-run_job(EdpJobSpec *spec)
+run_job(EdpJobSpec *spec, EdpIngest **ingp)
 {
 	EdpIngestOptions opts;
 	EdpIngestInput input = {0};
@@ -197,16 +271,34 @@ run_job(EdpJobSpec *spec)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("role \"%s\" may no longer run loads as role \"%s\"",
 						GetUserNameFromId(spec->owner, false), GetUserNameFromId(spec->run_as, false))));
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(spec->target)))
+	{
+		char	   *name = job_option(spec, "target_name");
+
+		if (name)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("the target table of ingest job " INT64_FORMAT " (%s, OID %u) no longer exists",
+							spec->id, name, spec->target),
+					 errdetail("The table was dropped after the job was queued.")));
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("the target table of ingest job " INT64_FORMAT " (OID %u) no longer exists",
+						spec->id, spec->target),
+				 errdetail("The table was dropped after the job was queued.")));
+	}
 	edp_become(&as_run_as, spec->run_as, EDP_SESSION_PATH);
 	edp_ingest_check_target(spec->target);
 	ing = edp_ingest_begin(spec->id, spec->target, &input, &opts, EDP_INGEST_BACKGROUND,
 						   spec->counts.lines_done, &spec->counts);
+	*ingp = ing;
 	edp_unbecome(&as_run_as);
 	if (!opts.force && spec->counts.lines_done == 0 &&
 		edp_ingest_is_duplicate_input(ing, spec->owner, &earlier))
 	{
 		EdpJobCounts zero = {0};
 
+		*ingp = NULL;
 		edp_ingest_end(ing);
 		edp_job_update(spec->id, "skipped", "skipped", &zero,
 					   psprintf("same input (SHA-256 and size) as job " INT64_FORMAT
@@ -246,6 +338,7 @@ run_job(EdpJobSpec *spec)
 
 	begin_step("edp ingest: finish");
 	edp_become(&as_run_as, spec->run_as, EDP_SESSION_PATH);
+	*ingp = NULL;
 	edp_ingest_end(ing);
 	if (cancel && more)
 		edp_job_update(spec->id, "cancelled", "cancelled", NULL, "cancelled by edp.cancel_job()");
@@ -266,43 +359,17 @@ finish_inbox_file(EdpJobSpec *spec, const char *error)
 	edp_inbox_file_done(inbox, spec->source, error);
 }
 
-void		edp_ingest_worker_main(Datum main_arg);
-
-void
-edp_ingest_worker_main(Datum main_arg)
+/* run one claimed job to its end; an error fails the job, not the worker */
+static void
+run_claimed_job(EdpJobSpec *spec, MemoryContext job_cxt)
 {
-	int64		job_id = DatumGetInt64(main_arg);
-	EdpWorkerArgs args;
-	EdpJobSpec	spec;
-	bool		claimed;
-	MemoryContext job_cxt;
-
-	memcpy(&args, MyBgworkerEntry->bgw_extra, sizeof(args));
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnectionByOid(args.database, InvalidOid, 0);
-	pgstat_report_appname("edp ingest");
-
-	job_cxt = AllocSetContextCreate(TopMemoryContext, "edp ingest job", ALLOCSET_DEFAULT_SIZES);
-	MemoryContextSwitchTo(job_cxt);
-
-	/* the submitting transaction is committing: wait until it has */
-	begin_step("edp ingest: claim");
-	if (TransactionIdIsValid(args.wait_xid))
-		XactLockTableWait(args.wait_xid, NULL, NULL, XLTW_None);
-	PopActiveSnapshot();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	MemoryContextSwitchTo(job_cxt);
-	claimed = edp_job_claim(job_id, MyProcPid, &spec);
-	end_step();
-	if (!claimed)
-		proc_exit(0);			/* cancelled, rolled back or taken by another worker */
+	EdpIngest  *ing = NULL;
 
 	PG_TRY();
 	{
-		run_job(&spec);
+		run_job(spec, &ing);
 		begin_step("edp ingest: inbox");
-		finish_inbox_file(&spec, NULL);
+		finish_inbox_file(spec, NULL);
 		end_step();
 	}
 	PG_CATCH();
@@ -315,14 +382,85 @@ edp_ingest_worker_main(Datum main_arg)
 		FlushErrorState();
 		AbortCurrentTransaction();
 		MemoryContextSwitchTo(job_cxt);
+		edp_ingest_abandon(ing);	/* NULL: the one whose begin failed */
 
 		/* counts stay those of the committed batches */
 		begin_step("edp ingest: failed");
-		edp_job_update(job_id, "failed", "failed", NULL, edata->message);
-		finish_inbox_file(&spec, edata->message);
+		edp_job_update(spec->id, "failed", "failed", NULL, edata->message);
+		finish_inbox_file(spec, edata->message);
 		end_step();
 	}
 	PG_END_TRY();
+}
+
+/*
+ * Between two jobs, reset the session as DISCARD ALL does: a job runs its
+ * run_as role's triggers, which may leave session state behind (settings
+ * such as search_path, temporary tables, prepared statements, cursors,
+ * advisory locks, LISTEN); the next job, maybe of another role, starts
+ * from a clean session as if in a worker of its own.
+ */
+static void
+reset_session(void)
+{
+	begin_step("edp ingest: reset session");
+	PortalHashTableDeleteAll();
+	ResetAllOptions();
+	DropAllPreparedStatements();
+	Async_UnlistenAll();
+	LockReleaseAll(USER_LOCKMETHOD, true);
+	ResetPlanCache();
+	ResetTempTableNamespace();
+	ResetSequenceCaches();
+	end_step();
+	pgstat_report_appname("edp ingest");
+}
+
+void		edp_ingest_worker_main(Datum main_arg);
+
+/*
+ * An "edp ingest" worker: wait for the submitting transaction, then run
+ * the queued jobs of this database, oldest first, until none is left.
+ */
+void
+edp_ingest_worker_main(Datum main_arg)
+{
+	EdpWorkerArgs args;
+	MemoryContext job_cxt;
+
+	memcpy(&args, MyBgworkerEntry->bgw_extra, sizeof(args));
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(args.database, InvalidOid, 0);
+	pgstat_report_appname("edp ingest");
+
+	job_cxt = AllocSetContextCreate(TopMemoryContext, "edp ingest job", ALLOCSET_DEFAULT_SIZES);
+
+	/* the submitting transaction is committing: wait until it has */
+	if (TransactionIdIsValid(args.wait_xid))
+	{
+		begin_step("edp ingest: wait for the submitting transaction");
+		XactLockTableWait(args.wait_xid, NULL, NULL, XLTW_None);
+		end_step();
+	}
+
+	for (;;)
+	{
+		EdpJobSpec	spec;
+		bool		claimed;
+
+		CHECK_FOR_INTERRUPTS();
+		MemoryContextReset(job_cxt);
+		begin_step("edp ingest: claim");
+		MemoryContextSwitchTo(job_cxt);
+		claimed = edp_job_claim_next(MyProcPid, &spec);
+		end_step();
+		if (!claimed)
+			break;				/* the queue is empty */
+		MemoryContextSwitchTo(job_cxt);
+		run_claimed_job(&spec, job_cxt);
+		reset_session();
+	}
 
 	proc_exit(0);
 }

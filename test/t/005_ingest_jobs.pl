@@ -169,6 +169,12 @@ my ($ret, $stdout, $stderr) = $plain->psql('postgres', "SELECT edp.ingest_async(
 like($stderr, qr/requires edp to be loaded via shared_preload_libraries/, 'ingest_async needs preloading');
 is($plain->safe_psql('postgres', "SELECT loaded FROM edp.ingest('t', '$f300')"),
 	'300', 'synchronous ingest works without preloading');
+($ret, $stdout, $stderr) = $plain->psql('postgres', "SELECT edp.watch_inbox('$dir', 't')");
+is($ret, 0, 'an inbox can be mapped without preloading');
+like($stderr, qr/WARNING:  edp is not loaded via shared_preload_libraries: inbox ".*" is recorded but not watched/,
+	'but watch_inbox warns that nothing will watch it');
+is($plain->safe_psql('postgres', "SELECT state FROM edp.inbox_status"), 'not watched',
+	'and inbox_status says so');
 $plain->stop;
 
 done_testing();
