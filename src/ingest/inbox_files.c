@@ -133,7 +133,12 @@ edp_inbox_claim(const char *inbox, const char *name, int64 job_id)
 	edp_inbox_ensure_dir(inbox, jobdir);
 	PG_TRY();
 	{
-		move_file(from, to);
+		if (rename(from, to) != 0)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not claim \"%s\" (move it into processing/): %m", from)));
+		fsync_fname(jobdir, true);
+		fsync_fname(inbox, true);
 	}
 	PG_CATCH();
 	{

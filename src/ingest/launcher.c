@@ -20,9 +20,9 @@
  * rename, which is atomic.  A taken file is recorded as a queued job,
  * moved into processing/<job id>/ (ingest/inbox_files.c) and run by an
  * "edp ingest" worker, which moves it to done/ or failed/ (with
- * NAME.reason beside it).  Each inbox is scanned in a subtransaction: an
- * error (directory missing, not writable) becomes the inbox's state and
- * one log line, and the other inboxes go on.
+ * NAME.reason beside it).  Each inbox is listed, and each file claimed, in
+ * a subtransaction of its own: an error (directory missing, not writable)
+ * becomes the inbox's state and one log line, and the other inboxes go on.
  *
  *-------------------------------------------------------------------------
  */
@@ -94,8 +94,7 @@ is_stable(const char *path, struct stat *st)
 	seen->size = st->st_size;
 	seen->mtime = st->st_mtim;
 	seen->scan = scan_number;
-	if (stable)
-		hash_search(seen_files, path, HASH_REMOVE, NULL);
+	/* kept until the file is claimed: a claim that fails is tried again */
 	return stable;
 }
 
@@ -118,16 +117,23 @@ claim_file(const char *inbox, const char *name, Oid owner, Oid run_as, Oid targe
 	jobs_to_start++;
 }
 
-static void
-scan_inbox(const char *inbox, Oid owner, Oid run_as, Oid target, const char *format, Jsonb *options)
+/* the names of the files of an inbox that are ready to be claimed */
+static List *
+stable_files(const char *inbox)
 {
 	DIR		   *dir = AllocateDir(inbox);
 	struct dirent *de;
+	List	   *names = NIL;
 
 	if (dir == NULL)
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("could not open inbox directory \"%s\": %m", inbox)));
+	/* claims move files out of it: say so once rather than fail each claim */
+	if (access(inbox, W_OK | X_OK) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("the database server may not move files out of inbox directory \"%s\": %m", inbox)));
 	while ((de = ReadDir(dir, inbox)) != NULL)
 	{
 		char	   *path;
@@ -139,9 +145,10 @@ scan_inbox(const char *inbox, Oid owner, Oid run_as, Oid target, const char *for
 		if (strlen(path) >= MAXPGPATH || lstat(path, &st) != 0 || !S_ISREG(st.st_mode))
 			continue;
 		if (is_stable(path, &st))
-			claim_file(inbox, de->d_name, owner, run_as, target, format, options);
+			names = lappend(names, pstrdup(de->d_name));
 	}
 	FreeDir(dir);
+	return names;
 }
 
 /* ------------------------------------------------------------ guarded */
@@ -200,6 +207,8 @@ typedef struct InboxRow
 	Oid			run_as;
 	char	   *state;
 	char	   *error;
+	List	   *stable;			/* files ready to be claimed (scan_step) */
+	char	   *claiming;		/* the one claim_step claims */
 } InboxRow;
 
 static InboxRow *
@@ -292,7 +301,39 @@ scan_step(void *arg)
 {
 	InboxRow   *r = (InboxRow *) arg;
 
-	scan_inbox(r->directory, r->mapped_by, r->run_as, r->target, r->format, r->options);
+	r->stable = stable_files(r->directory);
+}
+
+static void
+claim_step(void *arg)
+{
+	InboxRow   *r = (InboxRow *) arg;
+
+	claim_file(r->directory, r->claiming, r->mapped_by, r->run_as, r->target, r->format, r->options);
+}
+
+/*
+ * List an inbox, then claim each ready file in a subtransaction of its
+ * own: a claim that fails rolls back only its own job, and stops the
+ * inbox's round with that error.
+ */
+static char *
+scan_one_inbox(InboxRow *r)
+{
+	char	   *error = run_guarded(scan_step, r);
+	ListCell   *lc;
+
+	if (error)
+		return error;
+	foreach(lc, r->stable)
+	{
+		r->claiming = (char *) lfirst(lc);
+		error = run_guarded(claim_step, r);
+		if (error)
+			return error;
+		hash_search(seen_files, psprintf("%s/%s", r->directory, r->claiming), HASH_REMOVE, NULL);
+	}
+	return NULL;
 }
 
 static void
@@ -307,11 +348,11 @@ scan_inboxes(void)
 		char	   *error;
 
 		if (!OidIsValid(rows[i].mapped_by))
-			continue;
-		if (!rows[i].target_exists)
+			error = pstrdup("the superuser who mapped it no longer exists; map it again with edp.watch_inbox()");
+		else if (!rows[i].target_exists)
 			error = psprintf("its target table (OID %u) no longer exists", rows[i].target);
 		else
-			error = run_guarded(scan_step, &rows[i]);
+			error = scan_one_inbox(&rows[i]);
 		set_inbox_state(&rows[i], error ? "error" : "watching", error);
 	}
 }

@@ -161,6 +161,32 @@ is(sprintf('%04o', (stat("$second/failed"))[2] & 07777), '0750', 'failed/ has th
 is(sprintf('%04o', (stat("$second/failed/secret.csv.reason"))[2] & 07777), '0640',
 	'the reason file is readable by whoever can read the inbox');
 
+# a file that cannot be moved out of the inbox (the directory is no longer
+# writable): the inbox's state says why, logged once, and the file is taken
+# once the directory is writable again
+drop_in($second, 'stuck.csv', "sensor,value\nk1,1\n", 0644);
+$log_offset = -s $node->logfile;
+chmod(0550, $second) or die $!;
+ok($node->poll_query_until('postgres', "SELECT state FROM edp.inbox_status WHERE directory = '$second'", 'error'),
+	'an inbox whose file cannot be moved is in state error');
+like($node->safe_psql('postgres', "SELECT last_error FROM edp.inbox_status WHERE directory = '$second'"),
+	qr/^the database server may not move files out of inbox directory "\Q$second\E": Permission denied$/,
+	'the last error says why');
+drop_file('later3.csv', "sensor,value\ns6,6\n");
+ok($node->poll_query_until('postgres',
+		"SELECT status FROM edp.jobs WHERE source LIKE '%/later3.csv'", 'succeeded'),
+	'meanwhile the other inbox goes on');
+@lines = grep { /edp inbox "\Q$second\E" is not watched/ } split(/\n/, slurp_file($node->logfile, $log_offset));
+is(scalar(@lines), 1, 'logged once, not at every scan');
+is($node->safe_psql('postgres', "SELECT count(*) FROM edp.jobs WHERE source LIKE '$second/%stuck.csv'"), '0',
+	'no job is left behind by the failed claims');
+chmod(0750, $second) or die $!;
+ok($node->poll_query_until('postgres',
+		"SELECT status FROM edp.jobs WHERE source LIKE '$second/%stuck.csv'", 'succeeded'),
+	'once the directory is writable again the file is taken and loaded');
+is($node->safe_psql('postgres', "SELECT state FROM edp.inbox_status WHERE directory = '$second'"), 'watching',
+	'and the inbox is watched again');
+
 # --- crashes during an inbox load.  The loads wait at a gate (a table, so
 # that it outlives restarts) on every row whose id ends in 4; batches of
 # 2 rows, each committed.
