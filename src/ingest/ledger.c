@@ -108,9 +108,35 @@ edp_job_create(Oid owner, Oid run_as, const char *source, Oid target, const char
  * add the event to edp.job_events and send it on edp_ingest.  Returns
  * whether a cancel was requested for the job.
  */
+static bool job_update(int64 job_id, const char *event, const char *status,
+					   const EdpJobCounts *counts, const char *error, const char *sqlstate);
+
 bool
 edp_job_update(int64 job_id, const char *event, const char *status,
 			   const EdpJobCounts *counts, const char *error)
+{
+	return job_update(job_id, event, status, counts, error, NULL);
+}
+
+/*
+ * A job failed: the ledger keeps the message, the notification carries
+ * only the SQLSTATE (no row data, no text that could hold any).
+ */
+void
+edp_job_fail(int64 job_id, const char *error, int sqlerrcode)
+{
+	job_update(job_id, "failed", "failed", NULL, error,
+			   sqlerrcode != 0 ? unpack_sql_state(sqlerrcode) : NULL);
+}
+
+/*
+ * The event's payload: the job's ids, status and counts; a progress event
+ * also the bytes read and the input's size (bytes_done, bytes_total), a
+ * failed one the SQLSTATE of its error.
+ */
+static bool
+job_update(int64 job_id, const char *event, const char *status,
+		   const EdpJobCounts *counts, const char *error, const char *sqlstate)
 {
 	static const char *update_sql =
 	"UPDATE edp.jobs SET status = COALESCE($2, status), "
@@ -127,13 +153,16 @@ edp_job_update(int64 job_id, const char *event, const char *status,
 	"SELECT s.n, j.id, $2, pg_catalog.jsonb_build_object('event_id', s.n, 'job_id', j.id, 'event', $2, "
 	"       'status', j.status, 'rows_in', j.rows_in, 'loaded', j.loaded, 'rejected', j.rejected, "
 	"       'duplicates', j.duplicates, 'skipped_empty', j.skipped_empty) "
+	"       OPERATOR(pg_catalog.||) pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object("
+	"       'bytes_done', $3, 'bytes_total', CASE WHEN $3 IS NOT NULL THEN j.size END, 'sqlstate', $4)) "
 	"FROM edp.jobs j, (SELECT pg_catalog.nextval('edp.job_events_id_seq') AS n) s "
 	"WHERE j.id OPERATOR(pg_catalog.=) $1 RETURNING payload::pg_catalog.text";
 	Oid			types[9] = {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, TEXTOID};
 	Datum		values[9];
 	char		nulls[9];
-	Oid			etypes[2] = {INT8OID, TEXTOID};
-	Datum		evalues[2];
+	Oid			etypes[4] = {INT8OID, TEXTOID, INT8OID, TEXTOID};
+	Datum		evalues[4];
+	char		enulls[4] = "    ";
 	EdpIdentity lu;
 	bool		isnull;
 	bool		cancel;
@@ -166,7 +195,11 @@ edp_job_update(int64 job_id, const char *event, const char *status,
 
 	evalues[0] = Int64GetDatum(job_id);
 	evalues[1] = CStringGetTextDatum(event);
-	execute(event_sql, 2, etypes, evalues, NULL, SPI_OK_INSERT_RETURNING);
+	evalues[2] = Int64GetDatum(counts ? counts->bytes_done : 0);
+	if (counts == NULL || strcmp(event, "progress") != 0)
+		enulls[2] = 'n';
+	evalues[3] = text_or_null(sqlstate, enulls, 3);
+	execute(event_sql, 4, etypes, evalues, enulls, SPI_OK_INSERT_RETURNING);
 	payload = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	edp_notify_ingest(payload, owner);
 	ledger_leave(&lu);

@@ -318,7 +318,7 @@ edp_ingest_worker_main(Datum main_arg)
 
 		/* counts stay those of the committed batches */
 		begin_step("edp ingest: failed");
-		edp_job_update(job_id, "failed", "failed", NULL, edata->message);
+		edp_job_fail(job_id, edata->message, edata->sqlerrcode);
 		finish_inbox_file(&spec, edata->message);
 		end_step();
 	}
