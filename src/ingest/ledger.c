@@ -21,6 +21,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -28,6 +29,7 @@
 #include "pgstat.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/memutils.h"
 
 #include "ingest/ledger.h"
 #include "ingest/notify.h"
@@ -284,6 +286,102 @@ edp_job_find_loaded(Oid owner, Oid target, const char *checksum, int64 size, boo
 	return id;
 }
 
+/*
+ * A background job's rejects of the transaction under way, kept in memory
+ * (at most EDP_PENDING_REJECTS) so that those of a transaction that rolls
+ * back (the batch that passed the reject limit, an error that ended the
+ * job) are recorded again with the job's failure: they say why it failed.
+ * Forgotten at each commit.
+ */
+#define EDP_PENDING_REJECTS 10000
+
+typedef struct PendingReject
+{
+	int64		job_id;
+	int64		line;
+	char	   *raw_line;
+	char	   *column;
+	char	   *sqlstate;
+	char	   *message;
+} PendingReject;
+
+static bool keep_pending = false;
+static MemoryContext pending_cxt = NULL;
+static List *pending = NIL;
+
+static void
+forget_pending(void)
+{
+	pending = NIL;
+	if (pending_cxt)
+		MemoryContextReset(pending_cxt);
+}
+
+static void
+pending_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PREPARE)
+		forget_pending();
+}
+
+/* a background worker keeps its transaction's rejects for edp_job_replay_rejects */
+void
+edp_job_keep_rejects_on_abort(void)
+{
+	if (pending_cxt == NULL)
+	{
+		pending_cxt = AllocSetContextCreate(TopMemoryContext, "edp pending rejects",
+											ALLOCSET_DEFAULT_SIZES);
+		RegisterXactCallback(pending_xact_callback, NULL);
+	}
+	keep_pending = true;
+}
+
+static void
+remember_reject(int64 job_id, int64 line, const char *raw_line, const char *column,
+				const char *sqlstate, const char *message)
+{
+	MemoryContext old;
+	PendingReject *r;
+
+	if (!keep_pending || list_length(pending) >= EDP_PENDING_REJECTS)
+		return;
+	old = MemoryContextSwitchTo(pending_cxt);
+	r = palloc(sizeof(PendingReject));
+	r->job_id = job_id;
+	r->line = line;
+	r->raw_line = raw_line ? pstrdup(raw_line) : NULL;
+	r->column = column ? pstrdup(column) : NULL;
+	r->sqlstate = pstrdup(sqlstate);
+	r->message = pstrdup(message);
+	pending = lappend(pending, r);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * After a rollback, in the transaction that records the job's failure:
+ * the rejects the rolled-back transaction had found, recorded again.
+ */
+void
+edp_job_replay_rejects(int64 job_id)
+{
+	List	   *todo = pending;
+	ListCell   *lc;
+
+	keep_pending = false;
+	pending = NIL;
+	foreach(lc, todo)
+	{
+		PendingReject *r = lfirst(lc);
+
+		if (r->job_id == job_id)
+			edp_job_add_reject(r->job_id, r->line, r->raw_line, r->column, r->sqlstate, r->message);
+	}
+	if (pending_cxt)
+		MemoryContextReset(pending_cxt);
+}
+
 /* quarantine one input row; the statement is planned once per backend */
 void
 edp_job_add_reject(int64 job_id, int64 line, const char *raw_line, const char *column,
@@ -317,6 +415,7 @@ edp_job_add_reject(int64 job_id, int64 line, const char *raw_line, const char *c
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "SPI_execute_plan failed (%d) inserting into edp.rejects", rc);
 	ledger_leave(&lu);
+	remember_reject(job_id, line, raw_line, column, sqlstate, message);
 }
 
 /* the job row, as the caller's rowtype, copied into the caller's context */
@@ -460,6 +559,11 @@ edp_job_requeue(int64 job_id)
 	ledger_enter(&lu);
 	execute(sql, 3, types, values, NULL, SPI_OK_UPDATE);
 	found = SPI_processed == 1;
+	/* rejects recorded with its failure beyond its committed lines: found again on resume */
+	if (found)
+		execute("DELETE FROM edp.rejects r USING edp.jobs j "
+				"WHERE j.id OPERATOR(pg_catalog.=) $1 AND r.job_id OPERATOR(pg_catalog.=) j.id "
+				"AND r.line OPERATOR(pg_catalog.>) j.lines_done", 1, types, values, NULL, SPI_OK_DELETE);
 	ledger_leave(&lu);
 	if (found)
 		edp_job_update(job_id, "queued", NULL, NULL, NULL);

@@ -48,6 +48,8 @@ extern void edp_job_set_input(int64 job_id, const char *format, const char *chec
 extern int64 edp_job_find_loaded(Oid owner, Oid target, const char *checksum, int64 size, bool size_only);
 extern void edp_job_add_reject(int64 job_id, int64 line, const char *raw_line, const char *column,
 							   const char *sqlstate, const char *message);
+extern void edp_job_keep_rejects_on_abort(void);
+extern void edp_job_replay_rejects(int64 job_id);
 extern HeapTuple edp_job_fetch(int64 job_id, TupleDesc *tupdesc);
 extern bool edp_job_claim(int64 job_id, int pid, EdpJobSpec *spec);
 extern int	edp_job_fail_stale(void);

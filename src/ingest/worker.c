@@ -298,6 +298,7 @@ edp_ingest_worker_main(Datum main_arg)
 	if (!claimed)
 		proc_exit(0);			/* cancelled, rolled back or taken by another worker */
 
+	edp_job_keep_rejects_on_abort();
 	PG_TRY();
 	{
 		run_job(&spec);
@@ -318,6 +319,7 @@ edp_ingest_worker_main(Datum main_arg)
 
 		/* counts stay those of the committed batches */
 		begin_step("edp ingest: failed");
+		edp_job_replay_rejects(job_id);	/* those of the rolled-back transaction */
 		edp_job_fail(job_id, edata->message, edata->sqlerrcode);
 		finish_inbox_file(&spec, edata->message);
 		end_step();

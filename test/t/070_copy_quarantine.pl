@@ -168,6 +168,19 @@ SELECT e.payload->>'sqlstate', j.error LIKE '%more than its reject limit of 0%'
   FROM edp.job_events e JOIN edp.jobs j ON j.id = e.job_id
  WHERE e.job_id = $failed AND e.event = 'failed'}),
 	'22000|t', 'the failed event carries the SQLSTATE, the ledger the message');
+# the rejects that made it fail survive the rollback of its transaction
+my $first_bad = (sort { $a <=> $b } grep { $bad_line{$_} eq '22P02' } keys %bad_line)[0];
+is($node->safe_psql('postgres', qq{
+SELECT count(*) > 0, min(line), bool_and(sqlstate = '22P02') FROM edp.rejects WHERE job_id = $failed}),
+	"t|$first_bad|t", 'the rejects past the limit are kept with the failed job');
+# resumed, it finds them again (no duplicate reject), and fails again at the limit
+$node->safe_psql('postgres', "SELECT edp.resume_job($failed)");
+ok($node->poll_query_until('postgres', qq{
+SELECT status = 'failed' AND finished_at IS NOT NULL FROM edp.jobs WHERE id = $failed}),
+	'the resumed job fails again');
+is($node->safe_psql('postgres', qq{
+SELECT count(*) = count(DISTINCT line), min(line) FROM edp.rejects WHERE job_id = $failed}),
+	"t|$first_bad", 'its rejects, once each');
 
 $node->stop;
 done_testing();
