@@ -25,7 +25,7 @@
 # BENCH_PORT, BENCH_SHARED_BUFFERS (lib.sh; this script has its own dir and
 # port), BENCH_REPEAT.
 BENCH_DIR=${BENCH_DIR:-/tmp/edp-bench-quarantine-copy}
-BENCH_PORT=${BENCH_PORT:-55447}
+BENCH_PORT=${BENCH_PORT:-55451}
 source "$(dirname "$0")/lib.sh"
 
 N=${1:-10000000}
