@@ -167,6 +167,8 @@ COPY cq FROM STDIN WITH (FORMAT csv, ON_ERROR quarantine, ENCODING 'no-such');
 -- a COPY without edp's options is PostgreSQL's, untouched
 COPY cq FROM STDIN WITH (FORMAT csv, BOGUS 1);
 \.
+COPY cq FROM STDIN WITH (FORMAT csv, HEADER 'maybe');
+\.
 COPY cq (id, name) FROM STDIN WITH (FORMAT csv);
 90,ninety
 \.

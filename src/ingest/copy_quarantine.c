@@ -202,6 +202,32 @@ duplicate_option(ParseState *pstate, DefElem *opt, bool seen)
  * QUOTE, ESCAPE, FORCE_NOT_NULL, FORCE_NULL and anything it refuses).
  * Returns false when the statement has none of edp's own.
  */
+/* has the statement one of edp's options?  (nothing else is looked at before) */
+static bool
+has_edp_option(CopyStmt *stmt)
+{
+	ListCell   *lc;
+
+	foreach(lc, stmt->options)
+	{
+		DefElem    *opt = lfirst_node(DefElem, lc);
+
+		if (strcmp(opt->defname, "on_error") == 0 ||
+			strcmp(opt->defname, "reject_limit") == 0 ||
+			strcmp(opt->defname, "log_verbosity") == 0)
+			return true;
+		if (strcmp(opt->defname, "format") == 0 && opt->arg != NULL &&
+			(IsA(opt->arg, String) || IsA(opt->arg, TypeName)))
+		{
+			char	   *v = defGetString(opt);
+
+			if (pg_strcasecmp(v, "jsonl") == 0 || pg_strcasecmp(v, "ndjson") == 0)
+				return true;
+		}
+	}
+	return false;
+}
+
 static bool
 sort_options(ParseState *pstate, CopyStmt *stmt, CopyRequest *req)
 {
@@ -442,7 +468,8 @@ quarantine_take_copy(EdpCopyFromTarget *target, uint64 *processed)
 	Oid			relid;
 	int64		job_id;
 
-	if (!sort_options(target->pstate, stmt, &req))
+	/* a COPY without edp's options goes on exactly as it came */
+	if (!has_edp_option(stmt) || !sort_options(target->pstate, stmt, &req))
 		return false;
 	if (req.on_error == COPY_ON_ERROR_STOP && !req.jsonl)
 	{
