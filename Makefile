@@ -32,6 +32,7 @@ OBJS = \
 	src/export/parquet_types.o \
 	src/export/parquet_writer.o \
 	src/export/thrift_compact.o \
+	src/ingest/copy_quarantine.o \
 	src/ingest/functions.o \
 	src/ingest/inbox_files.o \
 	src/ingest/ingest.o \
@@ -40,6 +41,7 @@ OBJS = \
 	src/ingest/launcher.o \
 	src/ingest/ledger.o \
 	src/ingest/notify.o \
+	src/ingest/progress.o \
 	src/ingest/worker.o \
 	src/ingest/worker_start.o \
 	src/trips/blocks.o \
@@ -65,7 +67,7 @@ PG_CPPFLAGS += -I$(srcdir)/src -DEDP_VERSION='"$(EXTVERSION)"'
 
 # pg_regress: tests live in sql/ + expected/ beside the install scripts
 # (every sql/edp--*.sql is an extension script; test names never contain --)
-REGRESS = setup catalog generator flatten flatten_invariant flatten_fuzz buckets rollup dedupe partitions bucket_views aggregate_parallel ingest ingest_privileges trips trips_copy trips_cluster trips_rollup trips_blocks trips_aggregate trips_bi integration write_paths
+REGRESS = setup catalog generator flatten flatten_invariant flatten_fuzz buckets buckets_keys rollup dedupe partitions bucket_views aggregate_parallel ingest ingest_privileges copy_quarantine trips trips_copy trips_cluster trips_rollup trips_blocks trips_aggregate trips_bi trips_errors integration write_paths
 REGRESS_OPTS = --inputdir=. --temp-instance=./tmp_check --temp-config=test/edp.conf
 
 TAP_TESTS = 1

@@ -703,7 +703,7 @@ BEGIN
         RETURN QUERY EXECUTE pg_catalog.format($q$
             SELECT g.w::date, coalesce(pg_catalog.sum(c.trips), 0)::bigint
               FROM pg_catalog.generate_series($3::timestamp, $4::timestamp, interval '7 days') g(w)
-              LEFT JOIN %s c ON c.region = $1 AND c.week = g.w::date
+              LEFT JOIN %s c ON pg_catalog.lower(c.region) = pg_catalog.lower($1) AND c.week = g.w::date
              GROUP BY g.w ORDER BY g.w$q$, rollup)
         USING region, time_zone, w.first_monday, w.last_monday;
         RETURN;
@@ -713,7 +713,7 @@ BEGIN
             SELECT pg_catalog.date_trunc('week', (t.datetime AT TIME ZONE 'UTC') AT TIME ZONE $2)::date AS w,
                    pg_catalog.count(*) AS n
               FROM %s t
-             WHERE t.region = $1 AND t.datetime >= $5 AND t.datetime < $6
+             WHERE pg_catalog.lower(t.region) = pg_catalog.lower($1) AND t.datetime >= $5 AND t.datetime < $6
              GROUP BY 1)
         SELECT g.w::date, coalesce(c.n, 0)::bigint
           FROM pg_catalog.generate_series($3::timestamp, $4::timestamp, interval '7 days') g(w)
@@ -1402,6 +1402,91 @@ REVOKE EXECUTE ON FUNCTION edp_internal.trip_block_pack_final(internal) FROM PUB
 REVOKE EXECUTE ON FUNCTION edp_internal.trip_block_counts_add(internal, bytea, bigint, bigint, integer, float8, float8, float8, float8, float8, date, date) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION edp_internal.trip_block_counts_final(internal) FROM PUBLIC;
 
+-- issue 12: "not an edp trips table", trip_groups checks its arguments before its query
+CREATE OR REPLACE FUNCTION edp_internal.trip_weeks(trip_table pg_catalog.regclass, time_zone text,
+                               first_week date, last_week date,
+                               OUT first_monday date, OUT last_monday date,
+                               OUT utc_from timestamp, OUT utc_to timestamp)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+AS $$
+DECLARE
+    tmin timestamp;
+    tmax timestamp;
+BEGIN
+    IF time_zone IS NULL THEN
+        RAISE EXCEPTION 'time zone must not be null' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- a table without the trips columns is named as such, not by a missing column
+    IF (SELECT pg_catalog.count(*) FROM pg_catalog.pg_attribute a
+         WHERE a.attrelid OPERATOR(pg_catalog.=) trip_table AND NOT a.attisdropped
+           AND a.attname OPERATOR(pg_catalog.=) ANY ('{region,origin,destination,datetime}'::pg_catalog.name[]))
+       OPERATOR(pg_catalog.<) 4 THEN
+        RAISE EXCEPTION '"%" is not an edp trips table', trip_table
+            USING ERRCODE = 'wrong_object_type',
+                  DETAIL = 'A trips table has the columns region, origin, destination and datetime.',
+                  HINT = 'Create one with edp.create_trips_table(name).';
+    END IF;
+    PERFORM pg_catalog.now() AT TIME ZONE time_zone;     -- rejects unknown zones (22023)
+    IF first_week IS NULL OR last_week IS NULL THEN
+        EXECUTE pg_catalog.format('SELECT min(datetime), max(datetime) FROM %s', trip_table)
+           INTO tmin, tmax;
+    END IF;
+    first_monday := pg_catalog.date_trunc('week', coalesce(first_week::timestamp,
+                        (tmin AT TIME ZONE 'UTC') AT TIME ZONE time_zone))::date;
+    last_monday := pg_catalog.date_trunc('week', coalesce(last_week::timestamp,
+                        (tmax AT TIME ZONE 'UTC') AT TIME ZONE time_zone))::date;
+    IF first_monday > last_monday THEN
+        RAISE EXCEPTION 'first week % is after last week %', first_week, last_week
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    utc_from := (first_monday::timestamp AT TIME ZONE time_zone) AT TIME ZONE 'UTC';
+    utc_to := ((last_monday + 7)::timestamp AT TIME ZONE time_zone) AT TIME ZONE 'UTC';
+END
+$$;
+
+CREATE OR REPLACE FUNCTION edp.trip_groups(trip_table pg_catalog.regclass, eps_origin_m float8,
+                                eps_destination_m float8, eps_minutes float8,
+                                min_trips integer, time_zone text DEFAULT 'UTC')
+RETURNS TABLE (group_id bigint, trips bigint, core_trips bigint,
+               origin_centroid geometry(Point, 4326), destination_centroid geometry(Point, 4326),
+               mean_time_of_day time, time_spread_minutes float8, regions text[])
+LANGUAGE plpgsql STABLE STRICT PARALLEL RESTRICTED
+AS $$
+BEGIN
+    -- edp.trip_assignments' own checks, made here so that the error shows no internal query
+    IF NOT (eps_origin_m > 0 AND eps_origin_m < 'infinity') THEN
+        RAISE EXCEPTION 'origin distance must be a positive number' USING ERRCODE = 'invalid_parameter_value';
+    ELSIF NOT (eps_destination_m > 0 AND eps_destination_m < 'infinity') THEN
+        RAISE EXCEPTION 'destination distance must be a positive number' USING ERRCODE = 'invalid_parameter_value';
+    ELSIF NOT (eps_minutes > 0 AND eps_minutes < 'infinity') THEN
+        RAISE EXCEPTION 'time window must be a positive number' USING ERRCODE = 'invalid_parameter_value';
+    ELSIF min_trips < 1 THEN
+        RAISE EXCEPTION 'minimum trips per group must be at least 1' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN QUERY EXECUTE pg_catalog.format($q$
+        SELECT a.group_id, count(*), count(*) FILTER (WHERE a.core),
+               ST_SetSRID(ST_MakePoint(avg(ST_X(a.origin)), avg(ST_Y(a.origin))), 4326),
+               ST_SetSRID(ST_MakePoint(avg(ST_X(a.destination)), avg(ST_Y(a.destination))), 4326),
+               pg_catalog.make_interval(secs => round(pg_catalog.mod(
+                   (degrees(atan2(avg(sin(a.angle)), avg(cos(a.angle)))) * 4 + 1440)::numeric, 1440) * 60))::time,
+               sqrt(-2 * ln(least(1, greatest(1e-300, sqrt(avg(sin(a.angle)) ^ 2 + avg(cos(a.angle)) ^ 2)))))
+                 * 1440 / (2 * pi()),
+               array_agg(DISTINCT a.region ORDER BY a.region)
+          FROM (SELECT x.group_id, x.core, t.origin, t.destination, t.region,
+                       2 * pi() * extract(epoch FROM ((t.datetime AT TIME ZONE 'UTC') AT TIME ZONE $6)::time)
+                         / 86400 AS angle
+                  FROM edp.trip_assignments($1, $2, $3, $4, $5, $6) x
+                  JOIN %s t ON t.id = x.trip_id
+                 WHERE x.group_id IS NOT NULL) a
+         GROUP BY a.group_id
+         ORDER BY a.group_id$q$, trip_table)
+    USING trip_table, eps_origin_m, eps_destination_m, eps_minutes, min_trips, time_zone;
+END
+$$;
+
+COMMENT ON FUNCTION edp.region_weekly_trip_counts(pg_catalog.regclass, text, text, date, date, boolean) IS
+    'trips per ISO week whose region column equals region (case-insensitively), every week of the period, empty weeks as 0';
+
 -- re-created trips functions: pin search_path to PostGIS's schema again
 -- trips: pin search_path of the plpgsql functions above to PostGIS's schema,
 -- which is known only at install time (scripts/check_security.pl reads this list)
@@ -1629,3 +1714,39 @@ SELECT i.directory, i.target, i.format, i.run_as,
 COMMENT ON VIEW edp.inbox_status IS
     'superuser only: each watched inbox, its state (new, watching, error, or not watched when no edp launcher runs in this database), the launcher''s last error for it, its queued and running files and its last failed file''s job and error';
 REVOKE ALL ON edp.inbox_status FROM PUBLIC;
+
+-- progress of jobs: percent done and rows per second (COPY ... ON_ERROR)
+CREATE VIEW edp.job_progress WITH (security_invoker = true) AS
+SELECT j.id, j.status, j.target, j.rows_in, j.loaded, j.rejected, j.duplicates,
+       CASE WHEN j.status OPERATOR(pg_catalog.=) 'succeeded' THEN j.size ELSE p.bytes_done END AS bytes_done,
+       j.size AS bytes_total,
+       CASE WHEN j.status OPERATOR(pg_catalog.=) 'succeeded' THEN 100.0
+            WHEN j.size OPERATOR(pg_catalog.>) 0 AND p.bytes_done IS NOT NULL
+            THEN pg_catalog.round(100.0 OPERATOR(pg_catalog.*) p.bytes_done OPERATOR(pg_catalog./) j.size, 1)
+       END AS percent_done,
+       CASE WHEN j.started_at IS NOT NULL
+            THEN pg_catalog.round((j.rows_in OPERATOR(pg_catalog./) GREATEST(
+                     pg_catalog.date_part('epoch', COALESCE(j.finished_at, pg_catalog.clock_timestamp())
+                                          OPERATOR(pg_catalog.-) j.started_at), 0.001::pg_catalog.float8))::pg_catalog.numeric)
+       END AS rows_per_second,
+       j.started_at, p.at AS progress_at, j.finished_at
+  FROM edp.jobs j
+  LEFT JOIN LATERAL (SELECT (e.payload OPERATOR(pg_catalog.->>) 'bytes_done')::pg_catalog.int8 AS bytes_done, e.at
+                       FROM edp.job_events e
+                      WHERE e.job_id OPERATOR(pg_catalog.=) j.id AND e.event OPERATOR(pg_catalog.=) 'progress'
+                      ORDER BY e.id DESC LIMIT 1) p ON true;
+COMMENT ON VIEW edp.job_progress IS
+    'edp jobs with percent done (bytes read of the input''s size, from the last progress event of a background job) and rows per second; a running synchronous load shows in pg_stat_progress_copy';
+GRANT SELECT ON edp.job_progress TO PUBLIC;
+
+-- bucket_counts: an untyped literal key (read as the key column's type)
+CREATE FUNCTION edp.bucket_counts(tbl pg_catalog.regclass, key pg_catalog.text,
+                                  from_ts pg_catalog.timestamptz, to_ts pg_catalog.timestamptz,
+                                  width pg_catalog.interval DEFAULT '1 hour',
+                                  tz pg_catalog.text DEFAULT 'UTC',
+                                  fill pg_catalog.bool DEFAULT true)
+RETURNS TABLE (bucket_start pg_catalog.timestamptz, events pg_catalog.int8)
+AS 'MODULE_PATHNAME', 'edp_bucket_counts'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp.bucket_counts(pg_catalog.regclass, pg_catalog.text, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.text, pg_catalog.bool) IS
+    'bucket_counts for a key given as text or an untyped literal, read as the key column''s type';

@@ -1,4 +1,4 @@
--- validated ingest: a background job, its notifications, its quarantined rows
+-- validated ingest: quarantine on \copy, a background job, its notifications, its quarantined rows
 \pset footer off
 SET client_min_messages = warning;
 DROP TABLE IF EXISTS demo_readings;
@@ -8,6 +8,18 @@ CREATE TABLE demo_readings (
     reading  integer CHECK (reading >= 0),
     taken_at timestamptz NOT NULL
 );
+-- a malformed client file (every 40th event lacks its timestamp, every 97th has a bad
+-- uuid): plain \copy would stop at the first bad line and load nothing; with ON_ERROR
+-- 'quarantine' the good rows load and the bad ones wait in edp.rejects
+SET client_min_messages = warning;
+DROP TABLE IF EXISTS demo_malformed;
+RESET client_min_messages;
+CREATE TABLE demo_malformed (customer_id text, event_type text, transaction_id uuid, ts timestamptz NOT NULL);
+\copy (SELECT md5((g % 50)::text), 'INGEST', CASE WHEN g % 97 = 0 THEN 'not-a-uuid' ELSE md5(g::text) END, CASE WHEN g % 40 = 0 THEN NULL ELSE timestamptz '2021-03-01 00:00+00' + g * interval '17 seconds' END FROM generate_series(1, 2000) g) to 'customer-events-malformed.csv' with (format csv)
+\copy demo_malformed from 'customer-events-malformed.csv' with (format csv, on_error 'quarantine', reject_limit 1000)
+SELECT line, sqlstate, column_name, message FROM edp.rejects
+ WHERE job_id = (SELECT max(id) FROM edp.jobs WHERE target = 'demo_malformed'::regclass) ORDER BY line LIMIT 3;
+
 -- a semicolon-separated file with a mixed-case header, quoted numbers, empty lines and
 -- a bad row every 1000 lines (written by the server, as a producer would drop it)
 \set file :demo_dir '/readings.csv'

@@ -4,10 +4,11 @@ SET client_min_messages = warning;
 DROP TABLE IF EXISTS demo_trips;
 RESET client_min_messages;
 SELECT edp.create_trips_table('demo_trips') AS trips_table;
-INSERT INTO demo_trips (region, origin, destination, datetime, datasource)
-SELECT * FROM edp.generate_trips(200000, 1);
+-- 200,000 generated trips written as a trips.csv file (WKT points), loaded with \copy
+\copy (SELECT region, ST_AsText(origin) AS origin_coord, ST_AsText(destination) AS destination_coord, datetime, datasource FROM edp.generate_trips(200000, 1)) to 'trips.csv' with (format csv, header)
+\copy demo_trips (region, origin, destination, datetime, datasource) from 'trips.csv' with (format csv, header)
 
-\echo 'a few trips (loadable from trips.csv''s format with \\copy ... CSV HEADER):'
+\echo 'a few trips:'
 SELECT id, region, ST_AsText(origin) AS origin, ST_AsText(destination) AS destination, datetime, datasource
   FROM demo_trips ORDER BY id LIMIT 3;
 

@@ -80,6 +80,17 @@ LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION edp.bucket_counts(pg_catalog.regclass, anyelement, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.text, pg_catalog.bool) IS
     'events of one key per bucket in [from_ts, to_ts), in bucket order, empty buckets as 0 when fill; served from the rollup where it can';
 
+CREATE FUNCTION edp.bucket_counts(tbl pg_catalog.regclass, key pg_catalog.text,
+                                  from_ts pg_catalog.timestamptz, to_ts pg_catalog.timestamptz,
+                                  width pg_catalog.interval DEFAULT '1 hour',
+                                  tz pg_catalog.text DEFAULT 'UTC',
+                                  fill pg_catalog.bool DEFAULT true)
+RETURNS TABLE (bucket_start pg_catalog.timestamptz, events pg_catalog.int8)
+AS 'MODULE_PATHNAME', 'edp_bucket_counts'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp.bucket_counts(pg_catalog.regclass, pg_catalog.text, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.text, pg_catalog.bool) IS
+    'bucket_counts for a key given as text or an untyped literal, read as the key column''s type';
+
 CREATE FUNCTION edp.bucket_counts_by(tbl pg_catalog.regclass, group_by pg_catalog.text,
                                      from_ts pg_catalog.timestamptz, to_ts pg_catalog.timestamptz,
                                      width pg_catalog.interval DEFAULT '1 hour',

@@ -85,6 +85,29 @@ COMMENT ON POLICY job_events_owner ON edp.job_events IS
     'an event is visible to whoever can see its job';
 GRANT SELECT ON edp.job_events TO PUBLIC;
 
+CREATE VIEW edp.job_progress WITH (security_invoker = true) AS
+SELECT j.id, j.status, j.target, j.rows_in, j.loaded, j.rejected, j.duplicates,
+       CASE WHEN j.status OPERATOR(pg_catalog.=) 'succeeded' THEN j.size ELSE p.bytes_done END AS bytes_done,
+       j.size AS bytes_total,
+       CASE WHEN j.status OPERATOR(pg_catalog.=) 'succeeded' THEN 100.0
+            WHEN j.size OPERATOR(pg_catalog.>) 0 AND p.bytes_done IS NOT NULL
+            THEN pg_catalog.round(100.0 OPERATOR(pg_catalog.*) p.bytes_done OPERATOR(pg_catalog./) j.size, 1)
+       END AS percent_done,
+       CASE WHEN j.started_at IS NOT NULL
+            THEN pg_catalog.round((j.rows_in OPERATOR(pg_catalog./) GREATEST(
+                     pg_catalog.date_part('epoch', COALESCE(j.finished_at, pg_catalog.clock_timestamp())
+                                          OPERATOR(pg_catalog.-) j.started_at), 0.001::pg_catalog.float8))::pg_catalog.numeric)
+       END AS rows_per_second,
+       j.started_at, p.at AS progress_at, j.finished_at
+  FROM edp.jobs j
+  LEFT JOIN LATERAL (SELECT (e.payload OPERATOR(pg_catalog.->>) 'bytes_done')::pg_catalog.int8 AS bytes_done, e.at
+                       FROM edp.job_events e
+                      WHERE e.job_id OPERATOR(pg_catalog.=) j.id AND e.event OPERATOR(pg_catalog.=) 'progress'
+                      ORDER BY e.id DESC LIMIT 1) p ON true;
+COMMENT ON VIEW edp.job_progress IS
+    'edp jobs with percent done (bytes read of the input''s size, from the last progress event of a background job) and rows per second; a running synchronous load shows in pg_stat_progress_copy';
+GRANT SELECT ON edp.job_progress TO PUBLIC;
+
 CREATE TABLE edp.inboxes (
     directory       pg_catalog.text PRIMARY KEY,
     target          pg_catalog.regclass NOT NULL,

@@ -347,6 +347,16 @@ BEGIN
     IF time_zone IS NULL THEN
         RAISE EXCEPTION 'time zone must not be null' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- a table without the trips columns is named as such, not by a missing column
+    IF (SELECT pg_catalog.count(*) FROM pg_catalog.pg_attribute a
+         WHERE a.attrelid OPERATOR(pg_catalog.=) trip_table AND NOT a.attisdropped
+           AND a.attname OPERATOR(pg_catalog.=) ANY ('{region,origin,destination,datetime}'::pg_catalog.name[]))
+       OPERATOR(pg_catalog.<) 4 THEN
+        RAISE EXCEPTION '"%" is not an edp trips table', trip_table
+            USING ERRCODE = 'wrong_object_type',
+                  DETAIL = 'A trips table has the columns region, origin, destination and datetime.',
+                  HINT = 'Create one with edp.create_trips_table(name).';
+    END IF;
     PERFORM pg_catalog.now() AT TIME ZONE time_zone;     -- rejects unknown zones (22023)
     IF first_week IS NULL OR last_week IS NULL THEN
         EXECUTE pg_catalog.format('SELECT min(datetime), max(datetime) FROM %s', trip_table)
@@ -619,7 +629,7 @@ BEGIN
         RETURN QUERY EXECUTE pg_catalog.format($q$
             SELECT g.w::date, coalesce(pg_catalog.sum(c.trips), 0)::bigint
               FROM pg_catalog.generate_series($3::timestamp, $4::timestamp, interval '7 days') g(w)
-              LEFT JOIN %s c ON c.region = $1 AND c.week = g.w::date
+              LEFT JOIN %s c ON pg_catalog.lower(c.region) = pg_catalog.lower($1) AND c.week = g.w::date
              GROUP BY g.w ORDER BY g.w$q$, rollup)
         USING region, time_zone, w.first_monday, w.last_monday;
         RETURN;
@@ -629,7 +639,7 @@ BEGIN
             SELECT pg_catalog.date_trunc('week', (t.datetime AT TIME ZONE 'UTC') AT TIME ZONE $2)::date AS w,
                    pg_catalog.count(*) AS n
               FROM %s t
-             WHERE t.region = $1 AND t.datetime >= $5 AND t.datetime < $6
+             WHERE pg_catalog.lower(t.region) = pg_catalog.lower($1) AND t.datetime >= $5 AND t.datetime < $6
              GROUP BY 1)
         SELECT g.w::date, coalesce(c.n, 0)::bigint
           FROM pg_catalog.generate_series($3::timestamp, $4::timestamp, interval '7 days') g(w)
@@ -639,7 +649,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION edp.region_weekly_trip_counts(pg_catalog.regclass, text, text, date, date, boolean) IS
-    'trips per ISO week whose region column equals region, every week of the period, empty weeks as 0';
+    'trips per ISO week whose region column equals region (case-insensitively), every week of the period, empty weeks as 0';
 
 CREATE FUNCTION edp.weekly_trip_average(trip_table pg_catalog.regclass, area geometry,
                                         match text DEFAULT 'both', time_zone text DEFAULT 'UTC',
@@ -698,6 +708,16 @@ RETURNS TABLE (group_id bigint, trips bigint, core_trips bigint,
 LANGUAGE plpgsql STABLE STRICT PARALLEL RESTRICTED
 AS $$
 BEGIN
+    -- edp.trip_assignments' own checks, made here so that the error shows no internal query
+    IF NOT (eps_origin_m > 0 AND eps_origin_m < 'infinity') THEN
+        RAISE EXCEPTION 'origin distance must be a positive number' USING ERRCODE = 'invalid_parameter_value';
+    ELSIF NOT (eps_destination_m > 0 AND eps_destination_m < 'infinity') THEN
+        RAISE EXCEPTION 'destination distance must be a positive number' USING ERRCODE = 'invalid_parameter_value';
+    ELSIF NOT (eps_minutes > 0 AND eps_minutes < 'infinity') THEN
+        RAISE EXCEPTION 'time window must be a positive number' USING ERRCODE = 'invalid_parameter_value';
+    ELSIF min_trips < 1 THEN
+        RAISE EXCEPTION 'minimum trips per group must be at least 1' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     RETURN QUERY EXECUTE pg_catalog.format($q$
         SELECT a.group_id, count(*), count(*) FILTER (WHERE a.core),
                ST_SetSRID(ST_MakePoint(avg(ST_X(a.origin)), avg(ST_Y(a.origin))), 4326),

@@ -35,6 +35,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "parser/parse_coerce.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -321,7 +322,49 @@ key_cast(Oid relid, const char *keycol, Oid argtype)
 	coltype = get_atttype(relid, att);
 	if (coltype == argtype)
 		return pstrdup("$1");
+
+	/*
+	 * text (edp.bucket_counts(regclass, text, ...), which an untyped literal
+	 * resolves to) is read as the column's type; any other type must
+	 * convert implicitly: an integer key is no text key, and casting it
+	 * would only find nothing.
+	 */
+	if (argtype != TEXTOID && !can_coerce_type(1, &argtype, &coltype, COERCION_IMPLICIT))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("key of type %s does not match key column \"%s\" of table \"%s\", of type %s",
+						format_type_be(argtype), keycol, get_rel_name(relid), format_type_be(coltype)),
+				 errhint("Pass the key as %s (for example '...'::%s), or as an untyped literal.",
+						 format_type_be(coltype), format_type_be(coltype))));
 	return psprintf("$1::%s", format_type_be_qualified(coltype));
+}
+
+/*
+ * A key given as text (an untyped literal) is read with the key column's
+ * own input function here, so that a value the type refuses is its plain
+ * error, not one of an internal query.
+ */
+static Datum
+key_from_text(Oid relid, const char *keycol, Datum key, Oid *keytype)
+{
+	AttrNumber	att;
+	Oid			coltype;
+	int32		coltypmod;
+	Oid			infunc;
+	Oid			ioparam;
+	Oid			collation;
+
+	if (*keytype != TEXTOID)
+		return key;
+	att = get_attnum(relid, keycol);
+	if (att == InvalidAttrNumber)
+		return key;				/* key_cast reports it */
+	get_atttypetypmodcoll(relid, att, &coltype, &coltypmod, &collation);
+	if (coltype == TEXTOID)
+		return key;
+	getTypeInputInfo(coltype, &infunc, &ioparam);
+	*keytype = coltype;
+	return OidInputFunctionCall(infunc, TextDatumGetCString(key), ioparam, coltypmod);
 }
 
 static BucketPlans *
@@ -610,6 +653,7 @@ edp_bucket_counts(PG_FUNCTION_ARGS)
 
 	edp_spi_begin(&spi, InvalidOid, EDP_AS_CALLER);
 	require_settings(relid, &s);
+	key = key_from_text(relid, s.keycol, key, &keytype);
 	p = get_plans(relid, keytype, &s);
 
 	use_rollup = OidIsValid(s.rollup) && !s.stale && s.rollup_width_us > 0 &&

@@ -7,7 +7,10 @@
  * The hook offers each COPY FROM to the capabilities that take over COPY
  * for their tables (event tables, then trips tables), each COPY TO to the
  * capabilities that write formats PostgreSQL lacks (Parquet), and passes
- * everything else on.  The checks below are COPY FROM's own (DoCopy): the takers run
+ * everything else on.  Before any of them, every COPY FROM goes to the
+ * takers of COPY options PostgreSQL 15 lacks (ON_ERROR and its kin), which
+ * must see the statement before PostgreSQL's option parser refuses them.
+ * The checks below are COPY FROM's own (DoCopy): the takers run
  * PostgreSQL's COPY machinery and must refuse what COPY would refuse.
  *
  *-------------------------------------------------------------------------
@@ -199,6 +202,48 @@ take_copy_to(CopyStmt *stmt, PlannedStmt *pstmt, const char *queryString,
 	return taken;
 }
 
+static EdpCopyFromOptionTaker option_takers[2];
+static int	noption_takers = 0;
+
+/*
+ * Offer a COPY FROM to the option takers, before anything reads its
+ * options.  True when one took it; otherwise *stmt may have been replaced
+ * by a rewritten copy that PostgreSQL's COPY (or the table takers) can run.
+ */
+static bool
+take_copy_options(CopyStmt **stmt, const char *queryString,
+				  QueryEnvironment *queryEnv, QueryCompletion *qc)
+{
+	EdpCopyFromTarget target;
+	MemoryContext copycontext;
+	MemoryContext oldcontext;
+	uint64		processed = 0;
+	bool		taken = false;
+	int			i;
+
+	if (noption_takers == 0 || !(*stmt)->is_from ||
+		!OidIsValid(get_extension_oid("edp", true)))
+		return false;
+
+	copycontext = AllocSetContextCreate(CurrentMemoryContext, "edp COPY options",
+										ALLOCSET_DEFAULT_SIZES);
+	oldcontext = MemoryContextSwitchTo(copycontext);
+	target.stmt = *stmt;
+	target.pstate = make_parsestate(NULL);
+	target.pstate->p_sourcetext = queryString;
+	target.pstate->p_queryEnv = queryEnv;
+	for (i = 0; i < noption_takers && !taken; i++)
+		taken = option_takers[i] (&target, &processed);
+	MemoryContextSwitchTo(oldcontext);
+	if (!taken && target.stmt != *stmt)
+		*stmt = copyObject(target.stmt);	/* outlives copycontext */
+	MemoryContextDelete(copycontext);
+
+	if (taken && qc)
+		SetQueryCompletion(qc, CMDTAG_COPY, processed);
+	return taken;
+}
+
 static void
 edp_process_utility(PlannedStmt *pstmt, const char *queryString,
 					bool readOnlyTree, ProcessUtilityContext context,
@@ -207,6 +252,21 @@ edp_process_utility(PlannedStmt *pstmt, const char *queryString,
 {
 	Node	   *parsetree = pstmt->utilityStmt;
 
+	if (IsA(parsetree, CopyStmt))
+	{
+		CopyStmt   *copy = (CopyStmt *) parsetree;
+
+		if (take_copy_options(&copy, queryString, queryEnv, qc))
+			return;
+		if (copy != (CopyStmt *) parsetree)
+		{
+			/* rewritten: PostgreSQL's COPY runs the rewritten statement */
+			pstmt = copyObject(pstmt);
+			pstmt->utilityStmt = (Node *) copy;
+			parsetree = (Node *) copy;
+			readOnlyTree = false;
+		}
+	}
 	if (IsA(parsetree, CopyStmt) &&
 		take_copy((CopyStmt *) parsetree, queryString, queryEnv, qc))
 		return;
@@ -229,6 +289,15 @@ edp_copy_register_taker(EdpCopyTaker taker)
 	if (ntakers >= (int) lengthof(takers))
 		elog(ERROR, "too many edp COPY takers");	/* internal error */
 	takers[ntakers++] = taker;
+}
+
+/* the COPY FROM option takers, offered every COPY FROM first */
+void
+edp_copy_register_option_taker(EdpCopyFromOptionTaker taker)
+{
+	if (noption_takers >= (int) lengthof(option_takers))
+		elog(ERROR, "too many edp COPY option takers");	/* internal error */
+	option_takers[noption_takers++] = taker;
 }
 
 /* the COPY TO takers, in the order _PG_init registered them */

@@ -77,4 +77,22 @@ typedef bool (*EdpCopyToTaker) (EdpCopyToTarget *target, uint64 *processed);
 
 extern void edp_copy_register_to_taker(EdpCopyToTaker taker);
 
+/*
+ * A COPY FROM offered, untouched and before PostgreSQL's COPY parses its
+ * options, to the takers that own COPY options PostgreSQL 15 lacks
+ * (ingest/copy_quarantine.c: ON_ERROR, REJECT_LIMIT, LOG_VERBOSITY).  A
+ * taker that leaves the statement may still put a rewritten copy of it in
+ * stmt (an option stripped that means PostgreSQL's default); the hook then
+ * goes on with that one.
+ */
+typedef struct EdpCopyFromTarget
+{
+	CopyStmt   *stmt;
+	ParseState *pstate;
+} EdpCopyFromTarget;
+
+typedef bool (*EdpCopyFromOptionTaker) (EdpCopyFromTarget *target, uint64 *processed);
+
+extern void edp_copy_register_option_taker(EdpCopyFromOptionTaker taker);
+
 #endif							/* EDP_COPY_HOOK_H */

@@ -12,6 +12,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 
+#include "ingest/ingest.h"
 #include "ingest/workers.h"
 #include "buckets/buckets.h"
 #include "core/compat.h"
@@ -36,6 +37,7 @@ _PG_init(void)
 	edp_flatten_init();			/* registers its COPY taker first */
 	edp_trips_init();
 	edp_export_init();			/* COPY TO ... (FORMAT parquet) */
+	edp_ingest_copy_init();		/* COPY FROM ... WITH (ON_ERROR ...) */
 	edp_buckets_guc_init();
 	edp_buckets_init();
 	edp_guc_init();

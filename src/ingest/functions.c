@@ -57,6 +57,30 @@ edp_ingest_options_from_args(FunctionCallInfo fcinfo, EdpIngestOptions *opts)
 				 errmsg("batch_size must be at least 1")));
 }
 
+/*
+ * A synchronous load that ended: succeeded, with its counts.  One that
+ * loaded nothing while it rejected rows says so: a WARNING, and the job's
+ * error column tells it too (its status stays succeeded: the input was
+ * read to its end, and the rejects are what it produced).
+ */
+void
+edp_ingest_finish_sync(int64 job_id, const EdpJobCounts *counts)
+{
+	bool		nothing = counts->loaded == 0 && counts->rejected > 0;
+
+	edp_job_update(job_id, "succeeded", "succeeded", counts,
+				   nothing ? "loaded no rows: every row was rejected" : NULL);
+	if (nothing)
+		ereport(WARNING,
+				(errcode(ERRCODE_WARNING),
+				 errmsg("the load loaded no rows: all " INT64_FORMAT " rows were rejected",
+						counts->rejected),
+				 errdetail("The load is edp job " INT64_FORMAT "; it stays succeeded, with this message in its error column.",
+						   job_id),
+				 errhint("The rejected lines and their reasons are in edp.rejects (job_id = " INT64_FORMAT ").",
+						 job_id)));
+}
+
 static Datum
 run_sync(FunctionCallInfo fcinfo, const EdpIngestInput *input, const char *source)
 {
@@ -96,9 +120,10 @@ run_sync(FunctionCallInfo fcinfo, const EdpIngestInput *input, const char *sourc
 
 			while (edp_ingest_next_batch(ing))
 				;
-			edp_ingest_end(ing);	/* last rows written: loaded and duplicates final */
+			/* last rows written: loaded and duplicates final */
 			counts = *edp_ingest_counts(ing);
-			edp_job_update(job_id, "succeeded", "succeeded", &counts, NULL);
+			edp_ingest_end(ing);
+			edp_ingest_finish_sync(job_id, &counts);
 		}
 	}
 	PG_CATCH();

@@ -66,6 +66,10 @@ static char *edp_normalise_name(const char *name);
 
 static void edp_ingest_check_reject_limit(EdpIngest *ing);
 
+static bool edp_ingest_header_looks_like_data(EdpIngest *ing, char **names, int nnames);
+
+static void edp_ingest_map_listed_columns(EdpIngest *ing);
+
 static const char *edp_ingest_format(EdpIngest *ing);
 
 static void ingest_error_callback(void *arg);
@@ -347,7 +351,9 @@ map_csv_columns(EdpIngest *ing, char **names, int nnames)
 						 errmsg("column \"%s\" of the input header does not exist in relation \"%s\"",
 								names[i] ? names[i] : "", ing->relname),
 						 errdetail("Header field %d is matched as \"%s\" (case-insensitive, trimmed, spaces and dashes as underscores).",
-								   i + 1, norm)));
+								   i + 1, norm),
+						 edp_ingest_header_looks_like_data(ing, names, nnames) ?
+						 errhint("The first line looks like data, not a header. If the input has no header line, load it with header => false (COPY: without HEADER).") : 0));
 			if (ing->provided[att])
 				ereport(ERROR,
 						(errcode(ERRCODE_DUPLICATE_COLUMN),
@@ -359,6 +365,40 @@ map_csv_columns(EdpIngest *ing, char **names, int nnames)
 	ing->nfields = nnames;
 	for (i = 0; i < nnames; i++)
 		ing->provided[ing->field_att[i]] = true;
+}
+
+/*
+ * A first line none of whose fields names a column is data, not a header
+ * (a headerless file loaded with header => true): the error says so.
+ */
+static bool
+edp_ingest_header_looks_like_data(EdpIngest *ing, char **names, int nnames)
+{
+	int			i;
+
+	for (i = 0; i < nnames; i++)
+		if (find_column(ing, edp_normalise_name(names[i] ? names[i] : "")) >= 0)
+			return false;
+	return nnames > 0;
+}
+
+/* fields by COPY's column list (opts.columns), or by the table's order */
+static void
+edp_ingest_map_listed_columns(EdpIngest *ing)
+{
+	char	  **names;
+	int			n = 0;
+	ListCell   *lc;
+
+	if (ing->opts.columns == NIL)
+	{
+		map_csv_columns(ing, NULL, 0);
+		return;
+	}
+	names = palloc(sizeof(char *) * list_length(ing->opts.columns));
+	foreach(lc, ing->opts.columns)
+		names[n++] = pstrdup(strVal(lfirst(lc)));
+	map_csv_columns(ing, names, n);
 }
 
 /* NOT NULL columns without a default must come from the input */
@@ -428,6 +468,12 @@ edp_ingest_begin(int64 job_id, Oid relid, const EdpIngestInput *input,
 					 errmsg("could not open file \"%s\" for reading: %m", input->path)));
 		ing->size = FileSize(ing->file);
 	}
+	else if (input->read != NULL)
+	{
+		ing->read_fn = input->read;
+		ing->read_arg = input->read_arg;
+		ing->size = -1;			/* known at the end */
+	}
 	else
 	{
 		ing->data = input->data;
@@ -463,7 +509,7 @@ edp_ingest_begin(int64 job_id, Oid relid, const EdpIngestInput *input,
 		char	  **fields;
 		int			nfields;
 
-		if (ing->opts.header)
+		if (ing->opts.header && !ing->opts.skip_header)
 		{
 			if (!NextCopyFromRawFields(ing->cstate, &fields, &nfields))
 				ereport(ERROR,
@@ -472,7 +518,12 @@ edp_ingest_begin(int64 job_id, Oid relid, const EdpIngestInput *input,
 			map_csv_columns(ing, fields, nfields);
 		}
 		else
-			map_csv_columns(ing, NULL, 0);
+		{
+			/* COPY's HEADER: the first line is skipped (an empty input loads nothing) */
+			if (ing->opts.header && !NextCopyFromRawFields(ing->cstate, &fields, &nfields))
+				ing->eof = true;
+			edp_ingest_map_listed_columns(ing);
+		}
 		check_required_columns(ing, rel);
 	}
 
@@ -482,7 +533,8 @@ edp_ingest_begin(int64 job_id, Oid relid, const EdpIngestInput *input,
 		table_close(rel, NoLock);	/* reopened by each batch's transaction */
 
 	MemoryContextSwitchTo(old);
-	edp_job_set_input(job_id, edp_ingest_format(ing), NULL, ing->size);
+	edp_job_set_input(job_id, edp_ingest_format(ing), NULL, Max(ing->size, 0));
+	edp_ingest_progress_start(ing);
 	beginning = NULL;
 	return ing;
 }
@@ -603,7 +655,10 @@ static void
 reject(EdpIngest *ing, EdpRow *row, const char *column, int sqlerrcode, const char *message)
 {
 	ing->counts.rejected++;
-	edp_job_add_reject(ing->job_id, row->line, printable_line(ing->raw_lines.data + row->raw), column,
+	if (ing->opts.log_rejects)
+		edp_ingest_log_reject(ing, row->line, column, message);
+	if (!ing->opts.discard_rejects)
+		edp_job_add_reject(ing->job_id, row->line, printable_line(ing->raw_lines.data + row->raw), column,
 					   unpack_sql_state(sqlerrcode), message);
 }
 
@@ -1208,6 +1263,7 @@ edp_ingest_next_batch(EdpIngest *ing)
 	if (ing->rel == NULL)
 		ing->rel = table_open(ing->relid, RowExclusiveLock);
 	read_batch(ing);
+	edp_ingest_progress_update(ing);	/* a reject's rollback ended the report */
 	prepare_partitions(ing);
 	write_rows(ing, 0, ing->nrows);
 	if (ing->mode == EDP_INGEST_SYNC && ing->eof)
@@ -1218,6 +1274,7 @@ edp_ingest_next_batch(EdpIngest *ing)
 
 	error_context_stack = errcallback.previous;
 
+	edp_ingest_progress_update(ing);
 	edp_ingest_check_reject_limit(ing);
 	return !ing->eof;
 }
@@ -1299,6 +1356,8 @@ edp_ingest_end(EdpIngest *ing)
 	edp_ingest_hash_finish(ing);
 	if (ing->hash_owner)
 		ResourceOwnerDelete(ing->hash_owner);
+	if (ing->size < 0)
+		ing->size = ing->bytes_read;	/* a stream: its length at the end */
 	edp_job_set_input(ing->job_id, edp_ingest_format(ing), ing->checksum, ing->size);
 	FreeExprContext(ing->econtext, true);
 	MemoryContextDelete(ing->cxt);

@@ -24,14 +24,26 @@ typedef struct EdpIngestOptions
 	double		reject_percent; /* abort when rejects exceed this % of rows; -1 none */
 	bool		force;			/* load even if the same input was loaded */
 	int			batch_size;		/* 0: edp.ingest_batch_size */
+
+	/* set by COPY ... WITH (ON_ERROR ...) only (ingest/copy_quarantine.c) */
+	bool		skip_header;	/* header: the first line is skipped, not matched */
+	List	   *columns;		/* names the fields fill, in order; NIL: the table's */
+	const char *copy_format;	/* "text", or NULL for csv */
+	List	   *copy_options;	/* more options for COPY's parser (null, quote, ...) */
+	const char *encoding;		/* the input's encoding; NULL: checked line by line */
+	bool		discard_rejects;	/* ON_ERROR 'ignore': count rejects, keep none */
+	bool		log_rejects;	/* LOG_VERBOSITY verbose: a NOTICE per reject */
 } EdpIngestOptions;
 
 /* where the input comes from: a server file or bytes sent by the client */
 typedef struct EdpIngestInput
 {
 	const char *path;			/* server file, or NULL */
-	const char *data;			/* client data when path is NULL */
+	const char *data;			/* client data when path and read are NULL */
 	Size		datalen;
+	/* a stream (COPY FROM STDIN): up to len bytes, 0 at its end */
+	int			(*read) (void *arg, char *buf, int len);
+	void	   *read_arg;
 } EdpIngestInput;
 
 typedef struct EdpIngest EdpIngest;
@@ -62,6 +74,12 @@ extern void edp_ingest_end(EdpIngest *ing);
 extern void edp_ingest_release(EdpIngest *ing);
 extern void edp_ingest_abandon(EdpIngest *ing);
 extern const EdpJobCounts *edp_ingest_counts(EdpIngest *ing);
+
+/* ingest/functions.c */
+extern void edp_ingest_finish_sync(int64 job_id, const EdpJobCounts *counts);
+
+/* ingest/copy_quarantine.c */
+extern void edp_ingest_copy_init(void);
 
 /* ingest/json_lines.c */
 extern void edp_json_flatten(Jsonb *jb, List **names, List **values);

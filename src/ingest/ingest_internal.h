@@ -55,6 +55,9 @@ struct EdpIngest
 	Size		datalen;
 	Size		datapos;
 	int64		size;
+	int			(*read_fn) (void *arg, char *buf, int len);	/* a stream, or NULL */
+	void	   *read_arg;
+	int64		bytes_read;		/* of the input, so far */
 	pg_cryptohash_ctx *sha;		/* NULL once the checksum is known */
 	bool		first_cid_set;	/* first_cid holds the load's first statement */
 	CommandId	first_cid;		/* (a background job: this batch's) */
@@ -117,5 +120,11 @@ extern int	edp_ingest_read_cb(void *outbuf, int minread, int maxread);
 extern void edp_ingest_hash_finish(EdpIngest *ing);
 extern void edp_ingest_detect_format(EdpIngest *ing, const char *path);
 extern List *edp_ingest_copy_options(EdpIngest *ing);
+
+/* ingest/progress.c */
+extern void edp_ingest_progress_start(EdpIngest *ing);
+extern void edp_ingest_progress_update(EdpIngest *ing);
+extern void edp_ingest_log_reject(EdpIngest *ing, uint64 line, const char *column,
+								  const char *message);
 
 #endif							/* EDP_INGEST_INTERNAL_H */

@@ -43,7 +43,9 @@ read_raw(EdpIngest *ing, char *buf, int len)
 {
 	int			n;
 
-	if (ing->file >= 0)
+	if (ing->read_fn != NULL)
+		n = ing->read_fn(ing->read_arg, buf, len);
+	else if (ing->file >= 0)
 	{
 		n = FileRead(ing->file, buf, len, ing->offset, WAIT_EVENT_COPY_FILE_READ);
 		if (n < 0)
@@ -98,6 +100,7 @@ edp_ingest_read_cb(void *outbuf, int minread, int maxread)
 			break;
 		hash_update(ing, (char *) outbuf + total, n);
 		total += n;
+		ing->bytes_read += n;
 	}
 	return total;
 }
@@ -177,10 +180,19 @@ path_has_json_suffix(const char *path)
 void
 edp_ingest_detect_format(EdpIngest *ing, const char *path)
 {
-	char	   *peek = palloc(PEEK_BYTES);
-	int			len = read_raw(ing, peek, PEEK_BYTES);
+	char	   *peek;
+	int			len;
 	int			i = 0;
 
+	if (ing->read_fn != NULL)
+	{
+		/* a stream cannot be read twice: format and delimiter are given */
+		ing->jsonl = ing->opts.format && strcmp(ing->opts.format, "jsonl") == 0;
+		ing->delimiter = ing->jsonl ? '\x1f' : ing->opts.delimiter[0];
+		return;
+	}
+	peek = palloc(PEEK_BYTES);
+	len = read_raw(ing, peek, PEEK_BYTES);
 	ing->offset = 0;
 	ing->datapos = 0;
 
@@ -224,14 +236,26 @@ edp_ingest_copy_options(EdpIngest *ing)
 	char		delim[2] = {ing->delimiter, '\0'};
 	List	   *options = NIL;
 
-	options = lappend(options, makeDefElem("format", (Node *) makeString("csv"), -1));
+	const char *format = "csv";
+
+	if (!ing->jsonl && ing->opts.copy_format != NULL)
+		format = ing->opts.copy_format;
+	options = lappend(options, makeDefElem("format", (Node *) makeString(pstrdup(format)), -1));
 	options = lappend(options, makeDefElem("delimiter", (Node *) makeString(pstrdup(delim)), -1));
-	/* raw bytes: fields are checked against the database encoding one by one */
-	options = lappend(options, makeDefElem("encoding", (Node *) makeString("SQL_ASCII"), -1));
+
+	/*
+	 * Raw bytes: fields are checked against the database encoding one by
+	 * one.  An input in another encoding (COPY's ENCODING, or a client
+	 * encoding other than the database's) is converted by COPY's parser.
+	 */
+	options = lappend(options, makeDefElem("encoding",
+										   (Node *) makeString(pstrdup(ing->opts.encoding ? ing->opts.encoding : "SQL_ASCII")), -1));
 	if (ing->jsonl)
 	{
 		options = lappend(options, makeDefElem("quote", (Node *) makeString("\x1e"), -1));
 		options = lappend(options, makeDefElem("escape", (Node *) makeString("\x1e"), -1));
 	}
+	else
+		options = list_concat_copy(options, ing->opts.copy_options);
 	return options;
 }

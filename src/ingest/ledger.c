@@ -21,6 +21,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -29,6 +30,7 @@
 #include "storage/lock.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/memutils.h"
 
 #include "ingest/ledger.h"
 #include "ingest/notify.h"
@@ -109,9 +111,35 @@ edp_job_create(Oid owner, Oid run_as, const char *source, Oid target, const char
  * add the event to edp.job_events and send it on edp_ingest.  Returns
  * whether a cancel was requested for the job.
  */
+static bool job_update(int64 job_id, const char *event, const char *status,
+					   const EdpJobCounts *counts, const char *error, const char *sqlstate);
+
 bool
 edp_job_update(int64 job_id, const char *event, const char *status,
 			   const EdpJobCounts *counts, const char *error)
+{
+	return job_update(job_id, event, status, counts, error, NULL);
+}
+
+/*
+ * A job failed: the ledger keeps the message, the notification carries
+ * only the SQLSTATE (no row data, no text that could hold any).
+ */
+void
+edp_job_fail(int64 job_id, const char *error, int sqlerrcode)
+{
+	job_update(job_id, "failed", "failed", NULL, error,
+			   sqlerrcode != 0 ? unpack_sql_state(sqlerrcode) : NULL);
+}
+
+/*
+ * The event's payload: the job's ids, status and counts; a progress event
+ * also the bytes read and the input's size (bytes_done, bytes_total), a
+ * failed one the SQLSTATE of its error.
+ */
+static bool
+job_update(int64 job_id, const char *event, const char *status,
+		   const EdpJobCounts *counts, const char *error, const char *sqlstate)
 {
 	static const char *update_sql =
 	"UPDATE edp.jobs SET status = COALESCE($2, status), "
@@ -128,13 +156,16 @@ edp_job_update(int64 job_id, const char *event, const char *status,
 	"SELECT s.n, j.id, $2, pg_catalog.jsonb_build_object('event_id', s.n, 'job_id', j.id, 'event', $2, "
 	"       'status', j.status, 'rows_in', j.rows_in, 'loaded', j.loaded, 'rejected', j.rejected, "
 	"       'duplicates', j.duplicates, 'skipped_empty', j.skipped_empty) "
+	"       OPERATOR(pg_catalog.||) pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object("
+	"       'bytes_done', $3, 'bytes_total', CASE WHEN $3 IS NOT NULL THEN j.size END, 'sqlstate', $4)) "
 	"FROM edp.jobs j, (SELECT pg_catalog.nextval('edp.job_events_id_seq') AS n) s "
 	"WHERE j.id OPERATOR(pg_catalog.=) $1 RETURNING payload::pg_catalog.text";
 	Oid			types[9] = {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, TEXTOID};
 	Datum		values[9];
 	char		nulls[9];
-	Oid			etypes[2] = {INT8OID, TEXTOID};
-	Datum		evalues[2];
+	Oid			etypes[4] = {INT8OID, TEXTOID, INT8OID, TEXTOID};
+	Datum		evalues[4];
+	char		enulls[4] = "    ";
 	EdpIdentity lu;
 	bool		isnull;
 	bool		cancel;
@@ -167,7 +198,11 @@ edp_job_update(int64 job_id, const char *event, const char *status,
 
 	evalues[0] = Int64GetDatum(job_id);
 	evalues[1] = CStringGetTextDatum(event);
-	execute(event_sql, 2, etypes, evalues, NULL, SPI_OK_INSERT_RETURNING);
+	evalues[2] = Int64GetDatum(counts ? counts->bytes_done : 0);
+	if (counts == NULL || strcmp(event, "progress") != 0)
+		enulls[2] = 'n';
+	evalues[3] = text_or_null(sqlstate, enulls, 3);
+	execute(event_sql, 4, etypes, evalues, enulls, SPI_OK_INSERT_RETURNING);
 	payload = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	edp_notify_ingest(payload, owner);
 	ledger_leave(&lu);
@@ -252,6 +287,102 @@ edp_job_find_loaded(Oid owner, Oid target, const char *checksum, int64 size, boo
 	return id;
 }
 
+/*
+ * A background job's rejects of the transaction under way, kept in memory
+ * (at most EDP_PENDING_REJECTS) so that those of a transaction that rolls
+ * back (the batch that passed the reject limit, an error that ended the
+ * job) are recorded again with the job's failure: they say why it failed.
+ * Forgotten at each commit.
+ */
+#define EDP_PENDING_REJECTS 10000
+
+typedef struct PendingReject
+{
+	int64		job_id;
+	int64		line;
+	char	   *raw_line;
+	char	   *column;
+	char	   *sqlstate;
+	char	   *message;
+} PendingReject;
+
+static bool keep_pending = false;
+static MemoryContext pending_cxt = NULL;
+static List *pending = NIL;
+
+static void
+forget_pending(void)
+{
+	pending = NIL;
+	if (pending_cxt)
+		MemoryContextReset(pending_cxt);
+}
+
+static void
+pending_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PREPARE)
+		forget_pending();
+}
+
+/* a background worker keeps its transaction's rejects for edp_job_replay_rejects */
+void
+edp_job_keep_rejects_on_abort(void)
+{
+	if (pending_cxt == NULL)
+	{
+		pending_cxt = AllocSetContextCreate(TopMemoryContext, "edp pending rejects",
+											ALLOCSET_DEFAULT_SIZES);
+		RegisterXactCallback(pending_xact_callback, NULL);
+	}
+	keep_pending = true;
+}
+
+static void
+remember_reject(int64 job_id, int64 line, const char *raw_line, const char *column,
+				const char *sqlstate, const char *message)
+{
+	MemoryContext old;
+	PendingReject *r;
+
+	if (!keep_pending || list_length(pending) >= EDP_PENDING_REJECTS)
+		return;
+	old = MemoryContextSwitchTo(pending_cxt);
+	r = palloc(sizeof(PendingReject));
+	r->job_id = job_id;
+	r->line = line;
+	r->raw_line = raw_line ? pstrdup(raw_line) : NULL;
+	r->column = column ? pstrdup(column) : NULL;
+	r->sqlstate = pstrdup(sqlstate);
+	r->message = pstrdup(message);
+	pending = lappend(pending, r);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * After a rollback, in the transaction that records the job's failure:
+ * the rejects the rolled-back transaction had found, recorded again.
+ */
+void
+edp_job_replay_rejects(int64 job_id)
+{
+	List	   *todo = pending;
+	ListCell   *lc;
+
+	keep_pending = false;
+	pending = NIL;
+	foreach(lc, todo)
+	{
+		PendingReject *r = lfirst(lc);
+
+		if (r->job_id == job_id)
+			edp_job_add_reject(r->job_id, r->line, r->raw_line, r->column, r->sqlstate, r->message);
+	}
+	if (pending_cxt)
+		MemoryContextReset(pending_cxt);
+}
+
 /* quarantine one input row; the statement is planned once per backend */
 void
 edp_job_add_reject(int64 job_id, int64 line, const char *raw_line, const char *column,
@@ -285,6 +416,7 @@ edp_job_add_reject(int64 job_id, int64 line, const char *raw_line, const char *c
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "SPI_execute_plan failed (%d) inserting into edp.rejects", rc);
 	ledger_leave(&lu);
+	remember_reject(job_id, line, raw_line, column, sqlstate, message);
 }
 
 /* the job row, as the caller's rowtype, copied into the caller's context */
@@ -498,6 +630,11 @@ edp_job_requeue(int64 job_id)
 	ledger_enter(&lu);
 	execute(sql, 3, types, values, NULL, SPI_OK_UPDATE);
 	found = SPI_processed == 1;
+	/* rejects recorded with its failure beyond its committed lines: found again on resume */
+	if (found)
+		execute("DELETE FROM edp.rejects r USING edp.jobs j "
+				"WHERE j.id OPERATOR(pg_catalog.=) $1 AND r.job_id OPERATOR(pg_catalog.=) j.id "
+				"AND r.line OPERATOR(pg_catalog.>) j.lines_done", 1, types, values, NULL, SPI_OK_DELETE);
 	ledger_leave(&lu);
 	if (found)
 		edp_job_update(job_id, "queued", NULL, NULL, NULL);

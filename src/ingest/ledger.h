@@ -32,6 +32,7 @@ typedef struct EdpJobCounts
 	int64		duplicates;
 	int64		skipped_empty;
 	int64		lines_done;		/* input lines covered by committed batches */
+	int64		bytes_done;		/* bytes of the input read (progress events only) */
 } EdpJobCounts;
 
 /* a job as the worker reads it back from the ledger */
@@ -52,11 +53,14 @@ extern int64 edp_job_create(Oid owner, Oid run_as, const char *source, Oid targe
 							Jsonb *options, const char *status);
 extern bool edp_job_update(int64 job_id, const char *event, const char *status,
 						   const EdpJobCounts *counts, const char *error);
+extern void edp_job_fail(int64 job_id, const char *error, int sqlerrcode);
 extern void edp_job_set_kind(int64 job_id, const char *kind);
 extern void edp_job_set_input(int64 job_id, const char *format, const char *checksum, int64 size);
 extern int64 edp_job_find_loaded(Oid owner, Oid target, const char *checksum, int64 size, bool size_only);
 extern void edp_job_add_reject(int64 job_id, int64 line, const char *raw_line, const char *column,
 							   const char *sqlstate, const char *message);
+extern void edp_job_keep_rejects_on_abort(void);
+extern void edp_job_replay_rejects(int64 job_id);
 extern HeapTuple edp_job_fetch(int64 job_id, TupleDesc *tupdesc);
 extern bool edp_job_claim_next(int pid, EdpJobSpec *spec);
 extern int64 edp_job_count_queued(void);

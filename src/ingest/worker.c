@@ -365,6 +365,7 @@ run_claimed_job(EdpJobSpec *spec, MemoryContext job_cxt)
 {
 	EdpIngest  *ing = NULL;
 
+	edp_job_keep_rejects_on_abort();
 	PG_TRY();
 	{
 		run_job(spec, &ing);
@@ -386,7 +387,8 @@ run_claimed_job(EdpJobSpec *spec, MemoryContext job_cxt)
 
 		/* counts stay those of the committed batches */
 		begin_step("edp ingest: failed");
-		edp_job_update(spec->id, "failed", "failed", NULL, edata->message);
+		edp_job_replay_rejects(spec->id);	/* those of the rolled-back transaction */
+		edp_job_fail(spec->id, edata->message, edata->sqlerrcode);
 		finish_inbox_file(spec, edata->message);
 		end_step();
 	}
