@@ -217,16 +217,23 @@ CREATE AGGREGATE edp_internal.rollup_agg(pg_catalog.timestamptz, pg_catalog.inte
 COMMENT ON AGGREGATE edp_internal.rollup_agg(pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.int4) IS
     'internal: one packed rollup row from the event times of one (key, chunk), each counted with the given sign';
 
+CREATE FUNCTION edp_internal.rollup_chunk_start(ts pg_catalog.timestamptz, width pg_catalog.interval)
+RETURNS pg_catalog.timestamptz
+AS 'MODULE_PATHNAME', 'edp_rollup_chunk_start'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION edp_internal.rollup_chunk_start(pg_catalog.timestamptz, pg_catalog.interval) IS
+    'internal: start of the rollup row (768 buckets of width from 2000-01-01 UTC, the first one from 4714-11-24 BC) holding ts; NULL for +-infinity, which is in no bucket';
+
 CREATE FUNCTION edp_internal.rollup_query(tbl pg_catalog.regclass, key pg_catalog.name, ts pg_catalog.name, width pg_catalog.interval)
 RETURNS pg_catalog.text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT pg_catalog.format(
-        'SELECT %I, date_bin(%L::interval * 768, %I, ''2000-01-01 00:00:00+00''::timestamptz), '
+        'SELECT %I, edp_internal.rollup_chunk_start(%I, %L::interval), '
         '       edp_internal.rollup_agg(%I, %L::interval, 1) '
-        '  FROM %s WHERE %I IS NOT NULL AND %I IS NOT NULL GROUP BY 1, 2',
-        key, width, ts, ts, width, tbl, key, ts)
+        '  FROM %s WHERE %I IS NOT NULL AND %I IS NOT NULL AND isfinite(%I) GROUP BY 1, 2',
+        key, ts, width, ts, width, tbl, key, ts, ts)
 $$;
 COMMENT ON FUNCTION edp_internal.rollup_query(pg_catalog.regclass, pg_catalog.name, pg_catalog.name, pg_catalog.interval) IS
     'internal: the query computing the packed rollup rows (key, chunk_start, packed) of a table';
@@ -390,10 +397,10 @@ BEGIN
         '  FROM (SELECT r.key, u.bucket_start, u.events FROM %s r '
         '          CROSS JOIN LATERAL edp.rollup_buckets(r.chunk_start, %L::interval, r.packed) u) r '
         '  FULL JOIN (SELECT %I AS key, date_bin(%L::interval, %I, ''2000-01-01 00:00:00+00''::timestamptz) AS bucket_start, count(*) AS n '
-        '               FROM %s WHERE %I IS NOT NULL AND %I IS NOT NULL GROUP BY 1, 2) b '
+        '               FROM %s WHERE %I IS NOT NULL AND %I IS NOT NULL AND isfinite(%I) GROUP BY 1, 2) b '
         '    ON r.key = b.key AND r.bucket_start = b.bucket_start '
         ' WHERE coalesce(r.events, 0) <> coalesce(b.n, 0) ORDER BY 1, 2',
-        e.rollup_relid, e.rollup_width, e.key_column, e.rollup_width, e.ts_column, tbl, e.key_column, e.ts_column);
+        e.rollup_relid, e.rollup_width, e.key_column, e.rollup_width, e.ts_column, tbl, e.key_column, e.ts_column, e.ts_column);
     GET DIAGNOSTICS bad = ROW_COUNT;
     IF bad > 0 THEN
         UPDATE edp.event_tables SET rollup_stale = true WHERE relid = tbl;
@@ -1018,8 +1025,8 @@ BEGIN
                    ' WHERE NOT %s GROUP BY 1, 2 '
                    'UNION ALL '
                    'SELECT %I, date_bin(''1 hour'', %I, ''2000-01-01 00:00:00+00''::timestamptz), count(*) '
-                   '  FROM %s WHERE %s AND %I IS NOT NULL AND %I IS NOT NULL GROUP BY 1, 2',
-                   v1, e.rollup_relid, e.rollup_width, stale, e.key_column, e.ts_column, tbl, stale, e.key_column, e.ts_column);
+                   '  FROM %s WHERE %s AND %I IS NOT NULL AND %I IS NOT NULL AND isfinite(%I) GROUP BY 1, 2',
+                   v1, e.rollup_relid, e.rollup_width, stale, e.key_column, e.ts_column, tbl, stale, e.key_column, e.ts_column, e.ts_column);
     EXECUTE format('ALTER VIEW %s OWNER TO %I', v1, owner);
     EXECUTE format('COMMENT ON VIEW %s IS %L', v1,
                    format('edp: events of %s per (key, hour in UTC); columns key, bucket_start, events', tbl));
@@ -1027,8 +1034,8 @@ BEGIN
     IF type_column IS NOT NULL THEN
         EXECUTE format('CREATE OR REPLACE VIEW %s (key, event_type, bucket_start, events) AS '
                        'SELECT %I, %I, date_bin(''1 hour'', %I, ''2000-01-01 00:00:00+00''::timestamptz), count(*) '
-                       '  FROM %s WHERE %I IS NOT NULL GROUP BY 1, 2, 3',
-                       v2, e.key_column, type_column, e.ts_column, tbl, e.ts_column);
+                       '  FROM %s WHERE %I IS NOT NULL AND isfinite(%I) GROUP BY 1, 2, 3',
+                       v2, e.key_column, type_column, e.ts_column, tbl, e.ts_column, e.ts_column);
         EXECUTE format('ALTER VIEW %s OWNER TO %I', v2, owner);
         EXECUTE format('COMMENT ON VIEW %s IS %L', v2,
                        format('edp: events of %s per (key, event type, hour in UTC); columns key, event_type, bucket_start, events', tbl));
