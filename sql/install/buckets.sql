@@ -711,16 +711,23 @@ DECLARE
     part regclass;
     v text;
     vnull boolean;
+    hi timestamptz;
 BEGIN
     SELECT * INTO e FROM edp.event_tables WHERE relid = root;
     SELECT s.nspname, c.relname INTO nsp, base FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
      WHERE c.oid = root;
     step := CASE e.partition_period WHEN 'day' THEN interval '1 day' ELSE interval '1 month' END;
+    IF NOT isfinite(p) THEN
+        RAISE EXCEPTION 'no partition of % holds %', root, p USING ERRCODE = 'datetime_value_out_of_range',
+            DETAIL = 'Rows whose time is infinite stay in the DEFAULT partition, as rows without a time do.';
+    END IF;
     p := date_trunc(e.partition_period, p AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
+    -- the last day (month) of the timestamptz range ends at 'infinity'
+    hi := CASE WHEN p > '294276-12-31 23:59:59.999999+00'::timestamptz - step THEN 'infinity' ELSE p + step END;
     pname := edp_internal.partition_name(base, to_char(p AT TIME ZONE 'UTC',
                                  CASE e.partition_period WHEN 'day' THEN '"p"YYYYMMDD' ELSE '"p"YYYYMM' END), nsp);
     EXECUTE format('CREATE TABLE %I.%I PARTITION OF %s FOR VALUES FROM (%L) TO (%L)%s', nsp, pname, root,
-                   p, p + step,
+                   p, hi,
                    CASE WHEN e.partition_type_column IS NOT NULL
                         THEN format(' PARTITION BY LIST (%I)', e.partition_type_column) ELSE '' END);
     part := format('%I.%I', nsp, pname)::regclass;
@@ -850,6 +857,7 @@ DECLARE
     n bigint;
     left_over bigint;
     moving text;
+    hi timestamptz;
 BEGIN
     SELECT inhparent INTO parent FROM pg_inherits WHERE inhrelid = dflt;
     root := pg_partition_root(dflt);
@@ -876,19 +884,20 @@ BEGIN
         -- an index on the staging table.  (Into that partition, not the
         -- root: the root's statement triggers, a user's among them, must not
         -- fire for rows that are only moving.)
-        EXECUTE format('WITH m AS (DELETE FROM %s WHERE %I IS NOT NULL RETURNING *) INSERT INTO %s SELECT * FROM m',
-                       dflt, e.ts_column, moving);
+        EXECUTE format('WITH m AS (DELETE FROM %s WHERE %I IS NOT NULL AND isfinite(%I) RETURNING *) INSERT INTO %s SELECT * FROM m',
+                       dflt, e.ts_column, e.ts_column, moving);
         EXECUTE format('CREATE INDEX ON %s (%I)', moving, e.ts_column);
         FOR p IN EXECUTE format('SELECT DISTINCT date_trunc(%L, %I AT TIME ZONE ''UTC'') AT TIME ZONE ''UTC'' '
                                 'FROM %s ORDER BY 1', e.partition_period, e.ts_column, moving) LOOP
+            hi := CASE WHEN p > '294276-12-31 23:59:59.999999+00'::timestamptz - step THEN 'infinity' ELSE p + step END;
             IF e.partition_type_column IS NOT NULL THEN
                 EXECUTE format('SELECT array_agg(v), array_agg(vnull) FROM (SELECT DISTINCT %I::text AS v, %I IS NULL AS vnull FROM %s '
                                'WHERE %I >= $1 AND %I < $2) d', e.partition_type_column, e.partition_type_column, moving,
-                               e.ts_column, e.ts_column) USING p, p + step INTO types, typenulls;
+                               e.ts_column, e.ts_column) USING p, hi INTO types, typenulls;
             END IF;
             part := edp_internal.add_period_partition(root, p, types, typenulls);
             EXECUTE format('INSERT INTO %s SELECT * FROM %s WHERE %I >= $1 AND %I < $2', part, moving,
-                           e.ts_column, e.ts_column) USING p, p + step;
+                           e.ts_column, e.ts_column) USING p, hi;
             GET DIAGNOSTICS n = ROW_COUNT;
             moved := moved + n;
         END LOOP;
@@ -909,9 +918,9 @@ BEGIN
     EXECUTE format('SELECT count(*) FROM %s', dflt) INTO left_over;
     IF left_over > 0 THEN
         RAISE WARNING '% rows of % stay in its DEFAULT partition %', left_over, root, dflt
-            USING DETAIL = format('They have no %s to route by.',
+            USING DETAIL = format('They have no finite %s to route by.',
                                   CASE WHEN parent = root THEN quote_ident(e.ts_column) ELSE quote_ident(e.partition_type_column) END),
-                  HINT = 'Rows without an event time cannot be placed in a date partition; give the column a NOT NULL constraint.';
+                  HINT = 'Rows without an event time, or at +-infinity, cannot be placed in a date partition; give the column a NOT NULL constraint.';
     END IF;
     RETURN moved;
 END

@@ -34,11 +34,17 @@
 #     oracle's SQLSTATE;
 #   - the rollup equals brute force (verify_rollup; the trips rollups
 #     against GROUP BY);
-# and at the end the server is up and its log shows no crash.
+# then the same engine in a background job (edp.ingest_async of a server
+# file with a BOM, "\.", NUL and both ends of the range), pg_dump and a
+# restore of rollup rows at both ends of the timestamptz range, and at the end
+# the server is up and its log shows no crash.
 #
 # EDP_HOSTILE_CASES=N (default 330) sets the number of cases,
-# EDP_HOSTILE_SEED the generator's seed (default 13).  About 10 s for the
-# default set on a 2-core machine.
+# EDP_HOSTILE_SEED the generator's seed (default 13).  About 20 s for the
+# default set on a 2-core machine.  More, as a non-root user from the top of
+# the source tree (edp built and installed):
+#
+#   EDP_HOSTILE_CASES=5000 EDP_HOSTILE_SEED=7 make installcheck REGRESS= PROVE_TESTS=test/t/070_hostile_input.pl
 use strict;
 use warnings FATAL => 'all';
 
@@ -279,7 +285,13 @@ sub gen_wkt
 
 my $node = PostgreSQL::Test::Cluster->new('hostile');
 $node->init;
-$node->append_conf('postgresql.conf', "shared_preload_libraries = 'edp'\nmax_stack_depth = '2MB'");
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'edp'
+edp.database = 'postgres'
+edp.naptime = 50
+edp.ingest_commit_rows = 0
+max_stack_depth = '2MB'
+});
 $node->start;
 
 $node->safe_psql('postgres', q{
@@ -526,6 +538,38 @@ for my $c (sort { $a <=> $b } keys %failed)
 }
 is(scalar(keys %failed), 0, "$checked hostile cases agree with the oracle");
 cmp_ok($checked, '>=', $ncases, 'every case was checked');
+
+# the same engine in a background job (edp.ingest_async, one transaction per
+# batch of 2): a server file holding the lines COPY would stop at and
+# timestamps at both ends of the range
+my $dir = PostgreSQL::Test::Utils::tempdir;
+my $file = "$dir/hostile.csv";
+open(my $fh, '>:raw', $file) or die "$file: $!";
+print $fh "\xEF\xBB\xBFid,name,ts,n,doc\n9000001,alice,2024-01-01 00:00:00+00,1,\n\\.\n"
+  . "9000003,bob,4714-11-24 00:00:00+00 BC,2,\n9000004,nul\x00,2024-01-01 00:00:00+00,3,\n"
+  . "9000005,carol,infinity,4,\n9000006,dave,294276-12-31 23:59:59.999999+00,5,\n";
+close($fh);
+$node->safe_psql('postgres', 'TRUNCATE hc');
+my $job = $node->safe_psql('postgres', "SELECT edp.ingest_async('hc', '$file', batch_size => 2)");
+ok($node->poll_query_until('postgres', "SELECT status IN ('succeeded', 'failed') FROM edp.jobs WHERE id = $job"),
+	'the background job ends');
+is($node->safe_psql('postgres', "SELECT status, rows_in, loaded, rejected FROM edp.jobs WHERE id = $job"),
+	'succeeded|6|4|2', 'background job: every line accounted for');
+is($node->safe_psql('postgres', "SELECT string_agg(line || ' ' || sqlstate || ' ' || raw_line, ', ' ORDER BY line) FROM edp.rejects WHERE job_id = $job"),
+	'3 22P04 \\., 5 22021 9000004,nul\\x00,2024-01-01 00:00:00+00,3,', 'background job: the rejects with their lines and raw text');
+is($node->safe_psql('postgres', "SELECT string_agg(name, ',' ORDER BY id) FROM hc"), 'alice,bob,carol,dave',
+	'background job: the rows loaded');
+is($node->safe_psql('postgres', "SELECT count(*) FROM edp.verify_rollup('hc')"), '0',
+	'background job: the rollup equals brute force');
+# rollup rows at both ends of the range dump and restore
+my $dump = "$dir/dump.sql";
+$node->command_ok([ 'pg_dump', '-d', $node->connstr('postgres'), '-f', $dump ],
+	'pg_dump works with rollup rows at both ends of the timestamptz range');
+$node->safe_psql('postgres', 'CREATE DATABASE restored');
+$node->command_ok([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('restored'), '-f', $dump ],
+	'the dump restores');
+is($node->safe_psql('restored', 'SELECT count(*) FROM hc_edp_rollup'),
+	$node->safe_psql('postgres', 'SELECT count(*) FROM hc_edp_rollup'), 'the restored rollup has every row');
 
 # the server is up, and no backend crashed
 is($node->safe_psql('postgres', 'SELECT 1'), '1', 'the server still answers');
