@@ -758,14 +758,30 @@ unescape_record(EdpIngest *ing, char **fields, int nfields)
 		if (fields[i] != NULL)
 		{
 			bool		nul = false;
-			int			len = edp_ingest_unescape(fields[i], strlen(fields[i]), &nul);
 
-			/* JSON lines: the CR of a CRLF line end is not part of the line */
-			if (ing->jsonl && len > 0 && fields[i][len - 1] == '\r')
-				fields[i][len - 1] = '\0';
+			(void) edp_ingest_unescape(fields[i], strlen(fields[i]), &nul);
 		}
-	if (ing->jsonl && line->len > 0 && line->data[line->len - 1] == '\r')
+
+	/*
+	 * The CR of a CRLF line end is not part of the line: it ended the last
+	 * field, outside any quotes.  An unquoted empty last field is NULL, as
+	 * COPY reads it.
+	 */
+	if (line->len > 0 && line->data[line->len - 1] == '\r')
+	{
 		line->data[--line->len] = '\0';
+		if (nfields > 0 && fields[nfields - 1] != NULL)
+		{
+			char	   *last = fields[nfields - 1];
+			int			len = strlen(last);
+
+			if (len > 0 && last[len - 1] == '\r')
+				last[--len] = '\0';
+			if (len == 0 && !ing->jsonl &&
+				(line->len == 0 || line->data[line->len - 1] == ing->delimiter))
+				fields[nfields - 1] = NULL;
+		}
+	}
 	return had_nul;
 }
 

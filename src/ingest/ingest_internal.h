@@ -34,7 +34,7 @@
 #define EDP_ESC_BACKSLASH 0xFD	/* a backslash starting a line: \. ends COPY */
 #define EDP_ESC_RS		0xFC	/* 0x1e, JSON lines' quote */
 #define EDP_ESC_US		0xFB	/* 0x1f, JSON lines' delimiter */
-#define EDP_ESC_CR		0xFA	/* a carriage return in JSON lines (below) */
+#define EDP_ESC_CR		0xFA	/* a carriage return, unless lines end in CR */
 
 
 /* one input row kept until its batch is written */
@@ -75,7 +75,7 @@ struct EdpIngest
 	int			esc_pending;	/* the code of an escape cut short, or -1 */
 	bool		at_line_start;	/* the last byte handed over ended a line */
 	bool		bom_checked;	/* the first bytes were looked at */
-	bool		escape_cr;		/* JSON lines ending in LF: CR is data */
+	bool		escape_cr;		/* lines ending in LF or CRLF: CR is data */
 	bool		first_cid_set;	/* first_cid holds the load's first statement */
 	CommandId	first_cid;		/* (a background job: this batch's) */
 	Tuplestorestate *written;	/* rows of committed batches awaiting upkeep

@@ -17,9 +17,11 @@
  * change record boundaries escaped (EDP_ESC and a code, ingest_internal.h):
  * a NUL byte (which COPY refuses for the whole rest of the input), 0xFF
  * itself, a backslash that starts a line (a line "\." would end the data),
- * and in JSON lines 0x1e and 0x1f, and carriage returns unless the input's
- * first 64 kB hold a CR and no LF (lines ending in a bare CR), so CRLF and LF
- * lines may mix: a CR before the LF is dropped, JSON whitespace anyway.  The escapes use no ASCII byte, so they
+ * and in JSON lines 0x1e and 0x1f; and carriage returns, unless the input's
+ * first 64 kB hold a CR and no LF (lines ending in a bare CR), so that COPY
+ * ends lines at LF only and CRLF and LF lines may mix: the engine drops the
+ * CR of a CRLF line end, and a CR elsewhere is data (inside a quoted field,
+ * as in COPY; outside quotes, where COPY would stop, part of its field).  The escapes use no ASCII byte, so they
  * never meet a delimiter, a quote or a newline, and the engine undoes them in
  * each line and field it reads (edp_ingest_unescape).  A UTF-8 byte order
  * mark at the very start of the input is dropped, whatever the format.  The
@@ -338,9 +340,8 @@ edp_ingest_detect_format(EdpIngest *ing, const char *path)
 		ing->jsonl = path_has_json_suffix(path) || (i < len && peek[i] == '{');
 	}
 
-	/* JSON lines, unless their lines end in a bare CR: every CR is data */
-	ing->escape_cr = ing->jsonl &&
-		!(memchr(peek, '\r', len) != NULL && memchr(peek, '\n', len) == NULL);
+	/* every CR is data, unless the lines end in a bare CR */
+	ing->escape_cr = !(memchr(peek, '\r', len) != NULL && memchr(peek, '\n', len) == NULL);
 	if (ing->jsonl)
 		ing->delimiter = '\x1f';
 	else if (ing->opts.delimiter)

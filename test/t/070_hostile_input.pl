@@ -10,7 +10,8 @@
 #            UTF-8, 0x1e/0x1f, too many or too few fields, bad values,
 #            timestamps at both ends of the range and +-infinity, a
 #            document nested 100k deep, a quoted field left open at the end,
-#            blank and all-empty lines, a BOM, CRLF lines, quoted newlines;
+#            blank and all-empty lines, a BOM, CRLF and mixed line ends, a
+#            bare CR outside quotes, quoted newlines;
 #   jsonl -- JSON lines into a table whose columns the keys flatten to:
 #            raw control bytes (0x1e, 0x1f) inside and outside strings, NUL,
 #            invalid UTF-8, "\.", invalid JSON, arrays and scalars, unknown
@@ -125,7 +126,8 @@ my $deep = ('[' x 100000) . (']' x 100000);
 sub gen_csv
 {
 	my ($c) = @_;
-	my $crlf = rnd(4) == 0;
+	my $eolmode = rnd(4);    # 0 CRLF, 1 LF and CRLF mixed, else LF
+	my $crlf = $eolmode == 0;
 	my $eol = $crlf ? "\r\n" : "\n";
 	my $input = rnd(5) == 0 ? "\xEF\xBB\xBF" : '';
 	$input .= pick('id,name,ts,n,doc', 'ID, Name ,TS,n,Doc', 'id,name,ts,n,doc');
@@ -172,11 +174,13 @@ sub gen_csv
 		elsif ($m == 21) { $rec = ''; $kind = 'skip'; }
 		elsif ($m == 22) { $rec = ',,,,'; $kind = 'skip'; }
 		elsif ($m == 23) { $f[1] = "\x00"; $f[0] = "\x00"; $kind = 'struct'; $sqlstate = '22021'; }
+		elsif ($m == 24) { $f[1] = "bare\rcr"; }                # a CR outside quotes is data
 		$last_id = $id;
-		$rec //= join ',', map { csv_field($_, $crlf) } @f;
+		$rec //= join ',', map { $m == 24 && $_ == 1 ? $f[1] : csv_field($f[$_], $crlf) } 0 .. $#f;
 		my $nl = () = $rec =~ /\n/g;
 		$line += 1 + $nl;
 		push @recs, { line => $line, kind => $kind, raw => $rec, fields => [@f], sqlstate => $sqlstate };
+		$eol = pick("\n", "\r\n") if $eolmode == 1;
 		$input .= $rec . ($r < $nrec || $rec eq '' || rnd(2) ? $eol : '');
 	}
 	# a quoted field left open at the end swallows the rest: one reject
