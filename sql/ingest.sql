@@ -63,8 +63,19 @@ SELECT status FROM edp.ingest('ing_small', :'unknown'); -- ERROR
 SELECT status FROM edp.ingest('ing_required', :'missing'); -- ERROR
 SELECT status FROM edp.ingest_data('ing_small', E'id,ID\n1,2\n'); -- ERROR
 SELECT count(*) FROM ing_required;
--- an error of the CSV parser itself ends the load (the file cannot be read past it)
-SELECT status FROM edp.ingest_data('ing_small', E'id,name,score\n1,a,1\n2,"unterminated,2\n'); -- ERROR
+-- a quoted field left open swallows the rest of the input: one reject, the
+-- record from its start to the end of the input, at the input's last line
+BEGIN;
+SELECT status, rows_in, loaded, rejected FROM edp.ingest_data('ing_small', E'id,name,score\n1,a,1\n2,"unterminated,2\n3,c,3');
+SELECT r.line, r.sqlstate, r.message, r.raw_line FROM edp.rejects r
+ WHERE r.job_id = (SELECT max(id) FROM edp.jobs);
+ROLLBACK;
+-- LF and CRLF lines may mix, and a bare carriage return outside quotes (where
+-- PostgreSQL's COPY stops) is data of its field
+BEGIN;
+SELECT status, rows_in, loaded, rejected FROM edp.ingest_data('ing_small', E'id,name,score\r\n101,a,1\n102,b\rb,2\r\n103,,\r\n104,"",4\r\n');
+SELECT id, replace(name, E'\r', '<CR>') AS name, name IS NULL AS name_null, score FROM ing_small WHERE id > 100 ORDER BY id;
+ROLLBACK;
 
 -- bad options
 SELECT status FROM edp.ingest('ing_small', :'plain', format => 'xml'); -- ERROR

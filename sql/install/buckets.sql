@@ -228,16 +228,23 @@ CREATE AGGREGATE edp_internal.rollup_agg(pg_catalog.timestamptz, pg_catalog.inte
 COMMENT ON AGGREGATE edp_internal.rollup_agg(pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.int4) IS
     'internal: one packed rollup row from the event times of one (key, chunk), each counted with the given sign';
 
+CREATE FUNCTION edp_internal.rollup_chunk_start(ts pg_catalog.timestamptz, width pg_catalog.interval)
+RETURNS pg_catalog.timestamptz
+AS 'MODULE_PATHNAME', 'edp_rollup_chunk_start'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION edp_internal.rollup_chunk_start(pg_catalog.timestamptz, pg_catalog.interval) IS
+    'internal: start of the rollup row (768 buckets of width from 2000-01-01 UTC, the first one from 4714-11-24 BC) holding ts; NULL for +-infinity, which is in no bucket';
+
 CREATE FUNCTION edp_internal.rollup_query(tbl pg_catalog.regclass, key pg_catalog.name, ts pg_catalog.name, width pg_catalog.interval)
 RETURNS pg_catalog.text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT pg_catalog.format(
-        'SELECT %I, date_bin(%L::interval * 768, %I, ''2000-01-01 00:00:00+00''::timestamptz), '
+        'SELECT %I, edp_internal.rollup_chunk_start(%I, %L::interval), '
         '       edp_internal.rollup_agg(%I, %L::interval, 1) '
-        '  FROM %s WHERE %I IS NOT NULL AND %I IS NOT NULL GROUP BY 1, 2',
-        key, width, ts, ts, width, tbl, key, ts)
+        '  FROM %s WHERE %I IS NOT NULL AND %I IS NOT NULL AND isfinite(%I) GROUP BY 1, 2',
+        key, ts, width, ts, width, tbl, key, ts, ts)
 $$;
 COMMENT ON FUNCTION edp_internal.rollup_query(pg_catalog.regclass, pg_catalog.name, pg_catalog.name, pg_catalog.interval) IS
     'internal: the query computing the packed rollup rows (key, chunk_start, packed) of a table';
@@ -401,10 +408,10 @@ BEGIN
         '  FROM (SELECT r.key, u.bucket_start, u.events FROM %s r '
         '          CROSS JOIN LATERAL edp.rollup_buckets(r.chunk_start, %L::interval, r.packed) u) r '
         '  FULL JOIN (SELECT %I AS key, date_bin(%L::interval, %I, ''2000-01-01 00:00:00+00''::timestamptz) AS bucket_start, count(*) AS n '
-        '               FROM %s WHERE %I IS NOT NULL AND %I IS NOT NULL GROUP BY 1, 2) b '
+        '               FROM %s WHERE %I IS NOT NULL AND %I IS NOT NULL AND isfinite(%I) GROUP BY 1, 2) b '
         '    ON r.key = b.key AND r.bucket_start = b.bucket_start '
         ' WHERE coalesce(r.events, 0) <> coalesce(b.n, 0) ORDER BY 1, 2',
-        e.rollup_relid, e.rollup_width, e.key_column, e.rollup_width, e.ts_column, tbl, e.key_column, e.ts_column);
+        e.rollup_relid, e.rollup_width, e.key_column, e.rollup_width, e.ts_column, tbl, e.key_column, e.ts_column, e.ts_column);
     GET DIAGNOSTICS bad = ROW_COUNT;
     IF bad > 0 THEN
         UPDATE edp.event_tables SET rollup_stale = true WHERE relid = tbl;
@@ -715,16 +722,23 @@ DECLARE
     part regclass;
     v text;
     vnull boolean;
+    hi timestamptz;
 BEGIN
     SELECT * INTO e FROM edp.event_tables WHERE relid = root;
     SELECT s.nspname, c.relname INTO nsp, base FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
      WHERE c.oid = root;
     step := CASE e.partition_period WHEN 'day' THEN interval '1 day' ELSE interval '1 month' END;
+    IF NOT isfinite(p) THEN
+        RAISE EXCEPTION 'no partition of % holds %', root, p USING ERRCODE = 'datetime_value_out_of_range',
+            DETAIL = 'Rows whose time is infinite stay in the DEFAULT partition, as rows without a time do.';
+    END IF;
     p := date_trunc(e.partition_period, p AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
+    -- the last day (month) of the timestamptz range ends at 'infinity'
+    hi := CASE WHEN p > '294276-12-31 23:59:59.999999+00'::timestamptz - step THEN 'infinity' ELSE p + step END;
     pname := edp_internal.partition_name(base, to_char(p AT TIME ZONE 'UTC',
                                  CASE e.partition_period WHEN 'day' THEN '"p"YYYYMMDD' ELSE '"p"YYYYMM' END), nsp);
     EXECUTE format('CREATE TABLE %I.%I PARTITION OF %s FOR VALUES FROM (%L) TO (%L)%s', nsp, pname, root,
-                   p, p + step,
+                   p, hi,
                    CASE WHEN e.partition_type_column IS NOT NULL
                         THEN format(' PARTITION BY LIST (%I)', e.partition_type_column) ELSE '' END);
     part := format('%I.%I', nsp, pname)::regclass;
@@ -854,6 +868,7 @@ DECLARE
     n bigint;
     left_over bigint;
     moving text;
+    hi timestamptz;
 BEGIN
     SELECT inhparent INTO parent FROM pg_inherits WHERE inhrelid = dflt;
     root := pg_partition_root(dflt);
@@ -880,19 +895,20 @@ BEGIN
         -- an index on the staging table.  (Into that partition, not the
         -- root: the root's statement triggers, a user's among them, must not
         -- fire for rows that are only moving.)
-        EXECUTE format('WITH m AS (DELETE FROM %s WHERE %I IS NOT NULL RETURNING *) INSERT INTO %s SELECT * FROM m',
-                       dflt, e.ts_column, moving);
+        EXECUTE format('WITH m AS (DELETE FROM %s WHERE %I IS NOT NULL AND isfinite(%I) RETURNING *) INSERT INTO %s SELECT * FROM m',
+                       dflt, e.ts_column, e.ts_column, moving);
         EXECUTE format('CREATE INDEX ON %s (%I)', moving, e.ts_column);
         FOR p IN EXECUTE format('SELECT DISTINCT date_trunc(%L, %I AT TIME ZONE ''UTC'') AT TIME ZONE ''UTC'' '
                                 'FROM %s ORDER BY 1', e.partition_period, e.ts_column, moving) LOOP
+            hi := CASE WHEN p > '294276-12-31 23:59:59.999999+00'::timestamptz - step THEN 'infinity' ELSE p + step END;
             IF e.partition_type_column IS NOT NULL THEN
                 EXECUTE format('SELECT array_agg(v), array_agg(vnull) FROM (SELECT DISTINCT %I::text AS v, %I IS NULL AS vnull FROM %s '
                                'WHERE %I >= $1 AND %I < $2) d', e.partition_type_column, e.partition_type_column, moving,
-                               e.ts_column, e.ts_column) USING p, p + step INTO types, typenulls;
+                               e.ts_column, e.ts_column) USING p, hi INTO types, typenulls;
             END IF;
             part := edp_internal.add_period_partition(root, p, types, typenulls);
             EXECUTE format('INSERT INTO %s SELECT * FROM %s WHERE %I >= $1 AND %I < $2', part, moving,
-                           e.ts_column, e.ts_column) USING p, p + step;
+                           e.ts_column, e.ts_column) USING p, hi;
             GET DIAGNOSTICS n = ROW_COUNT;
             moved := moved + n;
         END LOOP;
@@ -913,9 +929,9 @@ BEGIN
     EXECUTE format('SELECT count(*) FROM %s', dflt) INTO left_over;
     IF left_over > 0 THEN
         RAISE WARNING '% rows of % stay in its DEFAULT partition %', left_over, root, dflt
-            USING DETAIL = format('They have no %s to route by.',
+            USING DETAIL = format('They have no finite %s to route by.',
                                   CASE WHEN parent = root THEN quote_ident(e.ts_column) ELSE quote_ident(e.partition_type_column) END),
-                  HINT = 'Rows without an event time cannot be placed in a date partition; give the column a NOT NULL constraint.';
+                  HINT = 'Rows without an event time, or at +-infinity, cannot be placed in a date partition; give the column a NOT NULL constraint.';
     END IF;
     RETURN moved;
 END
@@ -1029,8 +1045,8 @@ BEGIN
                    ' WHERE NOT %s GROUP BY 1, 2 '
                    'UNION ALL '
                    'SELECT %I, date_bin(''1 hour'', %I, ''2000-01-01 00:00:00+00''::timestamptz), count(*) '
-                   '  FROM %s WHERE %s AND %I IS NOT NULL AND %I IS NOT NULL GROUP BY 1, 2',
-                   v1, e.rollup_relid, e.rollup_width, stale, e.key_column, e.ts_column, tbl, stale, e.key_column, e.ts_column);
+                   '  FROM %s WHERE %s AND %I IS NOT NULL AND %I IS NOT NULL AND isfinite(%I) GROUP BY 1, 2',
+                   v1, e.rollup_relid, e.rollup_width, stale, e.key_column, e.ts_column, tbl, stale, e.key_column, e.ts_column, e.ts_column);
     EXECUTE format('ALTER VIEW %s OWNER TO %I', v1, owner);
     EXECUTE format('COMMENT ON VIEW %s IS %L', v1,
                    format('edp: events of %s per (key, hour in UTC); columns key, bucket_start, events', tbl));
@@ -1038,8 +1054,8 @@ BEGIN
     IF type_column IS NOT NULL THEN
         EXECUTE format('CREATE OR REPLACE VIEW %s (key, event_type, bucket_start, events) AS '
                        'SELECT %I, %I, date_bin(''1 hour'', %I, ''2000-01-01 00:00:00+00''::timestamptz), count(*) '
-                       '  FROM %s WHERE %I IS NOT NULL GROUP BY 1, 2, 3',
-                       v2, e.key_column, type_column, e.ts_column, tbl, e.ts_column);
+                       '  FROM %s WHERE %I IS NOT NULL AND isfinite(%I) GROUP BY 1, 2, 3',
+                       v2, e.key_column, type_column, e.ts_column, tbl, e.ts_column, e.ts_column);
         EXECUTE format('ALTER VIEW %s OWNER TO %I', v2, owner);
         EXECUTE format('COMMENT ON VIEW %s IS %L', v2,
                        format('edp: events of %s per (key, event type, hour in UTC); columns key, event_type, bucket_start, events', tbl));

@@ -156,13 +156,19 @@ edp_bucket_start(const EdpBucketSpec *spec, TimestampTz t)
 		tm.tm_min = 0;
 		tm.tm_sec = 0;
 		tzwest = DetermineTimeZoneOffset(&tm, spec->tz);
-		if (tm2timestamp(&tm, 0, &tzwest, &result) != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-					 errmsg("timestamp out of range")));
+		if (tm2timestamp(&tm, 0, &tzwest, &result) != 0 || result < MIN_TIMESTAMP)
+			result = MIN_TIMESTAMP;	/* the first day of the range: see below */
 		return result;
 	}
-	return edp_floor_div(t + off, spec->width_us) * spec->width_us - off;
+
+	/*
+	 * The bucket of an instant near the lower end of the range may start
+	 * before the earliest timestamptz (4714-11-24 00:00 BC UTC) on the local
+	 * clock of a zone east of UTC: that first bucket starts at the earliest
+	 * timestamptz instead, so every finite instant has a bucket that can be
+	 * returned and stored.
+	 */
+	return Max(edp_floor_div(t + off, spec->width_us) * spec->width_us - off, MIN_TIMESTAMP);
 }
 
 /* start of the bucket after the one starting at b */

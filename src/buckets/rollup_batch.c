@@ -203,10 +203,8 @@ group_add(RollupGroup *g, int64 slot, int64 count)
 static inline void
 chunk_and_slot(const RollupBatch *b, TimestampTz ts, int64 *chunk, int64 *slot)
 {
-	int64		q = edp_floor_div(ts, b->chunk_len);
-
-	*chunk = TIMESTAMP_NOT_FINITE(ts) ? ts : q * b->chunk_len;
-	*slot = (ts - q * b->chunk_len) / b->spec.width_us;
+	*chunk = edp_rollup_chunk_of(ts, b->chunk_len);
+	*slot = (ts - *chunk) / b->spec.width_us;
 }
 
 /* fingerprint of the row's dedupe key; false when a column is NULL */
@@ -400,7 +398,8 @@ edp_rollup_batch_scan(Tuplestorestate *rows, const RollupBatchSpec *spec)
 
 		if ((++nrows & 0x3fff) == 0)
 			CHECK_FOR_INTERRUPTS();
-		if (!knull && !tnull)
+		/* +-infinity is in no bucket: not counted, as NULL is not */
+		if (!knull && !tnull && !TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(ts)))
 		{
 			int64		chunk,
 						s;
@@ -567,12 +566,21 @@ edp_rollup_batch_candidates(RollupBatch *b, const char *rollup, int64 array_limi
 				int			gi;
 				RollupGroup *g;
 
-				/* dedupe keys hold the key and ts columns: never NULL here */
-				chunk_and_slot(b, DatumGetTimestampTz(ts), &chunk, &s);
-				gi = group_of(b, key, chunk);	/* may move b->groups */
-				g = &b->groups[gi];
-				cand = g->had != NULL && s >= 0 && s < EDP_ROLLUP_SLOTS &&
-					(g->had[s / 64] & (UINT64CONST(1) << (s % 64))) != 0;
+				/*
+				 * dedupe keys hold the key and ts columns: never NULL here;
+				 * an infinite time has no rollup counts to tell, so its row
+				 * is always a candidate
+				 */
+				if (TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(ts)))
+					cand = true;
+				else
+				{
+					chunk_and_slot(b, DatumGetTimestampTz(ts), &chunk, &s);
+					gi = group_of(b, key, chunk);	/* may move b->groups */
+					g = &b->groups[gi];
+					cand = g->had != NULL && s >= 0 && s < EDP_ROLLUP_SLOTS &&
+						(g->had[s / 64] & (UINT64CONST(1) << (s % 64))) != 0;
+				}
 			}
 			if (!cand)
 				continue;

@@ -198,6 +198,28 @@ edp_rollup_count(PG_FUNCTION_ARGS)
 }
 
 /*
+ * edp_internal.rollup_chunk_start(ts, width): the start of the rollup row
+ * (chunk) holding ts, as edp_rollup_chunk_of; NULL for +-infinity (in no
+ * chunk).
+ */
+PG_FUNCTION_INFO_V1(edp_rollup_chunk_start);
+Datum
+edp_rollup_chunk_start(PG_FUNCTION_ARGS)
+{
+	TimestampTz ts = PG_GETARG_TIMESTAMPTZ(0);
+	Interval   *width = PG_GETARG_INTERVAL_P(1);
+	int64		w = width->time + (int64) width->day * USECS_PER_DAY;
+
+	if (w <= 0 || width->month != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("rollup width must be a positive interval without months")));
+	if (TIMESTAMP_NOT_FINITE(ts))
+		PG_RETURN_NULL();
+	PG_RETURN_TIMESTAMPTZ(edp_rollup_chunk_of(ts, w * EDP_ROLLUP_SLOTS));
+}
+
+/*
  * edp.rollup_buckets(chunk_start, width, packed)
  *		RETURNS TABLE (bucket_start timestamptz, events bigint)
  * The buckets of one rollup row, in order.
@@ -251,7 +273,7 @@ edp_rollup_agg_trans(PG_FUNCTION_ARGS)
 	Interval   *width;
 	int64		w;
 	int64		chunk_len;
-	int64		q;
+	int64		chunk;
 
 	if (!AggCheckCallContext(fcinfo, &aggcontext))
 		elog(ERROR, "edp_rollup_agg_trans called in non-aggregate context");	/* internal error */
@@ -272,14 +294,16 @@ edp_rollup_agg_trans(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("rollup width must be a positive interval without months")));
+	if (TIMESTAMP_NOT_FINITE(ts))
+		PG_RETURN_POINTER(st);	/* in no bucket (edp_rollup_chunk_of) */
 	chunk_len = w * EDP_ROLLUP_SLOTS;
-	q = edp_floor_div(ts, chunk_len);
+	chunk = edp_rollup_chunk_of(ts, chunk_len);
 	if (st->n == st->cap)
 	{
 		st->cap *= 2;
 		st->pairs = repalloc(st->pairs, sizeof(int64) * 2 * st->cap);
 	}
-	st->pairs[2 * st->n] = (ts - q * chunk_len) / w;
+	st->pairs[2 * st->n] = (ts - chunk) / w;
 	st->pairs[2 * st->n + 1] = PG_GETARG_INT32(3);
 	st->n++;
 	PG_RETURN_POINTER(st);

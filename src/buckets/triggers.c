@@ -263,14 +263,14 @@ rollup_add(const TriggerSettings *s, const char *source, int sign)
 	char	   *sql;
 
 	sql = psprintf("INSERT INTO %s AS r (key, chunk_start, packed) "
-				   "SELECT %s, pg_catalog.date_bin(%s::pg_catalog.interval OPERATOR(pg_catalog.*) %d, %s, '2000-01-01 00:00:00+00'::pg_catalog.timestamptz), "
+				   "SELECT %s, edp_internal.rollup_chunk_start(%s, %s::pg_catalog.interval), "
 				   "       edp_internal.rollup_agg(%s, %s::pg_catalog.interval, %d) "
-				   "  FROM %s WHERE %s IS NOT NULL AND %s IS NOT NULL "
+				   "  FROM %s WHERE %s IS NOT NULL AND %s IS NOT NULL AND pg_catalog.isfinite(%s) "
 				   " GROUP BY 1, 2 ORDER BY 1, 2 "
 				   "ON CONFLICT (key, chunk_start) DO UPDATE SET packed = edp_internal.rollup_merge(r.packed, excluded.packed)",
-				   s->rollup, s->keycol, s->width, EDP_ROLLUP_SLOTS, s->tscol,
+				   s->rollup, s->keycol, s->tscol, s->width,
 				   s->tscol, s->width, sign < 0 ? -1 : 1,
-				   source, s->keycol, s->tscol);
+				   source, s->keycol, s->tscol, s->tscol);
 	run(sql, SPI_OK_INSERT);
 }
 
@@ -380,12 +380,12 @@ dedupe_candidates(const TriggerSettings *s, DedupeCandidates *dc)
 	else if (s->rollup != NULL && !s->stale && s->covers_bucket)
 		cand = psprintf("SELECT %s FROM (SELECT %s, pg_catalog.count(*) AS edp_n_ FROM edp_new WHERE %s GROUP BY %s) g"
 						" LEFT JOIN %s r ON r.key OPERATOR(pg_catalog.=) g.%s"
-						"  AND r.chunk_start OPERATOR(pg_catalog.=) pg_catalog.date_bin(%s::pg_catalog.interval OPERATOR(pg_catalog.*) %d, g.%s, '2000-01-01 00:00:00+00'::pg_catalog.timestamptz)"
-						" WHERE g.edp_n_ OPERATOR(pg_catalog.>) 1 OR edp_internal.rollup_count(r.packed,"
+						"  AND r.chunk_start OPERATOR(pg_catalog.=) edp_internal.rollup_chunk_start(g.%s, %s::pg_catalog.interval)"
+						" WHERE g.edp_n_ OPERATOR(pg_catalog.>) 1 OR NOT pg_catalog.isfinite(g.%s) OR edp_internal.rollup_count(r.packed,"
 						"   (pg_catalog.date_part('epoch', pg_catalog.date_bin(%s::pg_catalog.interval, g.%s, '2000-01-01 00:00:00+00'::pg_catalog.timestamptz)"
 						"     OPERATOR(pg_catalog.-) r.chunk_start) OPERATOR(pg_catalog./) pg_catalog.date_part('epoch', %s::pg_catalog.interval))::pg_catalog.int4) OPERATOR(pg_catalog.>) 0",
 						s->cols, s->cols, s->notnull, s->cols,
-						s->rollup, s->keycol, s->width, EDP_ROLLUP_SLOTS, s->tscol,
+						s->rollup, s->keycol, s->tscol, s->width, s->tscol,
 						s->width, s->tscol, s->width);
 	else
 		cand = psprintf("SELECT %s FROM (SELECT %s, pg_catalog.count(*) AS edp_n_ FROM edp_new WHERE %s GROUP BY %s) g"

@@ -74,6 +74,8 @@ static const char *edp_ingest_format(EdpIngest *ing);
 
 static void ingest_error_callback(void *arg);
 
+static bool unescape_record(EdpIngest *ing, char **fields, int nfields);
+
 /*
  * Header names and JSON keys are matched to columns after normalisation:
  * trimmed, lower case, spaces, dashes and dots as underscores.
@@ -515,6 +517,7 @@ edp_ingest_begin(int64 job_id, Oid relid, const EdpIngestInput *input,
 				ereport(ERROR,
 						(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
 						 errmsg("the input is empty: it has no header line")));
+			(void) unescape_record(ing, fields, nfields);
 			map_csv_columns(ing, fields, nfields);
 		}
 		else
@@ -591,54 +594,57 @@ ingest_error_callback(void *arg)
 		errcontext("edp ingest into %s, line " UINT64_FORMAT, ing->relname, ing->cur_line);
 }
 
-/* errors that are about the server or the session, never about one row */
-static bool
-is_fatal_for_job(ErrorData *edata)
-{
-	int			class = ERRCODE_TO_CATEGORY(edata->sqlerrcode);
-
-	return class == ERRCODE_INSUFFICIENT_RESOURCES ||
-		class == ERRCODE_PROGRAM_LIMIT_EXCEEDED ||
-		class == ERRCODE_OPERATOR_INTERVENTION ||
-		class == ERRCODE_SYSTEM_ERROR ||
-		class == ERRCODE_INTERNAL_ERROR ||
-		class == ERRCODE_TRANSACTION_ROLLBACK ||
-		class == ERRCODE_CONFIG_FILE_ERROR;
-}
-
 /*
- * While one row's values are converted, an error is about that row's data
- * whatever its class: PostGIS reports a malformed geometry as XX000, a
- * document nested too deep is 54001.  Only the server's own state ends the
- * job there: resources, intervention (cancel, shutdown), system and
- * configuration errors, and transaction rollback.
+ * Which errors end a job, and which are about one row (rejected).  The rule,
+ * the same while a row is converted and while it is written:
+ *
+ * An error is about the row, whatever its class, unless it is about the
+ * server, the session or the transaction.  PostGIS reports a malformed
+ * geometry as XX000, a document nested too deep is 54001 (stack depth: safe
+ * to catch once the stack has unwound, as PostgreSQL itself does at the top
+ * level), a NUL byte 22021, a trigger raises what it likes: all of these
+ * reject their row.  These end the job, because the next row would fail the
+ * same way or because going on would hide a problem that is not the data's:
+ *   53 insufficient resources (out of memory, disk full, too many ...),
+ *   57 operator intervention (query cancel, admin or crash shutdown),
+ *   58 system error (I/O), F0 configuration file error,
+ *   40 transaction rollback (deadlock, serialization: the transaction must
+ *      be retried as a whole),
+ *   25 invalid transaction state (a read-only transaction, say),
+ *   XX001 data corrupted and XX002 index corrupted.
+ * FATAL and PANIC never reach a handler: they end the session or the server.
  */
 static bool
-is_fatal_for_conversion(ErrorData *edata)
+edp_ingest_error_ends_job(ErrorData *edata)
 {
 	int			class = ERRCODE_TO_CATEGORY(edata->sqlerrcode);
 
+	if (edata->elevel > ERROR)
+		return true;
 	return class == ERRCODE_INSUFFICIENT_RESOURCES ||
 		class == ERRCODE_OPERATOR_INTERVENTION ||
 		class == ERRCODE_SYSTEM_ERROR ||
+		class == ERRCODE_CONFIG_FILE_ERROR ||
 		class == ERRCODE_TRANSACTION_ROLLBACK ||
-		class == ERRCODE_CONFIG_FILE_ERROR;
+		class == ERRCODE_INVALID_TRANSACTION_STATE ||
+		edata->sqlerrcode == ERRCODE_DATA_CORRUPTED ||
+		edata->sqlerrcode == ERRCODE_INDEX_CORRUPTED;
 }
 
-/* the raw line as valid text: bytes invalid in the database encoding as \xNN */
+/* raw bytes as valid text: NUL and bytes invalid in the database encoding as \xNN */
 static char *
-printable_line(const char *raw)
+printable_bytes(const char *raw, int len)
 {
-	int			len = strlen(raw);
 	StringInfoData buf;
 	int			i = 0;
 
-	if (pg_verifymbstr(raw, len, true))
-		return pstrdup(raw);
+	if (memchr(raw, '\0', len) == NULL && pg_verifymbstr(raw, len, true))
+		return pnstrdup(raw, len);
 	initStringInfo(&buf);
 	while (i < len)
 	{
-		int			l = pg_encoding_verifymbchar(GetDatabaseEncoding(), raw + i, len - i);
+		int			l = raw[i] == '\0' ? -1 :
+			pg_encoding_verifymbchar(GetDatabaseEncoding(), raw + i, len - i);
 
 		if (l > 0)
 		{
@@ -649,6 +655,12 @@ printable_line(const char *raw)
 			appendStringInfo(&buf, "\\x%02x", (unsigned char) raw[i++]);
 	}
 	return buf.data;
+}
+
+static char *
+printable_line(const char *raw)
+{
+	return printable_bytes(raw, strlen(raw));
 }
 
 static void
@@ -815,6 +827,75 @@ record_deferred_rejects(EdpIngest *ing)
 }
 
 /*
+ * Undo the input stream's escapes (ingest/input.c) in the line just read
+ * and in its fields; true when the line holds a NUL byte (its fields are
+ * then cut short there: the row is rejected).
+ */
+static bool
+unescape_record(EdpIngest *ing, char **fields, int nfields)
+{
+	StringInfo	line = &ing->cstate->line_buf;
+	bool		had_nul = false;
+	int			i;
+
+	if (ing->read_fn != NULL || memchr(line->data, EDP_ESC, line->len) == NULL)
+		return false;			/* a client stream is not escaped */
+	line->len = edp_ingest_unescape(line->data, line->len, &had_nul);
+	for (i = 0; i < nfields; i++)
+		if (fields[i] != NULL)
+		{
+			bool		nul = false;
+
+			(void) edp_ingest_unescape(fields[i], strlen(fields[i]), &nul);
+		}
+
+	/*
+	 * The CR of a CRLF line end is not part of the line: it ended the last
+	 * field, outside any quotes.  An unquoted empty last field is NULL, as
+	 * COPY reads it.
+	 */
+	if (line->len > 0 && line->data[line->len - 1] == '\r')
+	{
+		line->data[--line->len] = '\0';
+		if (nfields > 0 && fields[nfields - 1] != NULL)
+		{
+			char	   *last = fields[nfields - 1];
+			int			len = strlen(last);
+
+			if (len > 0 && last[len - 1] == '\r')
+				last[--len] = '\0';
+			if (len == 0 && !ing->jsonl &&
+				(line->len == 0 || line->data[line->len - 1] == ing->delimiter))
+				fields[nfields - 1] = NULL;
+		}
+	}
+	return had_nul;
+}
+
+/*
+ * A record that COPY's parser read whole but could not split into fields
+ * (an unterminated quoted field at the end of the input): a reject, with
+ * the record as raw text.
+ */
+static void
+reject_unsplit_record(EdpIngest *ing, ErrorData *edata)
+{
+	CopyFromState cstate = ing->cstate;
+	EdpRow		row = {0};
+	bool		had_nul = false;
+
+	ing->counts.rows_in++;
+	ing->counts.lines_done = cstate->cur_lineno;
+	row.line = cstate->cur_lineno;
+	row.raw = ing->raw_lines.len;
+	if (ing->read_fn == NULL)
+		cstate->line_buf.len = edp_ingest_unescape(cstate->line_buf.data, cstate->line_buf.len, &had_nul);
+	appendStringInfoString(&ing->raw_lines, printable_bytes(cstate->line_buf.data, cstate->line_buf.len));
+	appendStringInfoChar(&ing->raw_lines, '\0');
+	reject(ing, &row, NULL, edata->sqlerrcode, edata->message);
+}
+
+/*
  * Read the next input row into ing->fields.  Empty rows, rows of a resumed
  * job's committed lines and rows with a wrong number of fields are settled
  * here; returns false at the end of the input.  Its row, if any, is the
@@ -830,6 +911,7 @@ read_row(EdpIngest *ing)
 	{
 		EdpRow	   *row;
 		bool		empty = true;
+		bool		had_nul;
 		int			i;
 
 		ing->in_read = true;
@@ -847,6 +929,7 @@ read_row(EdpIngest *ing)
 
 		ing->counts.rows_in++;
 		ing->counts.lines_done = cstate->cur_lineno;
+		had_nul = unescape_record(ing, ing->fields, nfields);
 		for (i = 0; i < nfields && empty; i++)
 		{
 			const char *f = ing->fields[i];
@@ -864,15 +947,21 @@ read_row(EdpIngest *ing)
 		row = &ing->rows[ing->nrows];
 		row->line = cstate->cur_lineno;
 		row->raw = ing->raw_lines.len;
-		appendBinaryStringInfo(&ing->raw_lines, cstate->line_buf.data, cstate->line_buf.len);
+		if (had_nul)
+			appendStringInfoString(&ing->raw_lines, printable_bytes(cstate->line_buf.data, cstate->line_buf.len));
+		else
+			appendBinaryStringInfo(&ing->raw_lines, cstate->line_buf.data, cstate->line_buf.len);
 		appendStringInfoChar(&ing->raw_lines, '\0');
 		row->bad = false;
 		ing->row_nfields = nfields;
 		/* fields are substrings split at ASCII bytes: a valid line has valid fields */
-		ing->check_fields = !pg_verifymbstr(cstate->line_buf.data, cstate->line_buf.len, true);
+		ing->check_fields = !had_nul && !pg_verifymbstr(cstate->line_buf.data, cstate->line_buf.len, true);
 
 		/* recorded after the subtransaction, which may yet roll back */
-		if (!ing->jsonl && nfields != ing->nfields)
+		if (had_nul)
+			reject_later(ing, row, ERRCODE_CHARACTER_NOT_IN_REPERTOIRE,
+						 psprintf("invalid byte sequence for encoding \"%s\": 0x00", GetDatabaseEncodingName()));
+		else if (!ing->jsonl && nfields != ing->nfields)
 			reject_later(ing, row, ERRCODE_BAD_COPY_FILE_FORMAT,
 						 psprintf(nfields > ing->nfields ? "extra data after last expected column: %d fields, %d expected"
 								  : "missing data for a column: %d fields, %d expected",
@@ -944,10 +1033,21 @@ read_batch(EdpIngest *ing)
 			RollbackAndReleaseCurrentSubTransaction();
 			MemoryContextSwitchTo(oldcxt);
 			CurrentResourceOwner = oldowner;
-			if (ing->in_read || !pending || is_fatal_for_conversion(edata))
+			if (edp_ingest_error_ends_job(edata))
 				ReThrowError(edata);
-			reject(ing, &ing->rows[ing->nrows], edata->column_name ? edata->column_name : ing->cur_column,
-				   edata->sqlerrcode, edata->message);
+			if (ing->in_read)
+			{
+				/* COPY's parser: only a record it read whole can be rejected */
+				if (!ing->cstate->line_buf_valid)
+					ReThrowError(edata);
+				ing->in_read = false;
+				reject_unsplit_record(ing, edata);
+			}
+			else if (!pending)
+				ReThrowError(edata);
+			else
+				reject(ing, &ing->rows[ing->nrows], edata->column_name ? edata->column_name : ing->cur_column,
+					   edata->sqlerrcode, edata->message);
 			ing->cur_column = NULL;
 			pending = false;
 			FreeErrorData(edata);
@@ -1089,7 +1189,7 @@ try_write(EdpIngest *ing, int from, int to)
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
-		if (is_fatal_for_job(edata))
+		if (edp_ingest_error_ends_job(edata))
 			ReThrowError(edata);
 	}
 	PG_END_TRY();

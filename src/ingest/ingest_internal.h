@@ -23,6 +23,19 @@
 /* bytes looked at to detect the format and the delimiter */
 #define PEEK_BYTES 65536
 
+/*
+ * The stream COPY's parser reads is the input with a few bytes escaped
+ * (ingest/input.c): EDP_ESC followed by one of the codes below.  None of
+ * them is ASCII, so no escape meets a delimiter, quote or newline.
+ */
+#define EDP_ESC			0xFF
+#define EDP_ESC_FF		0xFF	/* 0xFF itself */
+#define EDP_ESC_NUL		0xFE	/* 0x00: COPY refuses it for the whole input */
+#define EDP_ESC_BACKSLASH 0xFD	/* a backslash starting a line: \. ends COPY */
+#define EDP_ESC_RS		0xFC	/* 0x1e, JSON lines' quote */
+#define EDP_ESC_US		0xFB	/* 0x1f, JSON lines' delimiter */
+#define EDP_ESC_CR		0xFA	/* a carriage return, unless lines end in CR */
+
 
 /* one input row kept until its batch is written */
 typedef struct EdpRow
@@ -59,6 +72,13 @@ struct EdpIngest
 	void	   *read_arg;
 	int64		bytes_read;		/* of the input, so far */
 	pg_cryptohash_ctx *sha;		/* NULL once the checksum is known */
+	char	   *inbuf;			/* raw bytes not yet handed to COPY */
+	int			in_pos;
+	int			in_len;
+	int			esc_pending;	/* the code of an escape cut short, or -1 */
+	bool		at_line_start;	/* the last byte handed over ended a line */
+	bool		bom_checked;	/* the first bytes were looked at */
+	bool		escape_cr;		/* lines ending in LF or CRLF: CR is data */
 	bool		first_cid_set;	/* first_cid holds the load's first statement */
 	CommandId	first_cid;		/* (a background job: this batch's) */
 	Tuplestorestate *written;	/* rows of committed batches awaiting upkeep
@@ -120,6 +140,7 @@ extern int	edp_ingest_read_cb(void *outbuf, int minread, int maxread);
 extern void edp_ingest_hash_finish(EdpIngest *ing);
 extern void edp_ingest_detect_format(EdpIngest *ing, const char *path);
 extern List *edp_ingest_copy_options(EdpIngest *ing);
+extern int	edp_ingest_unescape(char *s, int len, bool *had_nul);
 
 /* ingest/progress.c */
 extern void edp_ingest_progress_start(EdpIngest *ing);

@@ -12,6 +12,21 @@
  * delimiter and quote that valid JSON text never contains unescaped (0x1f,
  * 0x1e), so each line is one field.
  *
+ * Every input line must reach the engine as a record, so the stream COPY
+ * reads is the input with the bytes that would make COPY's parser stop or
+ * change record boundaries escaped (EDP_ESC and a code, ingest_internal.h):
+ * a NUL byte (which COPY refuses for the whole rest of the input), 0xFF
+ * itself, a backslash that starts a line (a line "\." would end the data),
+ * and in JSON lines 0x1e and 0x1f; and carriage returns, unless the input's
+ * first 64 kB hold a CR and no LF (lines ending in a bare CR), so that COPY
+ * ends lines at LF only and CRLF and LF lines may mix: the engine drops the
+ * CR of a CRLF line end, and a CR elsewhere is data (inside a quoted field,
+ * as in COPY; outside quotes, where COPY would stop, part of its field).  The escapes use no ASCII byte, so they
+ * never meet a delimiter, a quote or a newline, and the engine undoes them in
+ * each line and field it reads (edp_ingest_unescape).  A UTF-8 byte order
+ * mark at the very start of the input is dropped, whatever the format.  The
+ * checksum is of the input as it is.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -85,24 +100,153 @@ edp_ingest_hash_finish(EdpIngest *ing)
 	ing->sha = NULL;
 }
 
-/* COPY's data source: fill outbuf with at least minread bytes unless at EOF */
+static const char utf8_bom[3] = {'\xEF', '\xBB', '\xBF'};
+
+/* the escape code of byte c at this point of the stream, or 0 */
+static inline int
+escape_code(EdpIngest *ing, unsigned char c)
+{
+	switch (c)
+	{
+		case 0x00:
+			return EDP_ESC_NUL;
+		case EDP_ESC:
+			return EDP_ESC_FF;
+		case '\\':
+			return ing->at_line_start ? EDP_ESC_BACKSLASH : 0;
+		case 0x1e:
+			return ing->jsonl ? EDP_ESC_RS : 0;
+		case 0x1f:
+			return ing->jsonl ? EDP_ESC_US : 0;
+		case '\r':
+			return ing->escape_cr ? EDP_ESC_CR : 0;
+		default:
+			return 0;
+	}
+}
+
+/*
+ * COPY's data source: fill outbuf with at least minread bytes unless at
+ * EOF, the input escaped as the file header says.
+ */
 int
 edp_ingest_read_cb(void *outbuf, int minread, int maxread)
 {
 	EdpIngest  *ing = reading;
+	unsigned char *out = (unsigned char *) outbuf;
 	int			total = 0;
 
-	while (total < minread)
+	if (ing->read_fn != NULL)
 	{
-		int			n = read_raw(ing, (char *) outbuf + total, maxread - total);
+		/*
+		 * A client stream (COPY ... ON_ERROR): COPY's own format rules,
+		 * options and encoding apply as the user gave them, so nothing is
+		 * escaped (its \. and backslashes keep their COPY meaning).
+		 */
+		while (total < minread)
+		{
+			int			n = read_raw(ing, (char *) outbuf + total, maxread - total);
 
-		if (n == 0)
-			break;
-		hash_update(ing, (char *) outbuf + total, n);
-		total += n;
-		ing->bytes_read += n;
+			if (n == 0)
+				break;
+			hash_update(ing, (char *) outbuf + total, n);
+			total += n;
+			ing->bytes_read += n;
+		}
+		return total;
+	}
+	while (total < maxread)
+	{
+		unsigned char c;
+		int			code;
+
+		if (ing->esc_pending >= 0)
+		{
+			out[total++] = (unsigned char) ing->esc_pending;
+			ing->esc_pending = -1;
+			continue;
+		}
+		if (ing->in_pos >= ing->in_len)
+		{
+			int			n;
+
+			if (total >= minread)
+				break;
+			n = read_raw(ing, ing->inbuf, PEEK_BYTES);
+			if (n == 0)
+				break;
+			hash_update(ing, ing->inbuf, n);
+			ing->bytes_read += n;
+			ing->in_pos = 0;
+			ing->in_len = n;
+			if (!ing->bom_checked)
+			{
+				ing->bom_checked = true;
+				if (n >= 3 && memcmp(ing->inbuf, utf8_bom, 3) == 0)
+					ing->in_pos = 3;
+			}
+			continue;
+		}
+		c = (unsigned char) ing->inbuf[ing->in_pos++];
+		code = escape_code(ing, c);
+		if (code != 0)
+		{
+			out[total++] = EDP_ESC;
+			ing->esc_pending = code;
+		}
+		else
+			out[total++] = c;
+		ing->at_line_start = (c == '\n' || c == '\r');
 	}
 	return total;
+}
+
+/*
+ * Undo the stream's escapes in s[0..len), in place; returns the new length.
+ * A NUL byte comes back as itself (a C string ends there) and sets *had_nul.
+ */
+int
+edp_ingest_unescape(char *s, int len, bool *had_nul)
+{
+	int			i = 0;
+	int			o = 0;
+
+	while (i < len)
+	{
+		unsigned char c = (unsigned char) s[i++];
+
+		if (c == EDP_ESC && i < len)
+		{
+			unsigned char code = (unsigned char) s[i++];
+
+			switch (code)
+			{
+				case EDP_ESC_FF:
+					c = 0xFF;
+					break;
+				case EDP_ESC_BACKSLASH:
+					c = '\\';
+					break;
+				case EDP_ESC_RS:
+					c = 0x1e;
+					break;
+				case EDP_ESC_US:
+					c = 0x1f;
+					break;
+				case EDP_ESC_CR:
+					c = '\r';
+					break;
+				default:		/* EDP_ESC_NUL */
+					*had_nul = true;
+					c = 0x00;
+					break;
+			}
+		}
+		s[o++] = (char) c;
+	}
+	if (o < len)
+		s[o] = '\0';
+	return o;
 }
 
 /*
@@ -180,6 +324,7 @@ path_has_json_suffix(const char *path)
 void
 edp_ingest_detect_format(EdpIngest *ing, const char *path)
 {
+	char	   *buf;
 	char	   *peek;
 	int			len;
 	int			i = 0;
@@ -191,10 +336,22 @@ edp_ingest_detect_format(EdpIngest *ing, const char *path)
 		ing->delimiter = ing->jsonl ? '\x1f' : ing->opts.delimiter[0];
 		return;
 	}
-	peek = palloc(PEEK_BYTES);
-	len = read_raw(ing, peek, PEEK_BYTES);
+	buf = palloc(PEEK_BYTES);
+	len = read_raw(ing, buf, PEEK_BYTES);
+	peek = buf;
 	ing->offset = 0;
 	ing->datapos = 0;
+	ing->inbuf = palloc(PEEK_BYTES);
+	ing->in_pos = ing->in_len = 0;
+	ing->esc_pending = -1;
+	ing->at_line_start = true;
+	ing->bom_checked = false;
+	ing->escape_cr = false;
+	if (len >= 3 && memcmp(peek, utf8_bom, 3) == 0)
+	{
+		peek += 3;
+		len -= 3;
+	}
 
 	if (ing->opts.format)
 	{
@@ -215,6 +372,8 @@ edp_ingest_detect_format(EdpIngest *ing, const char *path)
 		ing->jsonl = path_has_json_suffix(path) || (i < len && peek[i] == '{');
 	}
 
+	/* every CR is data, unless the lines end in a bare CR */
+	ing->escape_cr = !(memchr(peek, '\r', len) != NULL && memchr(peek, '\n', len) == NULL);
 	if (ing->jsonl)
 		ing->delimiter = '\x1f';
 	else if (ing->opts.delimiter)
@@ -227,7 +386,7 @@ edp_ingest_detect_format(EdpIngest *ing, const char *path)
 	}
 	else
 		ing->delimiter = detect_delimiter(peek, len);
-	pfree(peek);
+	pfree(buf);
 }
 
 List *

@@ -156,3 +156,45 @@ edp_trip_distance_m(PG_FUNCTION_ARGS)
 	PG_RETURN_FLOAT8(edp_local_distance_m(PG_GETARG_FLOAT8(0), PG_GETARG_FLOAT8(1),
 										  PG_GETARG_FLOAT8(2), PG_GETARG_FLOAT8(3)));
 }
+
+/*
+ * edp_internal.trip_point_check(x, y, column, cell_size): the rule every
+ * origin and destination of a trips table keeps (its CHECK constraints):
+ * a point with coordinates (not POINT EMPTY, whose ST_X is NULL), both
+ * finite, within WGS 84 degrees (longitude -180..180, latitude -90..90),
+ * so that its rollup cell floor(coordinate / cell_size) is an integer of
+ * the grid.  True, or an error that names the column and the rule.
+ */
+PG_FUNCTION_INFO_V1(edp_trip_point_check);
+Datum
+edp_trip_point_check(PG_FUNCTION_ARGS)
+{
+	const char *column = PG_ARGISNULL(2) ? "point" : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	double		cell = PG_ARGISNULL(3) ? 0 : PG_GETARG_FLOAT8(3);
+	double		x,
+				y;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("%s of a trip must not be an empty point", column),
+				 errdetail("A trip's origin and destination are points with finite coordinates in WGS 84 degrees: longitude -180 to 180, latitude -90 to 90.")));
+	x = PG_GETARG_FLOAT8(0);
+	y = PG_GETARG_FLOAT8(1);
+	if (isnan(x) || isnan(y) || isinf(x) || isinf(y))
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("%s of a trip must have finite coordinates, not (%g %g)", column, x, y),
+				 errdetail("A trip's origin and destination are points with finite coordinates in WGS 84 degrees: longitude -180 to 180, latitude -90 to 90.")));
+	if (x < -180 || x > 180 || y < -90 || y > 90)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("%s of a trip lies outside WGS 84 degrees: (%g %g)", column, x, y),
+				 errdetail("A trip's origin and destination have longitude -180 to 180 and latitude -90 to 90.")));
+	if (cell > 0 && (fabs(x) / cell >= (double) PG_INT32_MAX || fabs(y) / cell >= (double) PG_INT32_MAX))
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("%s of a trip lies outside the rollup grid of cell size %g degrees: (%g %g)", column, cell, x, y),
+				 errdetail("A point's rollup cell, floor(coordinate / cell size), must be a 32-bit integer.")));
+	PG_RETURN_BOOL(true);
+}
