@@ -1381,19 +1381,131 @@ REVOKE EXECUTE ON FUNCTION edp_internal.generate_events_support(pg_catalog.inter
 REVOKE EXECUTE ON FUNCTION edp_internal.buckets_on_drop() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION edp_internal.rollup_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.int4) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION edp_internal.rollup_agg_final(internal) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION edp_internal.bucket_counts_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION edp_internal.bucket_counts_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.text) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION edp_internal.bucket_counts_agg_combine(internal, internal) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION edp_internal.bucket_counts_agg_serialize(internal) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION edp_internal.bucket_counts_agg_deserialize(pg_catalog.bytea, internal) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION edp_internal.bucket_counts_agg_final(internal) FROM PUBLIC;
+-- edp.bucket_counts_agg with a bytea state (Citus splits it; issue 15):
+-- the aggregates and their internal-state support functions are replaced
+DROP AGGREGATE edp.bucket_counts_agg(pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz);
+DROP AGGREGATE edp.bucket_counts_agg(pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.text);
+DROP FUNCTION edp_internal.bucket_counts_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz);
+DROP FUNCTION edp_internal.bucket_counts_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.text);
+DROP FUNCTION edp_internal.bucket_counts_agg_combine(internal, internal);
+DROP FUNCTION edp_internal.bucket_counts_agg_serialize(internal);
+DROP FUNCTION edp_internal.bucket_counts_agg_deserialize(pg_catalog.bytea, internal);
+DROP FUNCTION edp_internal.bucket_counts_agg_final(internal);
+
+-- The state is a bytea, not internal, so that Citus splits the aggregate
+-- into worker_partial_agg and coord_combine_agg (it refuses internal
+-- states) and parallel query needs no serialization.  The support
+-- functions check any state they did not make, and keep EXECUTE for
+-- PUBLIC: Citus checks it for the calling role.
+CREATE FUNCTION edp_internal.bucket_counts_agg_trans(pg_catalog.bytea, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz)
+RETURNS pg_catalog.bytea
+AS 'MODULE_PATHNAME', 'edp_bucket_counts_agg_add'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp_internal.bucket_counts_agg_trans(pg_catalog.bytea, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz) IS
+    'transition function of edp.bucket_counts_agg (hourly, UTC)';
+
+CREATE FUNCTION edp_internal.bucket_counts_agg_trans(pg_catalog.bytea, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz,
+                                            pg_catalog.interval, pg_catalog.text)
+RETURNS pg_catalog.bytea
+AS 'MODULE_PATHNAME', 'edp_bucket_counts_agg_add'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp_internal.bucket_counts_agg_trans(pg_catalog.bytea, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.text) IS
+    'transition function of edp.bucket_counts_agg (any width and zone)';
+
+CREATE FUNCTION edp_internal.bucket_counts_agg_combine(pg_catalog.bytea, pg_catalog.bytea)
+RETURNS pg_catalog.bytea
+AS 'MODULE_PATHNAME', 'edp_bucket_counts_agg_merge'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp_internal.bucket_counts_agg_combine(pg_catalog.bytea, pg_catalog.bytea) IS
+    'combine function of edp.bucket_counts_agg: adds per-bucket counters of two states of the same range';
+
+CREATE FUNCTION edp_internal.bucket_counts_agg_final(pg_catalog.bytea)
+RETURNS pg_catalog.int8[]
+AS 'MODULE_PATHNAME', 'edp_bucket_counts_agg_result'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp_internal.bucket_counts_agg_final(pg_catalog.bytea) IS
+    'final function of edp.bucket_counts_agg: the per-bucket counters as bigint[]';
+
+CREATE AGGREGATE edp.bucket_counts_agg(pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz) (
+    SFUNC = edp_internal.bucket_counts_agg_trans,
+    STYPE = pg_catalog.bytea,
+    FINALFUNC = edp_internal.bucket_counts_agg_final,
+    COMBINEFUNC = edp_internal.bucket_counts_agg_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE edp.bucket_counts_agg(pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz) IS
+    'events per hourly UTC bucket of [from, to) as bigint[] (element i = bucket i of edp.bucket_series), zero-filled';
+
+CREATE AGGREGATE edp.bucket_counts_agg(pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz,
+                                       pg_catalog.interval, pg_catalog.text) (
+    SFUNC = edp_internal.bucket_counts_agg_trans,
+    STYPE = pg_catalog.bytea,
+    FINALFUNC = edp_internal.bucket_counts_agg_final,
+    COMBINEFUNC = edp_internal.bucket_counts_agg_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE edp.bucket_counts_agg(pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.text) IS
+    'events per bucket (width, zone) of [from, to) as bigint[] (element i = bucket i of edp.bucket_series), zero-filled';
+
 REVOKE EXECUTE ON FUNCTION edp_internal.trips_drop_event() FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION edp_internal.weekly_trips_add(internal, timestamp, date, date, text) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION edp_internal.weekly_trips_combine(internal, internal) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION edp_internal.weekly_trips_serialize(internal) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION edp_internal.weekly_trips_deserialize(bytea, internal) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION edp_internal.weekly_trips_average(internal) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION edp_internal.weekly_trips_counts(internal) FROM PUBLIC;
+-- edp.weekly_average and edp.weekly_counts with a bytea state (Citus splits
+-- them; issue 15): the aggregates and their internal-state support
+-- functions are replaced
+DROP AGGREGATE edp.weekly_average(timestamp, date, date, text);
+DROP AGGREGATE edp.weekly_counts(timestamp, date, date, text);
+DROP FUNCTION edp_internal.weekly_trips_add(internal, timestamp, date, date, text);
+DROP FUNCTION edp_internal.weekly_trips_combine(internal, internal);
+DROP FUNCTION edp_internal.weekly_trips_serialize(internal);
+DROP FUNCTION edp_internal.weekly_trips_deserialize(bytea, internal);
+DROP FUNCTION edp_internal.weekly_trips_average(internal);
+DROP FUNCTION edp_internal.weekly_trips_counts(internal);
+-- The state is a bytea, not internal, so that Citus splits these aggregates
+-- (worker_partial_agg, coord_combine_agg) and parallel query needs no
+-- serialization; the support functions check any state they did not make
+-- and keep EXECUTE for PUBLIC (Citus checks it for the calling role).
+CREATE FUNCTION edp_internal.weekly_trips_add(bytea, timestamp, date, date, text)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'edp_weekly_trips_step'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp_internal.weekly_trips_add(bytea, timestamp, date, date, text) IS
+    'transition function of edp.weekly_average and edp.weekly_counts';
+CREATE FUNCTION edp_internal.weekly_trips_combine(bytea, bytea)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'edp_weekly_trips_merge'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp_internal.weekly_trips_combine(bytea, bytea) IS
+    'combine function of edp.weekly_average and edp.weekly_counts: adds the weekly counters of two states of the same period';
+CREATE FUNCTION edp_internal.weekly_trips_average(bytea)
+RETURNS float8
+AS 'MODULE_PATHNAME', 'edp_weekly_trips_mean'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp_internal.weekly_trips_average(bytea) IS
+    'final function of edp.weekly_average';
+CREATE FUNCTION edp_internal.weekly_trips_counts(bytea)
+RETURNS bigint[]
+AS 'MODULE_PATHNAME', 'edp_weekly_trips_array'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp_internal.weekly_trips_counts(bytea) IS
+    'final function of edp.weekly_counts';
+
+CREATE AGGREGATE edp.weekly_average(datetime timestamp, first_week date, last_week date, time_zone text) (
+    SFUNC = edp_internal.weekly_trips_add,
+    STYPE = bytea,
+    COMBINEFUNC = edp_internal.weekly_trips_combine,
+    FINALFUNC = edp_internal.weekly_trips_average,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE edp.weekly_average(timestamp, date, date, text) IS
+    'average rows per ISO week (Monday in time_zone) from first_week to last_week, empty weeks counting as 0';
+CREATE AGGREGATE edp.weekly_counts(datetime timestamp, first_week date, last_week date, time_zone text) (
+    SFUNC = edp_internal.weekly_trips_add,
+    STYPE = bytea,
+    COMBINEFUNC = edp_internal.weekly_trips_combine,
+    FINALFUNC = edp_internal.weekly_trips_counts,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE edp.weekly_counts(timestamp, date, date, text) IS
+    'rows per ISO week (Monday in time_zone) from first_week to last_week, as an array in week order';
 REVOKE EXECUTE ON FUNCTION edp_internal.trip_block_pack_add(internal, integer, float8, float8, float8, float8, date, bytea) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION edp_internal.trip_block_pack_final(internal) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION edp_internal.trip_block_counts_add(internal, bytea, bigint, bigint, integer, float8, float8, float8, float8, float8, date, date) FROM PUBLIC;

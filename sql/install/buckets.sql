@@ -532,56 +532,45 @@ COMMENT ON EVENT TRIGGER edp_buckets_drop IS
 
 -- buckets: parallel aggregate ----------------------------------------------
 
-CREATE FUNCTION edp_internal.bucket_counts_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz)
-RETURNS internal
-AS 'MODULE_PATHNAME', 'edp_bucket_counts_agg_trans'
+-- The state is a bytea, not internal, so that Citus splits the aggregate
+-- into worker_partial_agg and coord_combine_agg (it refuses internal
+-- states) and parallel query needs no serialization.  The support
+-- functions check any state they did not make, and keep EXECUTE for
+-- PUBLIC: Citus checks it for the calling role.
+CREATE FUNCTION edp_internal.bucket_counts_agg_trans(pg_catalog.bytea, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz)
+RETURNS pg_catalog.bytea
+AS 'MODULE_PATHNAME', 'edp_bucket_counts_agg_add'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION edp_internal.bucket_counts_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz) IS
+COMMENT ON FUNCTION edp_internal.bucket_counts_agg_trans(pg_catalog.bytea, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz) IS
     'transition function of edp.bucket_counts_agg (hourly, UTC)';
 
-CREATE FUNCTION edp_internal.bucket_counts_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz,
+CREATE FUNCTION edp_internal.bucket_counts_agg_trans(pg_catalog.bytea, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz,
                                             pg_catalog.interval, pg_catalog.text)
-RETURNS internal
-AS 'MODULE_PATHNAME', 'edp_bucket_counts_agg_trans'
+RETURNS pg_catalog.bytea
+AS 'MODULE_PATHNAME', 'edp_bucket_counts_agg_add'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION edp_internal.bucket_counts_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.text) IS
+COMMENT ON FUNCTION edp_internal.bucket_counts_agg_trans(pg_catalog.bytea, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.text) IS
     'transition function of edp.bucket_counts_agg (any width and zone)';
 
-CREATE FUNCTION edp_internal.bucket_counts_agg_combine(internal, internal)
-RETURNS internal
-AS 'MODULE_PATHNAME', 'edp_bucket_counts_agg_combine'
-LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION edp_internal.bucket_counts_agg_combine(internal, internal) IS
-    'combine function of edp.bucket_counts_agg: adds per-bucket counters';
-
-CREATE FUNCTION edp_internal.bucket_counts_agg_serialize(internal)
+CREATE FUNCTION edp_internal.bucket_counts_agg_combine(pg_catalog.bytea, pg_catalog.bytea)
 RETURNS pg_catalog.bytea
-AS 'MODULE_PATHNAME', 'edp_bucket_counts_agg_serialize'
-LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION edp_internal.bucket_counts_agg_serialize(internal) IS
-    'serialize function of edp.bucket_counts_agg';
-
-CREATE FUNCTION edp_internal.bucket_counts_agg_deserialize(pg_catalog.bytea, internal)
-RETURNS internal
-AS 'MODULE_PATHNAME', 'edp_bucket_counts_agg_deserialize'
-LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION edp_internal.bucket_counts_agg_deserialize(pg_catalog.bytea, internal) IS
-    'deserialize function of edp.bucket_counts_agg';
-
-CREATE FUNCTION edp_internal.bucket_counts_agg_final(internal)
-RETURNS pg_catalog.int8[]
-AS 'MODULE_PATHNAME', 'edp_bucket_counts_agg_final'
+AS 'MODULE_PATHNAME', 'edp_bucket_counts_agg_merge'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION edp_internal.bucket_counts_agg_final(internal) IS
+COMMENT ON FUNCTION edp_internal.bucket_counts_agg_combine(pg_catalog.bytea, pg_catalog.bytea) IS
+    'combine function of edp.bucket_counts_agg: adds per-bucket counters of two states of the same range';
+
+CREATE FUNCTION edp_internal.bucket_counts_agg_final(pg_catalog.bytea)
+RETURNS pg_catalog.int8[]
+AS 'MODULE_PATHNAME', 'edp_bucket_counts_agg_result'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp_internal.bucket_counts_agg_final(pg_catalog.bytea) IS
     'final function of edp.bucket_counts_agg: the per-bucket counters as bigint[]';
 
 CREATE AGGREGATE edp.bucket_counts_agg(pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz) (
     SFUNC = edp_internal.bucket_counts_agg_trans,
-    STYPE = internal,
+    STYPE = pg_catalog.bytea,
     FINALFUNC = edp_internal.bucket_counts_agg_final,
     COMBINEFUNC = edp_internal.bucket_counts_agg_combine,
-    SERIALFUNC = edp_internal.bucket_counts_agg_serialize,
-    DESERIALFUNC = edp_internal.bucket_counts_agg_deserialize,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE edp.bucket_counts_agg(pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz) IS
@@ -590,11 +579,9 @@ COMMENT ON AGGREGATE edp.bucket_counts_agg(pg_catalog.timestamptz, pg_catalog.ti
 CREATE AGGREGATE edp.bucket_counts_agg(pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz,
                                        pg_catalog.interval, pg_catalog.text) (
     SFUNC = edp_internal.bucket_counts_agg_trans,
-    STYPE = internal,
+    STYPE = pg_catalog.bytea,
     FINALFUNC = edp_internal.bucket_counts_agg_final,
     COMBINEFUNC = edp_internal.bucket_counts_agg_combine,
-    SERIALFUNC = edp_internal.bucket_counts_agg_serialize,
-    DESERIALFUNC = edp_internal.bucket_counts_agg_deserialize,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE edp.bucket_counts_agg(pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.text) IS
@@ -1044,9 +1031,3 @@ COMMENT ON FUNCTION edp.create_bucket_views(pg_catalog.regclass, pg_catalog.name
 REVOKE EXECUTE ON FUNCTION edp_internal.buckets_on_drop() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION edp_internal.rollup_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.int4) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION edp_internal.rollup_agg_final(internal) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION edp_internal.bucket_counts_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION edp_internal.bucket_counts_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.text) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION edp_internal.bucket_counts_agg_combine(internal, internal) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION edp_internal.bucket_counts_agg_serialize(internal) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION edp_internal.bucket_counts_agg_deserialize(pg_catalog.bytea, internal) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION edp_internal.bucket_counts_agg_final(internal) FROM PUBLIC;
