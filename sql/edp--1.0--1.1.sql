@@ -370,6 +370,7 @@ BEGIN
     PERFORM edp_internal.check_owner(tbl);
     UPDATE edp.event_tables SET dedupe_mode = 'none', dedupe_columns = NULL, dedupe_order_column = NULL
      WHERE relid = tbl;
+    PERFORM edp_internal.drop_bucket_triggers(tbl);
 END
 $function$;
 
@@ -400,6 +401,7 @@ BEGIN
     SELECT rollup_relid INTO r FROM edp.event_tables WHERE relid = tbl;
     UPDATE edp.event_tables SET rollup_relid = NULL, rollup_width = NULL, rollup_stale = false WHERE relid = tbl;
     PERFORM edp_internal.invalidate_settings(tbl);
+    PERFORM edp_internal.drop_bucket_triggers(tbl);
     IF r IS NOT NULL THEN
         EXECUTE format('DROP TABLE %s CASCADE', r);   -- with the BI views reading it
     END IF;
@@ -417,6 +419,7 @@ DECLARE
     rel name;
 BEGIN
     PERFORM edp_internal.check_owner(tbl);
+    PERFORM edp_internal.check_kept_table(tbl);
     IF columns IS NULL OR cardinality(columns) = 0 THEN
         RAISE EXCEPTION 'dedupe needs at least one column' USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -485,6 +488,7 @@ BEGIN
         RAISE EXCEPTION '"%" is not a table', tbl
             USING ERRCODE = 'wrong_object_type';
     END IF;
+    PERFORM edp_internal.check_kept_table(tbl);
     IF array_position(path, NULL) IS NOT NULL THEN
         RAISE EXCEPTION 'metrics path must not contain NULL elements'
             USING ERRCODE = 'null_value_not_allowed';
@@ -537,6 +541,7 @@ DECLARE
     d regclass;
 BEGIN
     PERFORM edp_internal.check_owner(tbl);
+    PERFORM edp_internal.check_kept_table(tbl);
     PERFORM edp_internal.check_column(tbl, ts, 'timestamptz');
     IF type_column IS NOT NULL THEN
         PERFORM edp_internal.check_column(tbl, type_column);
@@ -580,6 +585,7 @@ DECLARE
     had_views boolean;
 BEGIN
     PERFORM edp_internal.check_owner(tbl);
+    PERFORM edp_internal.check_kept_table(tbl);
     keytype := edp_internal.check_column(tbl, key);
     PERFORM edp_internal.check_column(tbl, ts, 'timestamptz');
     IF width IS NULL THEN
@@ -1694,3 +1700,67 @@ SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION edp.export(pg_catalog.regclass, pg_catalog.text, pg_catalog.text[], pg_catalog.text,
                                pg_catalog.text, pg_catalog.int4, pg_catalog.name) IS
     'write a table as Parquet files under an empty server directory, in Hive-style directories by partition_by (columns, or event_date/year/month/day of the time column); atomic per run; returns the job (kind export)';
+
+-- issue 15: tables edp cannot keep are refused at enable_*; disable_* drops
+-- the statement triggers enable_rollup and enable_dedupe added
+-- Tables edp cannot keep (issue 15): Citus tables, whose rows live in shards
+-- that edp's triggers and loaders do not reach, and partitioned tables with
+-- foreign partitions, from which PostgreSQL collects no transition tables
+-- (every write would fail).  enable_* refuses them with a clear error.
+CREATE FUNCTION edp_internal.check_kept_table(tbl pg_catalog.regclass)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    citus boolean := false;
+    foreign_part regclass;
+BEGIN
+    IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
+        EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition WHERE logicalrelid OPERATOR(pg_catalog.=) $1)'
+           INTO citus USING tbl;
+    END IF;
+    IF citus THEN
+        RAISE EXCEPTION 'edp cannot keep its features on "%" because it is a Citus table', tbl
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'Its rows live in Citus''s shards, which edp''s triggers and loaders do not maintain.',
+                  HINT = 'Keep the table local to use edp''s features on it; bucket_counts_agg, weekly_average and weekly_counts work on distributed tables.';
+    END IF;
+    SELECT t.relid INTO foreign_part
+      FROM pg_catalog.pg_partition_tree(tbl) t JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) t.relid
+     WHERE c.relkind OPERATOR(pg_catalog.=) 'f'
+     ORDER BY t.level, t.relid::pg_catalog.text LIMIT 1;
+    IF foreign_part IS NOT NULL THEN
+        RAISE EXCEPTION 'edp cannot keep its features on "%" because its partition "%" is a foreign table', tbl, foreign_part
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'edp''s statement triggers need transition tables, which PostgreSQL cannot collect from foreign partitions.',
+                  HINT = 'Enable edp''s features on a table whose partitions are all local tables.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION edp_internal.check_kept_table(pg_catalog.regclass) IS
+    'internal: raises 0A000 when edp cannot keep its features on tbl (a Citus table, or a partitioned table with foreign partitions)';
+
+CREATE FUNCTION edp_internal.drop_bucket_triggers(tbl pg_catalog.regclass)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t name;
+BEGIN
+    IF EXISTS (SELECT FROM edp.event_tables
+                WHERE relid OPERATOR(pg_catalog.=) tbl
+                  AND (rollup_relid IS NOT NULL OR dedupe_mode OPERATOR(pg_catalog.<>) 'none')) THEN
+        RETURN;
+    END IF;
+    FOR t IN SELECT tgname FROM pg_catalog.pg_trigger
+              WHERE tgrelid OPERATOR(pg_catalog.=) tbl AND NOT tgisinternal AND tgparentid OPERATOR(pg_catalog.=) 0
+                AND tgname IN ('edp_buckets_insert', 'edp_buckets_delete', 'edp_buckets_update', 'edp_buckets_truncate')
+    LOOP
+        EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', t, tbl);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION edp_internal.drop_bucket_triggers(pg_catalog.regclass) IS
+    'internal: removes the statement triggers of edp.enable_rollup and edp.enable_dedupe from tbl once neither is on';

@@ -165,6 +165,30 @@ $$;
 COMMENT ON FUNCTION edp_internal.ensure_bucket_triggers(pg_catalog.regclass) IS
     'internal: creates the statement triggers (edp_buckets_*) that maintain rollup and dedupe';
 
+CREATE FUNCTION edp_internal.drop_bucket_triggers(tbl pg_catalog.regclass)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t name;
+BEGIN
+    IF EXISTS (SELECT FROM edp.event_tables
+                WHERE relid OPERATOR(pg_catalog.=) tbl
+                  AND (rollup_relid IS NOT NULL OR dedupe_mode OPERATOR(pg_catalog.<>) 'none')) THEN
+        RETURN;
+    END IF;
+    FOR t IN SELECT tgname FROM pg_catalog.pg_trigger
+              WHERE tgrelid OPERATOR(pg_catalog.=) tbl AND NOT tgisinternal AND tgparentid OPERATOR(pg_catalog.=) 0
+                AND tgname IN ('edp_buckets_insert', 'edp_buckets_delete', 'edp_buckets_update', 'edp_buckets_truncate')
+    LOOP
+        EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', t, tbl);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION edp_internal.drop_bucket_triggers(pg_catalog.regclass) IS
+    'internal: removes the statement triggers of edp.enable_rollup and edp.enable_dedupe from tbl once neither is on';
+
 CREATE FUNCTION edp_internal.rollup_pack(slots pg_catalog.int4[], counts pg_catalog.int8[])
 RETURNS pg_catalog.int8[]
 AS 'MODULE_PATHNAME', 'edp_rollup_pack'
@@ -277,6 +301,7 @@ DECLARE
     had_views boolean;
 BEGIN
     PERFORM edp_internal.check_owner(tbl);
+    PERFORM edp_internal.check_kept_table(tbl);
     keytype := edp_internal.check_column(tbl, key);
     PERFORM edp_internal.check_column(tbl, ts, 'timestamptz');
     IF width IS NULL THEN
@@ -360,6 +385,7 @@ BEGIN
     SELECT rollup_relid INTO r FROM edp.event_tables WHERE relid = tbl;
     UPDATE edp.event_tables SET rollup_relid = NULL, rollup_width = NULL, rollup_stale = false WHERE relid = tbl;
     PERFORM edp_internal.invalidate_settings(tbl);
+    PERFORM edp_internal.drop_bucket_triggers(tbl);
     IF r IS NOT NULL THEN
         EXECUTE format('DROP TABLE %s CASCADE', r);   -- with the BI views reading it
     END IF;
@@ -420,6 +446,7 @@ DECLARE
     rel name;
 BEGIN
     PERFORM edp_internal.check_owner(tbl);
+    PERFORM edp_internal.check_kept_table(tbl);
     IF columns IS NULL OR cardinality(columns) = 0 THEN
         RAISE EXCEPTION 'dedupe needs at least one column' USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -478,6 +505,7 @@ BEGIN
     PERFORM edp_internal.check_owner(tbl);
     UPDATE edp.event_tables SET dedupe_mode = 'none', dedupe_columns = NULL, dedupe_order_column = NULL
      WHERE relid = tbl;
+    PERFORM edp_internal.drop_bucket_triggers(tbl);
 END
 $$;
 COMMENT ON FUNCTION edp.disable_dedupe(pg_catalog.regclass) IS
@@ -938,6 +966,7 @@ DECLARE
     d regclass;
 BEGIN
     PERFORM edp_internal.check_owner(tbl);
+    PERFORM edp_internal.check_kept_table(tbl);
     PERFORM edp_internal.check_column(tbl, ts, 'timestamptz');
     IF type_column IS NOT NULL THEN
         PERFORM edp_internal.check_column(tbl, type_column);

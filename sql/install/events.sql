@@ -75,6 +75,7 @@ BEGIN
         RAISE EXCEPTION '"%" is not a table', tbl
             USING ERRCODE = 'wrong_object_type';
     END IF;
+    PERFORM edp_internal.check_kept_table(tbl);
     IF array_position(path, NULL) IS NOT NULL THEN
         RAISE EXCEPTION 'metrics path must not contain NULL elements'
             USING ERRCODE = 'null_value_not_allowed';

@@ -29,6 +29,7 @@
 #include "utils/memutils.h"
 #include "utils/rls.h"
 
+#include "core/citus.h"
 #include "core/copy_hook.h"
 
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
@@ -159,6 +160,8 @@ take_copy(CopyStmt *stmt, const char *queryString, QueryEnvironment *queryEnv,
 		table_close(target.rel, NoLock);
 		return false;
 	}
+	/* an edp table that Citus distributed since: its rows are in the shards */
+	edp_refuse_citus_table(target.rel);
 	if (check_enable_rls(RelationGetRelid(target.rel), InvalidOid, false) == RLS_ENABLED)
 	{
 		table_close(target.rel, NoLock);
