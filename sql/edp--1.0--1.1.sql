@@ -488,7 +488,6 @@ BEGIN
         RAISE EXCEPTION '"%" is not a table', tbl
             USING ERRCODE = 'wrong_object_type';
     END IF;
-    PERFORM edp_internal.check_kept_table(tbl);
     IF array_position(path, NULL) IS NOT NULL THEN
         RAISE EXCEPTION 'metrics path must not contain NULL elements'
             USING ERRCODE = 'null_value_not_allowed';
@@ -511,7 +510,7 @@ BEGIN
         RAISE EXCEPTION 'column "%" of relation "%" does not exist', missing, tbl
             USING ERRCODE = 'undefined_column';
     END IF;
-
+    PERFORM edp_internal.check_kept_table(tbl);
     INSERT INTO edp.event_tables AS t (relid, source_column, metrics_path, exclude_columns)
     VALUES (tbl, source, path, exclude)
     ON CONFLICT (relid) DO UPDATE
@@ -698,7 +697,7 @@ BEGIN
     IF w.first_monday IS NULL THEN
         RETURN;
     END IF;
-    IF use_rollup THEN
+    IF use_rollup AND NOT edp_internal.is_citus_table(trip_table) THEN
         SELECT t.region_weeks INTO rollup FROM edp.trip_tables t
          WHERE t.relid = trip_table AND t.time_zone = region_weekly_trip_counts.time_zone;
     END IF;
@@ -959,7 +958,8 @@ DECLARE
     ids bigint[];
 BEGIN
     -- use_rollup: NULL = when it pays, true = whenever one exists, false = never
-    IF use_rollup IS DISTINCT FROM false THEN
+    -- a Citus table's rows are in its shards: counted directly, through Citus
+    IF use_rollup IS DISTINCT FROM false AND NOT edp_internal.is_citus_table(trip_table) THEN
         SELECT * INTO cfg FROM edp.trip_tables WHERE relid = trip_table AND trip_tables.time_zone = trip_area_week_counts.time_zone;
     END IF;
     IF cfg.relid IS NOT NULL THEN
@@ -1166,6 +1166,13 @@ DECLARE
 BEGIN
     SELECT * INTO cfg FROM edp.trip_tables WHERE relid = TG_RELID;
     IF NOT FOUND THEN
+        -- Citus copies this trigger to each shard of a distributed trips
+        -- table as <trigger>_<shard id> (edp's own names have no such
+        -- suffix): a shard's rows are counted through Citus, since
+        -- weekly_trip_average reads a Citus table's rows, not its rollups
+        IF TG_NAME OPERATOR(pg_catalog.~) '_[0-9]+$' THEN
+            RETURN NULL;
+        END IF;
         RAISE EXCEPTION 'table "%" is not an edp trips table', TG_RELID::regclass
             USING ERRCODE = 'triggered_action_exception';
     END IF;
@@ -1703,6 +1710,27 @@ COMMENT ON FUNCTION edp.export(pg_catalog.regclass, pg_catalog.text, pg_catalog.
 
 -- issue 15: tables edp cannot keep are refused at enable_*; disable_* drops
 -- the statement triggers enable_rollup and enable_dedupe added
+-- Citus (issue 15): is tbl a table of Citus's metadata (distributed,
+-- reference or Citus local)?  Its rows live in shards that edp's rollups do
+-- not follow; false without Citus.
+CREATE FUNCTION edp_internal.is_citus_table(tbl pg_catalog.regclass)
+RETURNS pg_catalog.bool
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    found boolean := false;
+BEGIN
+    IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
+        EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition WHERE logicalrelid OPERATOR(pg_catalog.=) $1)'
+           INTO found USING tbl;
+    END IF;
+    RETURN found;
+END
+$$;
+COMMENT ON FUNCTION edp_internal.is_citus_table(pg_catalog.regclass) IS
+    'internal: true when tbl is a Citus table (distributed, reference or Citus local), whose rows live in shards';
+
 -- Tables edp cannot keep (issue 15): Citus tables, whose rows live in shards
 -- that edp's triggers and loaders do not reach, and partitioned tables with
 -- foreign partitions, from which PostgreSQL collects no transition tables
@@ -1713,14 +1741,9 @@ LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    citus boolean := false;
     foreign_part regclass;
 BEGIN
-    IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
-        EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition WHERE logicalrelid OPERATOR(pg_catalog.=) $1)'
-           INTO citus USING tbl;
-    END IF;
-    IF citus THEN
+    IF edp_internal.is_citus_table(tbl) THEN
         RAISE EXCEPTION 'edp cannot keep its features on "%" because it is a Citus table', tbl
             USING ERRCODE = 'feature_not_supported',
                   DETAIL = 'Its rows live in Citus''s shards, which edp''s triggers and loaders do not maintain.',

@@ -2,6 +2,7 @@
 -- error (foreign partitions here; Citus tables in test/citus_check.sh), and
 -- disable_rollup/disable_dedupe remove the triggers enable_* added
 SET timezone = 'UTC';
+\set SHOW_CONTEXT never
 CREATE EXTENSION postgres_fdw;
 CREATE SERVER regress_edp_remote FOREIGN DATA WRAPPER postgres_fdw OPTIONS (dbname 'regress_edp_nowhere');
 CREATE TABLE fp (customer_id text, ts timestamptz, event_type text, metric_one int, event_metrics jsonb)

@@ -21,13 +21,20 @@
 #      edp.bucket_counts_agg and edp.weekly_counts shows worker_partial_agg
 #      and coord_combine_agg; answers equal the local table's (total, per
 #      customer, and grouped by a column that is not the distribution key);
-#   3. what edp refuses on Citus tables, with clear errors instead of silent
-#      wrong answers: enable_rollup on a distributed table, COPY and
-#      edp.ingest_data into a distributed table that has edp features
-#      (distributed with citus.enable_unsafe_triggers);
+#   3. edp tables on Citus: enable_rollup and enable_partitioning on a
+#      distributed table, COPY and edp.ingest_data into one are refused with
+#      clear errors (instead of rows written to the coordinator's shell);
+#      an event table with a rollup distributed with
+#      citus.enable_unsafe_triggers answers edp.bucket_counts through Citus,
+#      equal to brute force, after INSERT ... SELECT and after
+#      truncate_local_data_after_distributing_table;
+#   3b. a trips table distributed by id: weekly_trip_average and
+#      weekly_trip_counts for a box equal one node's answers (before and
+#      after rows arrive through Citus) and a brute-force count per week;
 #   4. latency of edp.bucket_counts_agg and edp.weekly_counts on the three
 #      nodes against the local table on the coordinator (same rows, same
-#      run; median of 5).
+#      run; median of 5), and \copy rows/s into a distributed and a local
+#      table.
 # Prints "citus check: ok" or fails at the first difference.
 #
 # Environment: PG_BINDIR (default: pg_config --bindir; its pkglibdir must hold
@@ -160,6 +167,7 @@ plan=$(q 0 -c "EXPLAIN (VERBOSE, COSTS OFF) SELECT edp.bucket_counts_agg(ts, '20
 echo "$plan" | grep -q worker_partial_agg || fail "bucket_counts_agg: no worker_partial_agg in the plan"
 echo "$plan" | grep -q coord_combine_agg || fail "bucket_counts_agg: no coord_combine_agg in the plan"
 printf '  %-58s %s\n' "EXPLAIN bucket_counts_agg" "worker_partial_agg + coord_combine_agg"
+echo "$plan" | sed 's/^/      /'
 plan=$(q 0 -c "EXPLAIN (VERBOSE, COSTS OFF) SELECT event_type, edp.weekly_counts(ts AT TIME ZONE 'UTC', '2024-01-01', '2024-03-01', 'Europe/Prague') FROM events_dist GROUP BY 1")
 echo "$plan" | grep -q worker_partial_agg || fail "weekly_counts: no worker_partial_agg in the plan"
 printf '  %-58s %s\n' "EXPLAIN weekly_counts GROUP BY event_type" "worker_partial_agg + coord_combine_agg"
@@ -198,6 +206,43 @@ refused "edp.ingest_data into it" \
     "SELECT edp.ingest_data('kept', '1,view,2024-01-01 00:00+00'::text, format => 'csv', header => false)" \
     "because it is a Citus table"
 
+same "bucket_counts on it (through Citus) = brute force" \
+    "SELECT string_agg(bucket_start || '=' || events, ',' ORDER BY bucket_start) FROM edp.bucket_counts('kept', 7, '2024-01-10', '2024-01-12')" \
+    "SELECT string_agg(s || '=' || coalesce(n, 0), ',' ORDER BY s) FROM edp.bucket_series('2024-01-10', '2024-01-12') s LEFT JOIN (SELECT date_trunc('hour', ts) b, count(*) n FROM events_local WHERE customer_id = 7 GROUP BY 1) x ON x.b = s"
+q 0 -c "INSERT INTO kept SELECT * FROM events_local WHERE customer_id = 7 AND ts < '2024-01-11'" >/dev/null
+q 0 -c "SELECT truncate_local_data_after_distributing_table('kept')" >/dev/null
+same "bucket_counts after INSERT ... SELECT and truncating the shell" \
+    "SELECT string_agg(bucket_start || '=' || events, ',' ORDER BY bucket_start) FROM edp.bucket_counts('kept', 7, '2024-01-10', '2024-01-12')" \
+    "SELECT string_agg(s || '=' || coalesce(n, 0), ',' ORDER BY s) FROM edp.bucket_series('2024-01-10', '2024-01-12') s LEFT JOIN (SELECT date_trunc('hour', ts) b, 2 * count(*) FILTER (WHERE ts < '2024-01-11') + count(*) FILTER (WHERE ts >= '2024-01-11') n FROM events_local WHERE customer_id = 7 GROUP BY 1) x ON x.b = s"
+
+echo "3b. a trips table distributed by id (unsafe triggers on): weekly averages read its rows through Citus:"
+q 0 -c "SELECT edp.create_trips_table('trips')" >/dev/null
+q 0 -c "INSERT INTO trips (region, origin, destination, datetime, datasource) SELECT region, origin, destination, datetime, datasource FROM edp.generate_trips(3000, 5)" >/dev/null
+# a box of 0.2 degrees around the first trip's origin
+box="SELECT ST_X(origin) - 0.1, ST_Y(origin) - 0.1, ST_X(origin) + 0.1, ST_Y(origin) + 0.1 FROM trips ORDER BY id LIMIT 1"
+IFS='|' read -r bx0 by0 bx1 by1 < <(q 0 -c "$box")
+avg_sql="SELECT round(edp.weekly_trip_average('trips', $bx0, $by0, $bx1, $by1, 'origin')::numeric, 6)"
+cnt_sql="SELECT string_agg(week_start || '=' || trips, ',' ORDER BY week_start) FROM edp.weekly_trip_counts('trips', ST_MakeEnvelope($bx0, $by0, $bx1, $by1, 4326), 'both')"
+one_avg=$(q 0 -c "$avg_sql"); one_cnt=$(q 0 -c "$cnt_sql")
+q 0 -c "CREATE TABLE trips_local AS SELECT * FROM trips" >/dev/null
+q 0 -c "SET citus.enable_unsafe_triggers = on; SELECT create_distributed_table('trips', 'id')" >/dev/null 2>&1
+q 0 -c "SELECT truncate_local_data_after_distributing_table('trips')" >/dev/null
+same "weekly_trip_average (box, origin): distributed = one node" "$avg_sql" "SELECT '$one_avg'"
+same "weekly_trip_counts (box, both): distributed = one node" "$cnt_sql" "SELECT '$one_cnt'"
+same "brute force: origins in the box" \
+    "SELECT count(*) FROM trips WHERE ST_Intersects(origin, ST_MakeEnvelope($bx0, $by0, $bx1, $by1, 4326))" \
+    "SELECT count(*) FROM trips_local WHERE ST_Intersects(origin, ST_MakeEnvelope($bx0, $by0, $bx1, $by1, 4326))"
+[ "$(q 0 -c "SELECT count(*) > 0 FROM trips_local WHERE ST_Intersects(origin, ST_MakeEnvelope($bx0, $by0, $bx1, $by1, 4326))")" = t ] \
+    || fail "the box holds no trip origin"
+more="SELECT region, origin, destination, datetime, datasource FROM edp.generate_trips(400, 6)"
+q 0 -c "INSERT INTO trips (region, origin, destination, datetime, datasource) $more" >/dev/null
+q 0 -c "INSERT INTO trips_local (region, origin, destination, datetime, datasource) $more" >/dev/null
+same "after INSERT ... SELECT through Citus: = the local rows" \
+    "$avg_sql" "SELECT round(edp.weekly_trip_average('trips_local', $bx0, $by0, $bx1, $by1, 'origin')::numeric, 6)"
+same "and = brute force (origins in the box per week)" \
+    "$avg_sql" \
+    "SELECT round(avg(coalesce(n, 0)), 6) FROM generate_series(date_trunc('week', (SELECT min(datetime) FROM trips_local)), (SELECT max(datetime) FROM trips_local), interval '7 days') w LEFT JOIN (SELECT date_trunc('week', datetime) wk, count(*) n FROM trips_local WHERE ST_Intersects(origin, ST_MakeEnvelope($bx0, $by0, $bx1, $by1, 4326)) GROUP BY 1) x ON x.wk = w"
+
 echo "4. latency, 3 nodes (distributed) vs the coordinator alone (local table), median of 5 runs:"
 # med_ms SQL : median wall time in ms of 5 runs of SQL on the coordinator (after one warm-up)
 med_ms() {
@@ -211,15 +256,29 @@ BEGIN
         EXECUTE \$q\$$1\$q\$;
         d := d || extract(epoch FROM clock_timestamp() - t) * 1000;
     END LOOP;
-    RAISE NOTICE '%', round((SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x) FROM unnest(d) x)::numeric, 1);
+    RAISE WARNING '%', round((SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x) FROM unnest(d) x)::numeric, 1);
 END
 \$\$;
 SQL
 }
 for agg in "edp.bucket_counts_agg(ts, '2024-01-10', '2024-01-12')" \
            "edp.weekly_counts(ts AT TIME ZONE 'UTC', '2024-01-01', '2024-03-01', 'Europe/Prague')"; do
-    d=$(med_ms "SELECT $agg FROM events_dist" 2>&1 | sed -n 's/.*NOTICE:  //p')
-    l=$(med_ms "SELECT $agg FROM events_local" 2>&1 | sed -n 's/.*NOTICE:  //p')
+    d=$(med_ms "SELECT $agg FROM events_dist" 2>&1 | sed -n 's/.*WARNING:  //p')
+    l=$(med_ms "SELECT $agg FROM events_local" 2>&1 | sed -n 's/.*WARNING:  //p')
     printf '  %-58s distributed %s ms, local %s ms\n' "${agg%%(*}" "$d" "$l"
+done
+# load rate: the same N rows through COPY on the coordinator, into a fresh
+# distributed table (Citus sends them to the shards) and a fresh local table
+as_user "$PG_BINDIR/psql" -X -q -h "$DIR" -p "$PORT" -U postgres -d postgres \
+    -c "COPY events_local TO STDOUT" > "$DIR/events.tsv"
+q 0 -c "CREATE TABLE load_dist (LIKE events_local); SELECT create_distributed_table('load_dist', 'customer_id'); CREATE TABLE load_local (LIKE events_local)" >/dev/null
+for t in load_dist load_local; do
+    t0=$(date +%s.%N)
+    as_user "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$DIR" -p "$PORT" -U postgres -d postgres \
+        -c "\\copy $t FROM '$DIR/events.tsv'"
+    t1=$(date +%s.%N)
+    rows=$(q 0 -c "SELECT count(*) FROM $t")
+    printf '  %-58s %s rows in %.2f s: %.0f rows/s\n' "\\copy into $t" "$rows" "$(echo "$t1 - $t0" | bc)" \
+        "$(echo "$rows / ($t1 - $t0)" | bc -l)"
 done
 echo "citus check: ok"

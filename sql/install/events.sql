@@ -75,7 +75,6 @@ BEGIN
         RAISE EXCEPTION '"%" is not a table', tbl
             USING ERRCODE = 'wrong_object_type';
     END IF;
-    PERFORM edp_internal.check_kept_table(tbl);
     IF array_position(path, NULL) IS NOT NULL THEN
         RAISE EXCEPTION 'metrics path must not contain NULL elements'
             USING ERRCODE = 'null_value_not_allowed';
@@ -98,7 +97,7 @@ BEGIN
         RAISE EXCEPTION 'column "%" of relation "%" does not exist', missing, tbl
             USING ERRCODE = 'undefined_column';
     END IF;
-
+    PERFORM edp_internal.check_kept_table(tbl);
     INSERT INTO edp.event_tables AS t (relid, source_column, metrics_path, exclude_columns)
     VALUES (tbl, source, path, exclude)
     ON CONFLICT (relid) DO UPDATE

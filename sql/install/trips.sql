@@ -115,6 +115,13 @@ DECLARE
 BEGIN
     SELECT * INTO cfg FROM edp.trip_tables WHERE relid = TG_RELID;
     IF NOT FOUND THEN
+        -- Citus copies this trigger to each shard of a distributed trips
+        -- table as <trigger>_<shard id> (edp's own names have no such
+        -- suffix): a shard's rows are counted through Citus, since
+        -- weekly_trip_average reads a Citus table's rows, not its rollups
+        IF TG_NAME OPERATOR(pg_catalog.~) '_[0-9]+$' THEN
+            RETURN NULL;
+        END IF;
         RAISE EXCEPTION 'table "%" is not an edp trips table', TG_RELID::regclass
             USING ERRCODE = 'triggered_action_exception';
     END IF;
@@ -400,7 +407,8 @@ DECLARE
     ids bigint[];
 BEGIN
     -- use_rollup: NULL = when it pays, true = whenever one exists, false = never
-    IF use_rollup IS DISTINCT FROM false THEN
+    -- a Citus table's rows are in its shards: counted directly, through Citus
+    IF use_rollup IS DISTINCT FROM false AND NOT edp_internal.is_citus_table(trip_table) THEN
         SELECT * INTO cfg FROM edp.trip_tables WHERE relid = trip_table AND trip_tables.time_zone = trip_area_week_counts.time_zone;
     END IF;
     IF cfg.relid IS NOT NULL THEN
@@ -611,7 +619,7 @@ BEGIN
     IF w.first_monday IS NULL THEN
         RETURN;
     END IF;
-    IF use_rollup THEN
+    IF use_rollup AND NOT edp_internal.is_citus_table(trip_table) THEN
         SELECT t.region_weeks INTO rollup FROM edp.trip_tables t
          WHERE t.relid = trip_table AND t.time_zone = region_weekly_trip_counts.time_zone;
     END IF;
