@@ -216,7 +216,7 @@ same "bucket_counts after INSERT ... SELECT and truncating the shell" \
     "SELECT string_agg(s || '=' || coalesce(n, 0), ',' ORDER BY s) FROM edp.bucket_series('2024-01-10', '2024-01-12') s LEFT JOIN (SELECT date_trunc('hour', ts) b, 2 * count(*) FILTER (WHERE ts < '2024-01-11') + count(*) FILTER (WHERE ts >= '2024-01-11') n FROM events_local WHERE customer_id = 7 GROUP BY 1) x ON x.b = s"
 
 echo "3b. a trips table distributed by id (unsafe triggers on): weekly averages read its rows through Citus:"
-q 0 -c "SELECT edp.create_trips_table('trips')" >/dev/null
+q 0 -c "SELECT edp.create_trips_table('trips')" >/dev/null 2>&1
 q 0 -c "INSERT INTO trips (region, origin, destination, datetime, datasource) SELECT region, origin, destination, datetime, datasource FROM edp.generate_trips(3000, 5)" >/dev/null
 # a box of 0.2 degrees around the first trip's origin
 box="SELECT ST_X(origin) - 0.1, ST_Y(origin) - 0.1, ST_X(origin) + 0.1, ST_Y(origin) + 0.1 FROM trips ORDER BY id LIMIT 1"
@@ -267,6 +267,23 @@ for agg in "edp.bucket_counts_agg(ts, '2024-01-10', '2024-01-12')" \
     l=$(med_ms "SELECT $agg FROM events_local" 2>&1 | sed -n 's/.*WARNING:  //p')
     printf '  %-58s distributed %s ms, local %s ms\n' "${agg%%(*}" "$d" "$l"
 done
+# bucket_counts of one customer: the distributed edp table (raw rows, through
+# Citus) against a local edp table with a rollup holding the same rows
+q 0 -c "CREATE TABLE kept_local (LIKE events_local); SELECT edp.enable_rollup('kept_local', key => 'customer_id', ts => 'ts'); INSERT INTO kept_local SELECT * FROM kept" >/dev/null
+same "bucket_counts: distributed (raw, through Citus) = local rollup" \
+    "SELECT string_agg(bucket_start || '=' || events, ',' ORDER BY bucket_start) FROM edp.bucket_counts('kept', 7, '2024-01-01', '2024-03-01')" \
+    "SELECT string_agg(bucket_start || '=' || events, ',' ORDER BY bucket_start) FROM edp.bucket_counts('kept_local', 7, '2024-01-01', '2024-03-01')"
+d=$(med_ms "SELECT count(*) FROM edp.bucket_counts('kept', 7, '2024-01-01', '2024-03-01')" 2>&1 | sed -n 's/.*WARNING:  //p')
+l=$(med_ms "SELECT count(*) FROM edp.bucket_counts('kept_local', 7, '2024-01-01', '2024-03-01')" 2>&1 | sed -n 's/.*WARNING:  //p')
+printf '  %-58s distributed %s ms, local %s ms\n' "edp.bucket_counts, one customer, 60 days hourly" "$d" "$l"
+# weekly_trip_average of the box: the distributed trips table (direct, split
+# aggregate) against a local edp trips table with the same rows (rollups)
+q 0 -c "SELECT edp.create_trips_table('trips_one'); INSERT INTO trips_one (region, origin, destination, datetime, datasource) SELECT region, origin, destination, datetime, datasource FROM trips_local" >/dev/null 2>&1
+same "weekly_trip_average: distributed = local trips table" \
+    "$avg_sql" "SELECT round(edp.weekly_trip_average('trips_one', $bx0, $by0, $bx1, $by1, 'origin')::numeric, 6)"
+d=$(med_ms "SELECT edp.weekly_trip_average('trips', $bx0, $by0, $bx1, $by1, 'origin')" 2>&1 | sed -n 's/.*WARNING:  //p')
+l=$(med_ms "SELECT edp.weekly_trip_average('trips_one', $bx0, $by0, $bx1, $by1, 'origin')" 2>&1 | sed -n 's/.*WARNING:  //p')
+printf '  %-58s distributed %s ms, local %s ms\n' "edp.weekly_trip_average, a 0.2-degree box" "$d" "$l"
 # load rate: the same N rows through COPY on the coordinator, into a fresh
 # distributed table (Citus sends them to the shards) and a fresh local table
 as_user "$PG_BINDIR/psql" -X -q -h "$DIR" -p "$PORT" -U postgres -d postgres \
