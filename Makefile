@@ -15,6 +15,7 @@ OBJS = \
 	src/buckets/scalar_functions.o \
 	src/buckets/settings.o \
 	src/buckets/triggers.o \
+	src/core/citus.o \
 	src/core/copy_hook.o \
 	src/core/edp.o \
 	src/core/guc.o \
@@ -67,7 +68,7 @@ PG_CPPFLAGS += -I$(srcdir)/src -DEDP_VERSION='"$(EXTVERSION)"'
 
 # pg_regress: tests live in sql/ + expected/ beside the install scripts
 # (every sql/edp--*.sql is an extension script; test names never contain --)
-REGRESS = setup catalog generator flatten flatten_invariant flatten_fuzz buckets buckets_keys rollup dedupe partitions bucket_views aggregate_parallel ingest ingest_privileges copy_quarantine trips trips_copy trips_cluster trips_rollup trips_blocks trips_aggregate trips_bi trips_errors integration write_paths hostile_input
+REGRESS = setup catalog generator flatten flatten_invariant flatten_fuzz buckets buckets_keys rollup dedupe partitions bucket_views aggregate_parallel scale_out ingest ingest_privileges copy_quarantine trips trips_copy trips_cluster trips_rollup trips_blocks trips_aggregate trips_bi trips_errors integration write_paths hostile_input
 REGRESS_OPTS = --inputdir=. --temp-instance=./tmp_check --temp-config=test/edp.conf
 
 TAP_TESTS = 1

@@ -14,10 +14,11 @@ SELECT c.oid::regclass AS relation, c.relkind,
  WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'edp')
  ORDER BY c.oid::regclass::text;
 
--- aggregates are parallel safe with combine, serialize and deserialize functions
+-- aggregates are parallel safe with combine, serialize and deserialize functions;
+-- those users call have a state that is a real type (Citus splits only those)
 SELECT p.oid::regproc AS aggregate, a.aggcombinefn <> 0 AS combine,
        a.aggserialfn <> 0 OR a.aggtranstype <> 'internal'::regtype AS serialize,
-       p.proparallel AS par
+       a.aggtranstype::regtype AS state, p.proparallel AS par
   FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
   JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
  WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'edp')

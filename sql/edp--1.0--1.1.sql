@@ -409,6 +409,7 @@ BEGIN
     PERFORM edp_internal.check_owner(tbl);
     UPDATE edp.event_tables SET dedupe_mode = 'none', dedupe_columns = NULL, dedupe_order_column = NULL
      WHERE relid = tbl;
+    PERFORM edp_internal.drop_bucket_triggers(tbl);
 END
 $function$;
 
@@ -439,6 +440,7 @@ BEGIN
     SELECT rollup_relid INTO r FROM edp.event_tables WHERE relid = tbl;
     UPDATE edp.event_tables SET rollup_relid = NULL, rollup_width = NULL, rollup_stale = false WHERE relid = tbl;
     PERFORM edp_internal.invalidate_settings(tbl);
+    PERFORM edp_internal.drop_bucket_triggers(tbl);
     IF r IS NOT NULL THEN
         EXECUTE format('DROP TABLE %s CASCADE', r);   -- with the BI views reading it
     END IF;
@@ -456,6 +458,7 @@ DECLARE
     rel name;
 BEGIN
     PERFORM edp_internal.check_owner(tbl);
+    PERFORM edp_internal.check_kept_table(tbl);
     IF columns IS NULL OR cardinality(columns) = 0 THEN
         RAISE EXCEPTION 'dedupe needs at least one column' USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -546,7 +549,7 @@ BEGIN
         RAISE EXCEPTION 'column "%" of relation "%" does not exist', missing, tbl
             USING ERRCODE = 'undefined_column';
     END IF;
-
+    PERFORM edp_internal.check_kept_table(tbl);
     INSERT INTO edp.event_tables AS t (relid, source_column, metrics_path, exclude_columns)
     VALUES (tbl, source, path, exclude)
     ON CONFLICT (relid) DO UPDATE
@@ -576,6 +579,7 @@ DECLARE
     d regclass;
 BEGIN
     PERFORM edp_internal.check_owner(tbl);
+    PERFORM edp_internal.check_kept_table(tbl);
     PERFORM edp_internal.check_column(tbl, ts, 'timestamptz');
     IF type_column IS NOT NULL THEN
         PERFORM edp_internal.check_column(tbl, type_column);
@@ -619,6 +623,7 @@ DECLARE
     had_views boolean;
 BEGIN
     PERFORM edp_internal.check_owner(tbl);
+    PERFORM edp_internal.check_kept_table(tbl);
     keytype := edp_internal.check_column(tbl, key);
     PERFORM edp_internal.check_column(tbl, ts, 'timestamptz');
     IF width IS NULL THEN
@@ -731,7 +736,7 @@ BEGIN
     IF w.first_monday IS NULL THEN
         RETURN;
     END IF;
-    IF use_rollup THEN
+    IF use_rollup AND NOT edp_internal.is_citus_table(trip_table) THEN
         SELECT t.region_weeks INTO rollup FROM edp.trip_tables t
          WHERE t.relid = trip_table AND t.time_zone = region_weekly_trip_counts.time_zone;
     END IF;
@@ -999,7 +1004,8 @@ DECLARE
     ids bigint[];
 BEGIN
     -- use_rollup: NULL = when it pays, true = whenever one exists, false = never
-    IF use_rollup IS DISTINCT FROM false THEN
+    -- a Citus table's rows are in its shards: counted directly, through Citus
+    IF use_rollup IS DISTINCT FROM false AND NOT edp_internal.is_citus_table(trip_table) THEN
         SELECT * INTO cfg FROM edp.trip_tables WHERE relid = trip_table AND trip_tables.time_zone = trip_area_week_counts.time_zone;
     END IF;
     IF cfg.relid IS NOT NULL THEN
@@ -1206,6 +1212,13 @@ DECLARE
 BEGIN
     SELECT * INTO cfg FROM edp.trip_tables WHERE relid = TG_RELID;
     IF NOT FOUND THEN
+        -- Citus copies this trigger to each shard of a distributed trips
+        -- table as <trigger>_<shard id> (edp's own names have no such
+        -- suffix): a shard's rows are counted through Citus, since
+        -- weekly_trip_average reads a Citus table's rows, not its rollups
+        IF TG_NAME OPERATOR(pg_catalog.~) '_[0-9]+$' THEN
+            RETURN NULL;
+        END IF;
         RAISE EXCEPTION 'table "%" is not an edp trips table', TG_RELID::regclass
             USING ERRCODE = 'triggered_action_exception';
     END IF;
@@ -1434,19 +1447,131 @@ REVOKE EXECUTE ON FUNCTION edp_internal.generate_events_support(pg_catalog.inter
 REVOKE EXECUTE ON FUNCTION edp_internal.buckets_on_drop() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION edp_internal.rollup_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.int4) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION edp_internal.rollup_agg_final(internal) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION edp_internal.bucket_counts_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION edp_internal.bucket_counts_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.text) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION edp_internal.bucket_counts_agg_combine(internal, internal) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION edp_internal.bucket_counts_agg_serialize(internal) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION edp_internal.bucket_counts_agg_deserialize(pg_catalog.bytea, internal) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION edp_internal.bucket_counts_agg_final(internal) FROM PUBLIC;
+-- edp.bucket_counts_agg with a bytea state (Citus splits it; issue 15):
+-- the aggregates and their internal-state support functions are replaced
+DROP AGGREGATE edp.bucket_counts_agg(pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz);
+DROP AGGREGATE edp.bucket_counts_agg(pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.text);
+DROP FUNCTION edp_internal.bucket_counts_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz);
+DROP FUNCTION edp_internal.bucket_counts_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.text);
+DROP FUNCTION edp_internal.bucket_counts_agg_combine(internal, internal);
+DROP FUNCTION edp_internal.bucket_counts_agg_serialize(internal);
+DROP FUNCTION edp_internal.bucket_counts_agg_deserialize(pg_catalog.bytea, internal);
+DROP FUNCTION edp_internal.bucket_counts_agg_final(internal);
+
+-- The state is a bytea, not internal, so that Citus splits the aggregate
+-- into worker_partial_agg and coord_combine_agg (it refuses internal
+-- states) and parallel query needs no serialization.  The support
+-- functions check any state they did not make, and keep EXECUTE for
+-- PUBLIC: Citus checks it for the calling role.
+CREATE FUNCTION edp_internal.bucket_counts_agg_trans(pg_catalog.bytea, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz)
+RETURNS pg_catalog.bytea
+AS 'MODULE_PATHNAME', 'edp_bucket_counts_agg_add'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp_internal.bucket_counts_agg_trans(pg_catalog.bytea, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz) IS
+    'transition function of edp.bucket_counts_agg (hourly, UTC)';
+
+CREATE FUNCTION edp_internal.bucket_counts_agg_trans(pg_catalog.bytea, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz,
+                                            pg_catalog.interval, pg_catalog.text)
+RETURNS pg_catalog.bytea
+AS 'MODULE_PATHNAME', 'edp_bucket_counts_agg_add'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp_internal.bucket_counts_agg_trans(pg_catalog.bytea, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.text) IS
+    'transition function of edp.bucket_counts_agg (any width and zone)';
+
+CREATE FUNCTION edp_internal.bucket_counts_agg_combine(pg_catalog.bytea, pg_catalog.bytea)
+RETURNS pg_catalog.bytea
+AS 'MODULE_PATHNAME', 'edp_bucket_counts_agg_merge'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp_internal.bucket_counts_agg_combine(pg_catalog.bytea, pg_catalog.bytea) IS
+    'combine function of edp.bucket_counts_agg: adds per-bucket counters of two states of the same range';
+
+CREATE FUNCTION edp_internal.bucket_counts_agg_final(pg_catalog.bytea)
+RETURNS pg_catalog.int8[]
+AS 'MODULE_PATHNAME', 'edp_bucket_counts_agg_result'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp_internal.bucket_counts_agg_final(pg_catalog.bytea) IS
+    'final function of edp.bucket_counts_agg: the per-bucket counters as bigint[]';
+
+CREATE AGGREGATE edp.bucket_counts_agg(pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz) (
+    SFUNC = edp_internal.bucket_counts_agg_trans,
+    STYPE = pg_catalog.bytea,
+    FINALFUNC = edp_internal.bucket_counts_agg_final,
+    COMBINEFUNC = edp_internal.bucket_counts_agg_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE edp.bucket_counts_agg(pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz) IS
+    'events per hourly UTC bucket of [from, to) as bigint[] (element i = bucket i of edp.bucket_series), zero-filled';
+
+CREATE AGGREGATE edp.bucket_counts_agg(pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz,
+                                       pg_catalog.interval, pg_catalog.text) (
+    SFUNC = edp_internal.bucket_counts_agg_trans,
+    STYPE = pg_catalog.bytea,
+    FINALFUNC = edp_internal.bucket_counts_agg_final,
+    COMBINEFUNC = edp_internal.bucket_counts_agg_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE edp.bucket_counts_agg(pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.text) IS
+    'events per bucket (width, zone) of [from, to) as bigint[] (element i = bucket i of edp.bucket_series), zero-filled';
+
 REVOKE EXECUTE ON FUNCTION edp_internal.trips_drop_event() FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION edp_internal.weekly_trips_add(internal, timestamp, date, date, text) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION edp_internal.weekly_trips_combine(internal, internal) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION edp_internal.weekly_trips_serialize(internal) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION edp_internal.weekly_trips_deserialize(bytea, internal) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION edp_internal.weekly_trips_average(internal) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION edp_internal.weekly_trips_counts(internal) FROM PUBLIC;
+-- edp.weekly_average and edp.weekly_counts with a bytea state (Citus splits
+-- them; issue 15): the aggregates and their internal-state support
+-- functions are replaced
+DROP AGGREGATE edp.weekly_average(timestamp, date, date, text);
+DROP AGGREGATE edp.weekly_counts(timestamp, date, date, text);
+DROP FUNCTION edp_internal.weekly_trips_add(internal, timestamp, date, date, text);
+DROP FUNCTION edp_internal.weekly_trips_combine(internal, internal);
+DROP FUNCTION edp_internal.weekly_trips_serialize(internal);
+DROP FUNCTION edp_internal.weekly_trips_deserialize(bytea, internal);
+DROP FUNCTION edp_internal.weekly_trips_average(internal);
+DROP FUNCTION edp_internal.weekly_trips_counts(internal);
+-- The state is a bytea, not internal, so that Citus splits these aggregates
+-- (worker_partial_agg, coord_combine_agg) and parallel query needs no
+-- serialization; the support functions check any state they did not make
+-- and keep EXECUTE for PUBLIC (Citus checks it for the calling role).
+CREATE FUNCTION edp_internal.weekly_trips_add(bytea, timestamp, date, date, text)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'edp_weekly_trips_step'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp_internal.weekly_trips_add(bytea, timestamp, date, date, text) IS
+    'transition function of edp.weekly_average and edp.weekly_counts';
+CREATE FUNCTION edp_internal.weekly_trips_combine(bytea, bytea)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'edp_weekly_trips_merge'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp_internal.weekly_trips_combine(bytea, bytea) IS
+    'combine function of edp.weekly_average and edp.weekly_counts: adds the weekly counters of two states of the same period';
+CREATE FUNCTION edp_internal.weekly_trips_average(bytea)
+RETURNS float8
+AS 'MODULE_PATHNAME', 'edp_weekly_trips_mean'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp_internal.weekly_trips_average(bytea) IS
+    'final function of edp.weekly_average';
+CREATE FUNCTION edp_internal.weekly_trips_counts(bytea)
+RETURNS bigint[]
+AS 'MODULE_PATHNAME', 'edp_weekly_trips_array'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp_internal.weekly_trips_counts(bytea) IS
+    'final function of edp.weekly_counts';
+
+CREATE AGGREGATE edp.weekly_average(datetime timestamp, first_week date, last_week date, time_zone text) (
+    SFUNC = edp_internal.weekly_trips_add,
+    STYPE = bytea,
+    COMBINEFUNC = edp_internal.weekly_trips_combine,
+    FINALFUNC = edp_internal.weekly_trips_average,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE edp.weekly_average(timestamp, date, date, text) IS
+    'average rows per ISO week (Monday in time_zone) from first_week to last_week, empty weeks counting as 0';
+CREATE AGGREGATE edp.weekly_counts(datetime timestamp, first_week date, last_week date, time_zone text) (
+    SFUNC = edp_internal.weekly_trips_add,
+    STYPE = bytea,
+    COMBINEFUNC = edp_internal.weekly_trips_combine,
+    FINALFUNC = edp_internal.weekly_trips_counts,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE edp.weekly_counts(timestamp, date, date, text) IS
+    'rows per ISO week (Monday in time_zone) from first_week to last_week, as an array in week order';
 REVOKE EXECUTE ON FUNCTION edp_internal.trip_block_pack_add(internal, integer, float8, float8, float8, float8, date, bytea) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION edp_internal.trip_block_pack_final(internal) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION edp_internal.trip_block_counts_add(internal, bytea, bigint, bigint, integer, float8, float8, float8, float8, float8, date, date) FROM PUBLIC;
@@ -1802,3 +1927,83 @@ AS 'MODULE_PATHNAME', 'edp_bucket_counts'
 LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION edp.bucket_counts(pg_catalog.regclass, pg_catalog.text, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.text, pg_catalog.bool) IS
     'bucket_counts for a key given as text or an untyped literal, read as the key column''s type';
+
+-- issue 15: tables edp cannot keep are refused at enable_*; disable_* drops
+-- the statement triggers enable_rollup and enable_dedupe added
+-- Citus (issue 15): is tbl a table of Citus's metadata (distributed,
+-- reference or Citus local)?  Its rows live in shards that edp's rollups do
+-- not follow; false without Citus.
+CREATE FUNCTION edp_internal.is_citus_table(tbl pg_catalog.regclass)
+RETURNS pg_catalog.bool
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    found boolean := false;
+BEGIN
+    IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
+        EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition WHERE logicalrelid OPERATOR(pg_catalog.=) $1)'
+           INTO found USING tbl;
+    END IF;
+    RETURN found;
+END
+$$;
+COMMENT ON FUNCTION edp_internal.is_citus_table(pg_catalog.regclass) IS
+    'internal: true when tbl is a Citus table (distributed, reference or Citus local), whose rows live in shards';
+
+-- Tables edp cannot keep (issue 15): Citus tables, whose rows live in shards
+-- that edp's triggers and loaders do not reach, and partitioned tables with
+-- foreign partitions, from which PostgreSQL collects no transition tables
+-- (every write would fail).  enable_* refuses them with a clear error.
+CREATE FUNCTION edp_internal.check_kept_table(tbl pg_catalog.regclass)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    foreign_part regclass;
+BEGIN
+    IF edp_internal.is_citus_table(tbl) THEN
+        RAISE EXCEPTION 'edp cannot keep its features on "%" because it is a Citus table', tbl
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'Its rows live in Citus''s shards, which edp''s triggers and loaders do not maintain.',
+                  HINT = 'Keep the table local to use edp''s features on it; bucket_counts_agg, weekly_average and weekly_counts work on distributed tables.';
+    END IF;
+    SELECT t.relid INTO foreign_part
+      FROM pg_catalog.pg_partition_tree(tbl) t JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) t.relid
+     WHERE c.relkind OPERATOR(pg_catalog.=) 'f'
+     ORDER BY t.level, t.relid::pg_catalog.text LIMIT 1;
+    IF foreign_part IS NOT NULL THEN
+        RAISE EXCEPTION 'edp cannot keep its features on "%" because its partition "%" is a foreign table', tbl, foreign_part
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'edp''s statement triggers need transition tables, which PostgreSQL cannot collect from foreign partitions.',
+                  HINT = 'Enable edp''s features on a table whose partitions are all local tables.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION edp_internal.check_kept_table(pg_catalog.regclass) IS
+    'internal: raises 0A000 when edp cannot keep its features on tbl (a Citus table, or a partitioned table with foreign partitions)';
+
+CREATE FUNCTION edp_internal.drop_bucket_triggers(tbl pg_catalog.regclass)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t name;
+BEGIN
+    IF EXISTS (SELECT FROM edp.event_tables
+                WHERE relid OPERATOR(pg_catalog.=) tbl
+                  AND (rollup_relid IS NOT NULL OR dedupe_mode OPERATOR(pg_catalog.<>) 'none')) THEN
+        RETURN;
+    END IF;
+    FOR t IN SELECT tgname FROM pg_catalog.pg_trigger
+              WHERE tgrelid OPERATOR(pg_catalog.=) tbl AND NOT tgisinternal AND tgparentid OPERATOR(pg_catalog.=) 0
+                AND tgname IN ('edp_buckets_insert', 'edp_buckets_delete', 'edp_buckets_update', 'edp_buckets_truncate')
+    LOOP
+        EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', t, tbl);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION edp_internal.drop_bucket_triggers(pg_catalog.regclass) IS
+    'internal: removes the statement triggers of edp.enable_rollup and edp.enable_dedupe from tbl once neither is on';

@@ -176,6 +176,30 @@ $$;
 COMMENT ON FUNCTION edp_internal.ensure_bucket_triggers(pg_catalog.regclass) IS
     'internal: creates the statement triggers (edp_buckets_*) that maintain rollup and dedupe';
 
+CREATE FUNCTION edp_internal.drop_bucket_triggers(tbl pg_catalog.regclass)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t name;
+BEGIN
+    IF EXISTS (SELECT FROM edp.event_tables
+                WHERE relid OPERATOR(pg_catalog.=) tbl
+                  AND (rollup_relid IS NOT NULL OR dedupe_mode OPERATOR(pg_catalog.<>) 'none')) THEN
+        RETURN;
+    END IF;
+    FOR t IN SELECT tgname FROM pg_catalog.pg_trigger
+              WHERE tgrelid OPERATOR(pg_catalog.=) tbl AND NOT tgisinternal AND tgparentid OPERATOR(pg_catalog.=) 0
+                AND tgname IN ('edp_buckets_insert', 'edp_buckets_delete', 'edp_buckets_update', 'edp_buckets_truncate')
+    LOOP
+        EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', t, tbl);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION edp_internal.drop_bucket_triggers(pg_catalog.regclass) IS
+    'internal: removes the statement triggers of edp.enable_rollup and edp.enable_dedupe from tbl once neither is on';
+
 CREATE FUNCTION edp_internal.rollup_pack(slots pg_catalog.int4[], counts pg_catalog.int8[])
 RETURNS pg_catalog.int8[]
 AS 'MODULE_PATHNAME', 'edp_rollup_pack'
@@ -295,6 +319,7 @@ DECLARE
     had_views boolean;
 BEGIN
     PERFORM edp_internal.check_owner(tbl);
+    PERFORM edp_internal.check_kept_table(tbl);
     keytype := edp_internal.check_column(tbl, key);
     PERFORM edp_internal.check_column(tbl, ts, 'timestamptz');
     IF width IS NULL THEN
@@ -378,6 +403,7 @@ BEGIN
     SELECT rollup_relid INTO r FROM edp.event_tables WHERE relid = tbl;
     UPDATE edp.event_tables SET rollup_relid = NULL, rollup_width = NULL, rollup_stale = false WHERE relid = tbl;
     PERFORM edp_internal.invalidate_settings(tbl);
+    PERFORM edp_internal.drop_bucket_triggers(tbl);
     IF r IS NOT NULL THEN
         EXECUTE format('DROP TABLE %s CASCADE', r);   -- with the BI views reading it
     END IF;
@@ -438,6 +464,7 @@ DECLARE
     rel name;
 BEGIN
     PERFORM edp_internal.check_owner(tbl);
+    PERFORM edp_internal.check_kept_table(tbl);
     IF columns IS NULL OR cardinality(columns) = 0 THEN
         RAISE EXCEPTION 'dedupe needs at least one column' USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -496,6 +523,7 @@ BEGIN
     PERFORM edp_internal.check_owner(tbl);
     UPDATE edp.event_tables SET dedupe_mode = 'none', dedupe_columns = NULL, dedupe_order_column = NULL
      WHERE relid = tbl;
+    PERFORM edp_internal.drop_bucket_triggers(tbl);
 END
 $$;
 COMMENT ON FUNCTION edp.disable_dedupe(pg_catalog.regclass) IS
@@ -550,56 +578,45 @@ COMMENT ON EVENT TRIGGER edp_buckets_drop IS
 
 -- buckets: parallel aggregate ----------------------------------------------
 
-CREATE FUNCTION edp_internal.bucket_counts_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz)
-RETURNS internal
-AS 'MODULE_PATHNAME', 'edp_bucket_counts_agg_trans'
+-- The state is a bytea, not internal, so that Citus splits the aggregate
+-- into worker_partial_agg and coord_combine_agg (it refuses internal
+-- states) and parallel query needs no serialization.  The support
+-- functions check any state they did not make, and keep EXECUTE for
+-- PUBLIC: Citus checks it for the calling role.
+CREATE FUNCTION edp_internal.bucket_counts_agg_trans(pg_catalog.bytea, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz)
+RETURNS pg_catalog.bytea
+AS 'MODULE_PATHNAME', 'edp_bucket_counts_agg_add'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION edp_internal.bucket_counts_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz) IS
+COMMENT ON FUNCTION edp_internal.bucket_counts_agg_trans(pg_catalog.bytea, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz) IS
     'transition function of edp.bucket_counts_agg (hourly, UTC)';
 
-CREATE FUNCTION edp_internal.bucket_counts_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz,
+CREATE FUNCTION edp_internal.bucket_counts_agg_trans(pg_catalog.bytea, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz,
                                             pg_catalog.interval, pg_catalog.text)
-RETURNS internal
-AS 'MODULE_PATHNAME', 'edp_bucket_counts_agg_trans'
+RETURNS pg_catalog.bytea
+AS 'MODULE_PATHNAME', 'edp_bucket_counts_agg_add'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION edp_internal.bucket_counts_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.text) IS
+COMMENT ON FUNCTION edp_internal.bucket_counts_agg_trans(pg_catalog.bytea, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.text) IS
     'transition function of edp.bucket_counts_agg (any width and zone)';
 
-CREATE FUNCTION edp_internal.bucket_counts_agg_combine(internal, internal)
-RETURNS internal
-AS 'MODULE_PATHNAME', 'edp_bucket_counts_agg_combine'
-LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION edp_internal.bucket_counts_agg_combine(internal, internal) IS
-    'combine function of edp.bucket_counts_agg: adds per-bucket counters';
-
-CREATE FUNCTION edp_internal.bucket_counts_agg_serialize(internal)
+CREATE FUNCTION edp_internal.bucket_counts_agg_combine(pg_catalog.bytea, pg_catalog.bytea)
 RETURNS pg_catalog.bytea
-AS 'MODULE_PATHNAME', 'edp_bucket_counts_agg_serialize'
-LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION edp_internal.bucket_counts_agg_serialize(internal) IS
-    'serialize function of edp.bucket_counts_agg';
-
-CREATE FUNCTION edp_internal.bucket_counts_agg_deserialize(pg_catalog.bytea, internal)
-RETURNS internal
-AS 'MODULE_PATHNAME', 'edp_bucket_counts_agg_deserialize'
-LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION edp_internal.bucket_counts_agg_deserialize(pg_catalog.bytea, internal) IS
-    'deserialize function of edp.bucket_counts_agg';
-
-CREATE FUNCTION edp_internal.bucket_counts_agg_final(internal)
-RETURNS pg_catalog.int8[]
-AS 'MODULE_PATHNAME', 'edp_bucket_counts_agg_final'
+AS 'MODULE_PATHNAME', 'edp_bucket_counts_agg_merge'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION edp_internal.bucket_counts_agg_final(internal) IS
+COMMENT ON FUNCTION edp_internal.bucket_counts_agg_combine(pg_catalog.bytea, pg_catalog.bytea) IS
+    'combine function of edp.bucket_counts_agg: adds per-bucket counters of two states of the same range';
+
+CREATE FUNCTION edp_internal.bucket_counts_agg_final(pg_catalog.bytea)
+RETURNS pg_catalog.int8[]
+AS 'MODULE_PATHNAME', 'edp_bucket_counts_agg_result'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp_internal.bucket_counts_agg_final(pg_catalog.bytea) IS
     'final function of edp.bucket_counts_agg: the per-bucket counters as bigint[]';
 
 CREATE AGGREGATE edp.bucket_counts_agg(pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz) (
     SFUNC = edp_internal.bucket_counts_agg_trans,
-    STYPE = internal,
+    STYPE = pg_catalog.bytea,
     FINALFUNC = edp_internal.bucket_counts_agg_final,
     COMBINEFUNC = edp_internal.bucket_counts_agg_combine,
-    SERIALFUNC = edp_internal.bucket_counts_agg_serialize,
-    DESERIALFUNC = edp_internal.bucket_counts_agg_deserialize,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE edp.bucket_counts_agg(pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz) IS
@@ -608,11 +625,9 @@ COMMENT ON AGGREGATE edp.bucket_counts_agg(pg_catalog.timestamptz, pg_catalog.ti
 CREATE AGGREGATE edp.bucket_counts_agg(pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz,
                                        pg_catalog.interval, pg_catalog.text) (
     SFUNC = edp_internal.bucket_counts_agg_trans,
-    STYPE = internal,
+    STYPE = pg_catalog.bytea,
     FINALFUNC = edp_internal.bucket_counts_agg_final,
     COMBINEFUNC = edp_internal.bucket_counts_agg_combine,
-    SERIALFUNC = edp_internal.bucket_counts_agg_serialize,
-    DESERIALFUNC = edp_internal.bucket_counts_agg_deserialize,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE edp.bucket_counts_agg(pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.text) IS
@@ -978,6 +993,7 @@ DECLARE
     d regclass;
 BEGIN
     PERFORM edp_internal.check_owner(tbl);
+    PERFORM edp_internal.check_kept_table(tbl);
     PERFORM edp_internal.check_column(tbl, ts, 'timestamptz');
     IF type_column IS NOT NULL THEN
         PERFORM edp_internal.check_column(tbl, type_column);
@@ -1071,9 +1087,3 @@ COMMENT ON FUNCTION edp.create_bucket_views(pg_catalog.regclass, pg_catalog.name
 REVOKE EXECUTE ON FUNCTION edp_internal.buckets_on_drop() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION edp_internal.rollup_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.int4) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION edp_internal.rollup_agg_final(internal) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION edp_internal.bucket_counts_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION edp_internal.bucket_counts_agg_trans(internal, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.text) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION edp_internal.bucket_counts_agg_combine(internal, internal) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION edp_internal.bucket_counts_agg_serialize(internal) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION edp_internal.bucket_counts_agg_deserialize(pg_catalog.bytea, internal) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION edp_internal.bucket_counts_agg_final(internal) FROM PUBLIC;

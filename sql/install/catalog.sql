@@ -64,6 +64,60 @@ COMMENT ON POLICY event_tables_read ON edp.event_tables IS
 COMMENT ON POLICY event_tables_owner ON edp.event_tables IS
     'a table''s row may be written by roles with the privileges of the table''s owner, and removed by anyone once the table is gone';
 
+-- Citus (issue 15): is tbl a table of Citus's metadata (distributed,
+-- reference or Citus local)?  Its rows live in shards that edp's rollups do
+-- not follow; false without Citus.
+CREATE FUNCTION edp_internal.is_citus_table(tbl pg_catalog.regclass)
+RETURNS pg_catalog.bool
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    found boolean := false;
+BEGIN
+    IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
+        EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition WHERE logicalrelid OPERATOR(pg_catalog.=) $1)'
+           INTO found USING tbl;
+    END IF;
+    RETURN found;
+END
+$$;
+COMMENT ON FUNCTION edp_internal.is_citus_table(pg_catalog.regclass) IS
+    'internal: true when tbl is a Citus table (distributed, reference or Citus local), whose rows live in shards';
+
+-- Tables edp cannot keep (issue 15): Citus tables, whose rows live in shards
+-- that edp's triggers and loaders do not reach, and partitioned tables with
+-- foreign partitions, from which PostgreSQL collects no transition tables
+-- (every write would fail).  enable_* refuses them with a clear error.
+CREATE FUNCTION edp_internal.check_kept_table(tbl pg_catalog.regclass)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    foreign_part regclass;
+BEGIN
+    IF edp_internal.is_citus_table(tbl) THEN
+        RAISE EXCEPTION 'edp cannot keep its features on "%" because it is a Citus table', tbl
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'Its rows live in Citus''s shards, which edp''s triggers and loaders do not maintain.',
+                  HINT = 'Keep the table local to use edp''s features on it; bucket_counts_agg, weekly_average and weekly_counts work on distributed tables.';
+    END IF;
+    SELECT t.relid INTO foreign_part
+      FROM pg_catalog.pg_partition_tree(tbl) t JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) t.relid
+     WHERE c.relkind OPERATOR(pg_catalog.=) 'f'
+     ORDER BY t.level, t.relid::pg_catalog.text LIMIT 1;
+    IF foreign_part IS NOT NULL THEN
+        RAISE EXCEPTION 'edp cannot keep its features on "%" because its partition "%" is a foreign table', tbl, foreign_part
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'edp''s statement triggers need transition tables, which PostgreSQL cannot collect from foreign partitions.',
+                  HINT = 'Enable edp''s features on a table whose partitions are all local tables.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION edp_internal.check_kept_table(pg_catalog.regclass) IS
+    'internal: raises 0A000 when edp cannot keep its features on tbl (a Citus table, or a partitioned table with foreign partitions)';
+
 -- A dropped table leaves the catalog with it.
 CREATE FUNCTION edp_internal.forget_dropped_tables()
 RETURNS event_trigger

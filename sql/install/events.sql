@@ -97,7 +97,7 @@ BEGIN
         RAISE EXCEPTION 'column "%" of relation "%" does not exist', missing, tbl
             USING ERRCODE = 'undefined_column';
     END IF;
-
+    PERFORM edp_internal.check_kept_table(tbl);
     INSERT INTO edp.event_tables AS t (relid, source_column, metrics_path, exclude_columns)
     VALUES (tbl, source, path, exclude)
     ON CONFLICT (relid) DO UPDATE

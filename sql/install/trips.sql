@@ -115,6 +115,13 @@ DECLARE
 BEGIN
     SELECT * INTO cfg FROM edp.trip_tables WHERE relid = TG_RELID;
     IF NOT FOUND THEN
+        -- Citus copies this trigger to each shard of a distributed trips
+        -- table as <trigger>_<shard id> (edp's own names have no such
+        -- suffix): a shard's rows are counted through Citus, since
+        -- weekly_trip_average reads a Citus table's rows, not its rollups
+        IF TG_NAME OPERATOR(pg_catalog.~) '_[0-9]+$' THEN
+            RETURN NULL;
+        END IF;
         RAISE EXCEPTION 'table "%" is not an edp trips table', TG_RELID::regclass
             USING ERRCODE = 'triggered_action_exception';
     END IF;
@@ -426,7 +433,8 @@ DECLARE
     ids bigint[];
 BEGIN
     -- use_rollup: NULL = when it pays, true = whenever one exists, false = never
-    IF use_rollup IS DISTINCT FROM false THEN
+    -- a Citus table's rows are in its shards: counted directly, through Citus
+    IF use_rollup IS DISTINCT FROM false AND NOT edp_internal.is_citus_table(trip_table) THEN
         SELECT * INTO cfg FROM edp.trip_tables WHERE relid = trip_table AND trip_tables.time_zone = trip_area_week_counts.time_zone;
     END IF;
     IF cfg.relid IS NOT NULL THEN
@@ -637,7 +645,7 @@ BEGIN
     IF w.first_monday IS NULL THEN
         RETURN;
     END IF;
-    IF use_rollup THEN
+    IF use_rollup AND NOT edp_internal.is_citus_table(trip_table) THEN
         SELECT t.region_weeks INTO rollup FROM edp.trip_tables t
          WHERE t.relid = trip_table AND t.time_zone = region_weekly_trip_counts.time_zone;
     END IF;
@@ -860,49 +868,39 @@ COMMENT ON FUNCTION edp.trips_svg(pg_catalog.regclass, geometry, float8, float8,
     'an SVG map of an area: its outline, up to max_trips trips starting there, and the trip groups starting there';
 
 -- weekly aggregates: trips per ISO week of a fixed period, zero weeks included
-CREATE FUNCTION edp_internal.weekly_trips_add(internal, timestamp, date, date, text)
-RETURNS internal
-AS 'MODULE_PATHNAME', 'edp_weekly_trips_add'
-LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION edp_internal.weekly_trips_add(internal, timestamp, date, date, text) IS
-    'transition function of edp.weekly_average and edp.weekly_counts';
-CREATE FUNCTION edp_internal.weekly_trips_combine(internal, internal)
-RETURNS internal
-AS 'MODULE_PATHNAME', 'edp_weekly_trips_combine'
-LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION edp_internal.weekly_trips_combine(internal, internal) IS
-    'combine function of edp.weekly_average and edp.weekly_counts';
-CREATE FUNCTION edp_internal.weekly_trips_serialize(internal)
+-- The state is a bytea, not internal, so that Citus splits these aggregates
+-- (worker_partial_agg, coord_combine_agg) and parallel query needs no
+-- serialization; the support functions check any state they did not make
+-- and keep EXECUTE for PUBLIC (Citus checks it for the calling role).
+CREATE FUNCTION edp_internal.weekly_trips_add(bytea, timestamp, date, date, text)
 RETURNS bytea
-AS 'MODULE_PATHNAME', 'edp_weekly_trips_serialize'
-LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION edp_internal.weekly_trips_serialize(internal) IS
-    'serialize function of edp.weekly_average and edp.weekly_counts';
-CREATE FUNCTION edp_internal.weekly_trips_deserialize(bytea, internal)
-RETURNS internal
-AS 'MODULE_PATHNAME', 'edp_weekly_trips_deserialize'
-LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION edp_internal.weekly_trips_deserialize(bytea, internal) IS
-    'deserialize function of edp.weekly_average and edp.weekly_counts';
-CREATE FUNCTION edp_internal.weekly_trips_average(internal)
+AS 'MODULE_PATHNAME', 'edp_weekly_trips_step'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp_internal.weekly_trips_add(bytea, timestamp, date, date, text) IS
+    'transition function of edp.weekly_average and edp.weekly_counts';
+CREATE FUNCTION edp_internal.weekly_trips_combine(bytea, bytea)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'edp_weekly_trips_merge'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION edp_internal.weekly_trips_combine(bytea, bytea) IS
+    'combine function of edp.weekly_average and edp.weekly_counts: adds the weekly counters of two states of the same period';
+CREATE FUNCTION edp_internal.weekly_trips_average(bytea)
 RETURNS float8
-AS 'MODULE_PATHNAME', 'edp_weekly_trips_average'
+AS 'MODULE_PATHNAME', 'edp_weekly_trips_mean'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION edp_internal.weekly_trips_average(internal) IS
+COMMENT ON FUNCTION edp_internal.weekly_trips_average(bytea) IS
     'final function of edp.weekly_average';
-CREATE FUNCTION edp_internal.weekly_trips_counts(internal)
+CREATE FUNCTION edp_internal.weekly_trips_counts(bytea)
 RETURNS bigint[]
-AS 'MODULE_PATHNAME', 'edp_weekly_trips_counts'
+AS 'MODULE_PATHNAME', 'edp_weekly_trips_array'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION edp_internal.weekly_trips_counts(internal) IS
+COMMENT ON FUNCTION edp_internal.weekly_trips_counts(bytea) IS
     'final function of edp.weekly_counts';
 
 CREATE AGGREGATE edp.weekly_average(datetime timestamp, first_week date, last_week date, time_zone text) (
     SFUNC = edp_internal.weekly_trips_add,
-    STYPE = internal,
+    STYPE = bytea,
     COMBINEFUNC = edp_internal.weekly_trips_combine,
-    SERIALFUNC = edp_internal.weekly_trips_serialize,
-    DESERIALFUNC = edp_internal.weekly_trips_deserialize,
     FINALFUNC = edp_internal.weekly_trips_average,
     PARALLEL = SAFE
 );
@@ -910,10 +908,8 @@ COMMENT ON AGGREGATE edp.weekly_average(timestamp, date, date, text) IS
     'average rows per ISO week (Monday in time_zone) from first_week to last_week, empty weeks counting as 0';
 CREATE AGGREGATE edp.weekly_counts(datetime timestamp, first_week date, last_week date, time_zone text) (
     SFUNC = edp_internal.weekly_trips_add,
-    STYPE = internal,
+    STYPE = bytea,
     COMBINEFUNC = edp_internal.weekly_trips_combine,
-    SERIALFUNC = edp_internal.weekly_trips_serialize,
-    DESERIALFUNC = edp_internal.weekly_trips_deserialize,
     FINALFUNC = edp_internal.weekly_trips_counts,
     PARALLEL = SAFE
 );
@@ -1032,12 +1028,6 @@ $$;
 -- internals no user path calls directly: aggregate support functions (checked
 -- against the aggregate's owner), event-trigger and planner-support functions
 REVOKE EXECUTE ON FUNCTION edp_internal.trips_drop_event() FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION edp_internal.weekly_trips_add(internal, timestamp, date, date, text) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION edp_internal.weekly_trips_combine(internal, internal) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION edp_internal.weekly_trips_serialize(internal) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION edp_internal.weekly_trips_deserialize(bytea, internal) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION edp_internal.weekly_trips_average(internal) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION edp_internal.weekly_trips_counts(internal) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION edp_internal.trip_block_pack_add(internal, integer, float8, float8, float8, float8, date, bytea) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION edp_internal.trip_block_pack_final(internal) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION edp_internal.trip_block_counts_add(internal, bytea, bigint, bigint, integer, float8, float8, float8, float8, float8, date, date) FROM PUBLIC;

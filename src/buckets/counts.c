@@ -46,6 +46,7 @@
 #include "utils/timestamp.h"
 
 #include "buckets/buckets.h"
+#include "core/citus.h"
 #include "core/compat.h"
 #include "buckets/rollup_packed.h"
 #include "core/security.h"
@@ -656,7 +657,12 @@ edp_bucket_counts(PG_FUNCTION_ARGS)
 	key = key_from_text(relid, s.keycol, key, &keytype);
 	p = get_plans(relid, keytype, &s);
 
+	/*
+	 * A Citus table's rows are in its shards, which edp's rollup does not
+	 * follow: count them through Citus (the raw query runs on the shards).
+	 */
 	use_rollup = OidIsValid(s.rollup) && !s.stale && s.rollup_width_us > 0 &&
+		!edp_is_citus_table(relid) &&
 		spec.width_us % s.rollup_width_us == 0 &&
 		(!spec.fixed || spec.offset_us % s.rollup_width_us == 0) &&
 		pg_class_aclcheck(s.rollup, GetUserId(), ACL_SELECT) == ACLCHECK_OK;

@@ -3,11 +3,18 @@
  * buckets/counts_aggregate.c
  *		edp.bucket_counts_agg(ts, from, to [, width, tz]): zero-filled
  *		events per bucket of [from, to) as bigint[], usable with GROUP BY
- *		and split by parallel query (combine, serialize, deserialize).
+ *		and split into partial aggregates by parallel query and by Citus.
  *
  * Element i counts the events of bucket i of edp.bucket_series(from, to,
- * width, tz).  The state holds the bucket starts and one counter per
- * bucket (16 bytes per bucket per group), so edp.max_buckets bounds it.
+ * width, tz).  The state is a flat bytea (STYPE bytea, not internal):
+ * a header with the range, the bucket starts and one counter per bucket
+ * (16 bytes per bucket per group, so edp.max_buckets bounds it).  Being a
+ * real type, it travels as it is between parallel workers and, through
+ * bytea's text form, from Citus workers (worker_partial_agg) to the
+ * coordinator (coord_combine_agg), which hands it to the combine function.
+ * The transition function adds to its own state in place (it is called in
+ * an aggregate context only); a state that comes from elsewhere is checked
+ * (format word, length against the bucket count) before it is read.
  *
  *-------------------------------------------------------------------------
  */
@@ -17,65 +24,91 @@
 #include "fmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "buckets/buckets.h"
+#include "core/version.h"
 
-#define BUCKET_AGG_FORMAT 1		/* first word of the serialized state */
+#define BUCKET_AGG_FORMAT 2		/* first word of the state */
 
+/*
+ * The state, as one bytea: this header (a multiple of 8 bytes after the
+ * 4-byte length word) then nbuckets bucket starts and nbuckets counters.
+ */
 typedef struct BucketAggState
 {
-	EdpBucketSpec spec;
-	TimestampTz from;
-	TimestampTz to;
-	int32		nbuckets;
-	TimestampTz *starts;
-	int64	   *counts;
-} BucketAggState;
-
-/* serialized form: header then nbuckets counters */
-typedef struct BucketAggWire
-{
+	int32		vl_len_;		/* varlena header (do not touch directly) */
 	int32		format;
 	int32		daily;
 	int32		nbuckets;
-	int32		pad;
 	int64		width_us;
 	TimestampTz from;
 	TimestampTz to;
 	char		tzname[64];
-} BucketAggWire;
+	/* TimestampTz starts[nbuckets]; int64 counts[nbuckets]; */
+} BucketAggState;
 
-/* allocate and lay out the buckets (in the current memory context) */
+#define STATE_SIZE(n)	(sizeof(BucketAggState) + (Size) (n) * (sizeof(TimestampTz) + sizeof(int64)))
+#define STATE_STARTS(st)	((TimestampTz *) ((char *) (st) + sizeof(BucketAggState)))
+#define STATE_COUNTS(st)	((int64 *) ((char *) (st) + sizeof(BucketAggState) + \
+										(Size) (st)->nbuckets * sizeof(TimestampTz)))
+
+/* a new state with its buckets laid out (in the current memory context) */
 static BucketAggState *
 state_create(const Interval *width, const char *tzname, TimestampTz from, TimestampTz to)
 {
-	BucketAggState *st = palloc0(sizeof(BucketAggState));
+	EdpBucketSpec spec;
+	BucketAggState *st;
+	TimestampTz *starts;
 	TimestampTz b;
 	int64		n;
 	int32		i = 0;
 
-	edp_bucket_spec_init(&st->spec, width, tzname);
-	edp_bucket_check_range(&st->spec, from, to);
-	n = edp_bucket_estimate(&st->spec, from, to);
+	edp_bucket_spec_init(&spec, width, tzname);
+	edp_bucket_check_range(&spec, from, to);
+	n = edp_bucket_estimate(&spec, from, to);
 	if (n > edp_max_buckets)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("bucket_counts_agg range would hold about " INT64_FORMAT " buckets", n),
 				 errdetail("edp.max_buckets is %d.", edp_max_buckets)));
+	n = Max(n, 0);
+	st = palloc0(STATE_SIZE(n));
+	starts = STATE_STARTS(st);
+	for (b = edp_bucket_start(&spec, from); b < to && i < n; b = edp_bucket_next(&spec, b))
+		starts[i++] = b;
+	/* the counters follow the buckets actually laid out */
+	st->nbuckets = i;
+	SET_VARSIZE(st, STATE_SIZE(i));
+	st->format = BUCKET_AGG_FORMAT;
+	st->daily = spec.daily ? 1 : 0;
+	st->width_us = spec.width_us;
 	st->from = from;
 	st->to = to;
-	st->starts = palloc(sizeof(TimestampTz) * Max(n, 1));
-	for (b = edp_bucket_start(&st->spec, from); b < to && i < n; b = edp_bucket_next(&st->spec, b))
-		st->starts[i++] = b;
-	st->nbuckets = i;
-	st->counts = palloc0(sizeof(int64) * Max(i, 1));
+	strlcpy(st->tzname, spec.tzname, sizeof(st->tzname));
+	return st;
+}
+
+/* a state not made here (or made by a user's aggregate): is it well formed? */
+static BucketAggState *
+state_check(bytea *raw)
+{
+	BucketAggState *st = (BucketAggState *) raw;
+
+	if (VARSIZE(raw) < sizeof(BucketAggState) ||
+		st->format != BUCKET_AGG_FORMAT || st->nbuckets < 0 ||
+		st->nbuckets > edp_max_buckets || VARSIZE(raw) != STATE_SIZE(st->nbuckets))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("bucket_counts_agg state is corrupt")));
 	return st;
 }
 
 static int32
 bucket_index(const BucketAggState *st, TimestampTz ts)
 {
+	const TimestampTz *starts = STATE_STARTS(st);
 	int32		lo = 0;
 	int32		hi = st->nbuckets - 1;
 
@@ -84,7 +117,7 @@ bucket_index(const BucketAggState *st, TimestampTz ts)
 	{
 		int32		mid = lo + (hi - lo + 1) / 2;
 
-		if (st->starts[mid] <= ts)
+		if (starts[mid] <= ts)
 			lo = mid;
 		else
 			hi = mid - 1;
@@ -93,21 +126,22 @@ bucket_index(const BucketAggState *st, TimestampTz ts)
 }
 
 /*
- * transition: edp_internal.bucket_counts_agg_trans(internal, ts, from, to [, width, tz])
+ * transition: edp_internal.bucket_counts_agg_trans(bytea, ts, from, to [, width, tz]);
+ * the first row of a group makes the state in the aggregate's context,
+ * later rows add to it in place.
  */
-PG_FUNCTION_INFO_V1(edp_bucket_counts_agg_trans);
+PG_FUNCTION_INFO_V1(edp_bucket_counts_agg_add);
 Datum
-edp_bucket_counts_agg_trans(PG_FUNCTION_ARGS)
+edp_bucket_counts_agg_add(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggcontext;
 	BucketAggState *st;
 	TimestampTz ts;
 
 	if (!AggCheckCallContext(fcinfo, &aggcontext))
-		elog(ERROR, "edp_bucket_counts_agg_trans called in non-aggregate context");	/* internal error */
+		elog(ERROR, "edp_bucket_counts_agg_add called in non-aggregate context");	/* internal error */
 
-	st = PG_ARGISNULL(0) ? NULL : (BucketAggState *) PG_GETARG_POINTER(0);
-	if (st == NULL)
+	if (PG_ARGISNULL(0))
 	{
 		MemoryContext old;
 		Interval	hour = {USECS_PER_HOUR, 0, 0};
@@ -131,140 +165,131 @@ edp_bucket_counts_agg_trans(PG_FUNCTION_ARGS)
 		st = state_create(width, tzname, PG_GETARG_TIMESTAMPTZ(2), PG_GETARG_TIMESTAMPTZ(3));
 		MemoryContextSwitchTo(old);
 	}
-	else if (!PG_ARGISNULL(2) && !PG_ARGISNULL(3) &&
-			 (PG_GETARG_TIMESTAMPTZ(2) != st->from || PG_GETARG_TIMESTAMPTZ(3) != st->to))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("bucket_counts_agg range must be the same for every row of a group")));
+	else
+	{
+		bytea	   *raw = PG_GETARG_BYTEA_P(0);
+
+		/* a state we made is ours to change; any other is copied first */
+		if ((Pointer) raw != DatumGetPointer(PG_GETARG_DATUM(0)) ||
+			GetMemoryChunkContext(raw) != aggcontext)
+		{
+			MemoryContext old = MemoryContextSwitchTo(aggcontext);
+
+			raw = (bytea *) pg_detoast_datum_copy((struct varlena *) raw);
+			MemoryContextSwitchTo(old);
+		}
+		st = state_check(raw);
+		if (!PG_ARGISNULL(2) && !PG_ARGISNULL(3) &&
+			(PG_GETARG_TIMESTAMPTZ(2) != st->from || PG_GETARG_TIMESTAMPTZ(3) != st->to))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("bucket_counts_agg range must be the same for every row of a group")));
+	}
 
 	if (!PG_ARGISNULL(1))
 	{
 		ts = PG_GETARG_TIMESTAMPTZ(1);
 		if (ts >= st->from && ts < st->to && st->nbuckets > 0)
-			st->counts[bucket_index(st, ts)]++;
+			STATE_COUNTS(st)[bucket_index(st, ts)]++;
 	}
-	PG_RETURN_POINTER(st);
+	PG_RETURN_BYTEA_P((bytea *) st);
 }
 
 static void
 check_compatible(const BucketAggState *a, const BucketAggState *b)
 {
 	if (a->from != b->from || a->to != b->to || a->nbuckets != b->nbuckets ||
-		a->spec.width_us != b->spec.width_us || strcmp(a->spec.tzname, b->spec.tzname) != 0)
+		a->daily != b->daily || a->width_us != b->width_us ||
+		strncmp(a->tzname, b->tzname, sizeof(a->tzname)) != 0 ||
+		memcmp(STATE_STARTS(a), STATE_STARTS(b), sizeof(TimestampTz) * a->nbuckets) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("cannot combine bucket_counts_agg states of different ranges")));
 }
 
-/* combine: adds counters; copies the right state when the left is empty */
-PG_FUNCTION_INFO_V1(edp_bucket_counts_agg_combine);
+/*
+ * combine: edp_internal.bucket_counts_agg_combine(bytea, bytea) adds the
+ * right state's counters to the left's.  In an aggregate (parallel query's
+ * Finalize Aggregate, Citus's coord_combine_agg) the left state is the
+ * aggregate's own and changes in place; called directly, it returns a new
+ * state.  NULL on either side gives the other side.
+ */
+PG_FUNCTION_INFO_V1(edp_bucket_counts_agg_merge);
 Datum
-edp_bucket_counts_agg_combine(PG_FUNCTION_ARGS)
+edp_bucket_counts_agg_merge(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggcontext;
-	BucketAggState *a = PG_ARGISNULL(0) ? NULL : (BucketAggState *) PG_GETARG_POINTER(0);
-	BucketAggState *b = PG_ARGISNULL(1) ? NULL : (BucketAggState *) PG_GETARG_POINTER(1);
+	MemoryContext aggcontext = NULL;
+	bool		in_agg = AggCheckCallContext(fcinfo, &aggcontext) != 0;
+	BucketAggState *a;
+	BucketAggState *b;
+	int64	   *ac;
+	int64	   *bc;
 	int32		i;
 
-	if (!AggCheckCallContext(fcinfo, &aggcontext))
-		elog(ERROR, "edp_bucket_counts_agg_combine called in non-aggregate context");	/* internal error */
-	if (b == NULL)
-		PG_RETURN_POINTER(a);
-	if (a == NULL)
+	if (PG_ARGISNULL(1))
 	{
-		MemoryContext old = MemoryContextSwitchTo(aggcontext);
+		if (PG_ARGISNULL(0))
+			PG_RETURN_NULL();
+		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+	}
+	b = state_check(PG_GETARG_BYTEA_P(1));
+	if (PG_ARGISNULL(0))
+	{
+		MemoryContext old = MemoryContextSwitchTo(in_agg ? aggcontext : CurrentMemoryContext);
 
-		a = palloc(sizeof(BucketAggState));
-		*a = *b;
-		a->starts = palloc(sizeof(TimestampTz) * Max(b->nbuckets, 1));
-		a->counts = palloc(sizeof(int64) * Max(b->nbuckets, 1));
-		memcpy(a->starts, b->starts, sizeof(TimestampTz) * b->nbuckets);
-		memcpy(a->counts, b->counts, sizeof(int64) * b->nbuckets);
+		a = palloc(VARSIZE(b));
+		memcpy(a, b, VARSIZE(b));
 		MemoryContextSwitchTo(old);
-		PG_RETURN_POINTER(a);
+		PG_RETURN_BYTEA_P((bytea *) a);
+	}
+	{
+		bytea	   *raw = PG_GETARG_BYTEA_P(0);
+
+		if (!in_agg || (Pointer) raw != DatumGetPointer(PG_GETARG_DATUM(0)) ||
+			GetMemoryChunkContext(raw) != aggcontext)
+		{
+			MemoryContext old = MemoryContextSwitchTo(in_agg ? aggcontext : CurrentMemoryContext);
+
+			raw = (bytea *) pg_detoast_datum_copy((struct varlena *) raw);
+			MemoryContextSwitchTo(old);
+		}
+		a = state_check(raw);
 	}
 	check_compatible(a, b);
+	ac = STATE_COUNTS(a);
+	bc = STATE_COUNTS(b);
 	for (i = 0; i < a->nbuckets; i++)
-		a->counts[i] += b->counts[i];
-	PG_RETURN_POINTER(a);
-}
-
-/* serialize: one flat bytea, format word first */
-PG_FUNCTION_INFO_V1(edp_bucket_counts_agg_serialize);
-Datum
-edp_bucket_counts_agg_serialize(PG_FUNCTION_ARGS)
-{
-	BucketAggState *st = (BucketAggState *) PG_GETARG_POINTER(0);
-	Size		len = VARHDRSZ + sizeof(BucketAggWire) + sizeof(int64) * st->nbuckets;
-	bytea	   *out = palloc0(len);
-	BucketAggWire *w = (BucketAggWire *) VARDATA(out);
-
-	if (!AggCheckCallContext(fcinfo, NULL))
-		elog(ERROR, "edp_bucket_counts_agg_serialize called in non-aggregate context");	/* internal error */
-	SET_VARSIZE(out, len);
-	w->format = BUCKET_AGG_FORMAT;
-	w->daily = st->spec.daily ? 1 : 0;
-	w->nbuckets = st->nbuckets;
-	w->width_us = st->spec.width_us;
-	w->from = st->from;
-	w->to = st->to;
-	strlcpy(w->tzname, st->spec.tzname, sizeof(w->tzname));
-	memcpy((char *) w + sizeof(BucketAggWire), st->counts, sizeof(int64) * st->nbuckets);
-	PG_RETURN_BYTEA_P(out);
-}
-
-/* deserialize: checks lengths before copying, rebuilds the bucket starts */
-PG_FUNCTION_INFO_V1(edp_bucket_counts_agg_deserialize);
-Datum
-edp_bucket_counts_agg_deserialize(PG_FUNCTION_ARGS)
-{
-	bytea	   *in = PG_GETARG_BYTEA_PP(0);
-	Size		len = VARSIZE_ANY_EXHDR(in);
-	BucketAggWire w;
-	BucketAggState *st;
-	Interval	width = {0, 0, 0};
-
-	if (!AggCheckCallContext(fcinfo, NULL))
-		elog(ERROR, "edp_bucket_counts_agg_deserialize called in non-aggregate context");	/* internal error */
-	if (len < sizeof(BucketAggWire))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("bucket_counts_agg state is too short")));
-	memcpy(&w, VARDATA_ANY(in), sizeof(BucketAggWire));
-	if (w.format != BUCKET_AGG_FORMAT || w.nbuckets < 0 ||
-		len != sizeof(BucketAggWire) + sizeof(int64) * (Size) w.nbuckets)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("bucket_counts_agg state is corrupt")));
-	w.tzname[sizeof(w.tzname) - 1] = '\0';
-	if (w.daily)
-		width.day = 1;
-	else
-		width.time = w.width_us;
-	st = state_create(&width, w.tzname, w.from, w.to);
-	if (st->nbuckets != w.nbuckets)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("bucket_counts_agg state does not match its range")));
-	memcpy(st->counts, VARDATA_ANY(in) + sizeof(BucketAggWire), sizeof(int64) * w.nbuckets);
-	PG_RETURN_POINTER(st);
+		ac[i] += bc[i];
+	PG_RETURN_BYTEA_P((bytea *) a);
 }
 
 /* final: the counters as bigint[] (one element per bucket, zeros included) */
-PG_FUNCTION_INFO_V1(edp_bucket_counts_agg_final);
+PG_FUNCTION_INFO_V1(edp_bucket_counts_agg_result);
 Datum
-edp_bucket_counts_agg_final(PG_FUNCTION_ARGS)
+edp_bucket_counts_agg_result(PG_FUNCTION_ARGS)
 {
 	BucketAggState *st;
+	const int64 *counts;
 	Datum	   *elems;
 	int32		i;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
-	st = (BucketAggState *) PG_GETARG_POINTER(0);
+	st = state_check(PG_GETARG_BYTEA_P(0));
+	counts = STATE_COUNTS(st);
 	elems = palloc(sizeof(Datum) * Max(st->nbuckets, 1));
 	for (i = 0; i < st->nbuckets; i++)
-		elems[i] = Int64GetDatum(st->counts[i]);
+		elems[i] = Int64GetDatum(counts[i]);
 	PG_RETURN_ARRAYTYPE_P(construct_array(elems, st->nbuckets, INT8OID, sizeof(int64),
 										  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
+
+/*
+ * 1.0's support functions of the aggregate, with an internal state: named
+ * by sql/edp--1.0.sql only, replaced by the update to 1.1
+ */
+EDP_RETIRED_FUNCTION(edp_bucket_counts_agg_trans)
+EDP_RETIRED_FUNCTION(edp_bucket_counts_agg_combine)
+EDP_RETIRED_FUNCTION(edp_bucket_counts_agg_serialize)
+EDP_RETIRED_FUNCTION(edp_bucket_counts_agg_deserialize)
+EDP_RETIRED_FUNCTION(edp_bucket_counts_agg_final)

@@ -50,6 +50,7 @@
 #include "buckets/buckets.h"
 #include "buckets/rollup_batch.h"
 #include "buckets/rollup_packed.h"
+#include "core/citus.h"
 #include "core/loader.h"
 #include "core/security.h"
 #include "core/version.h"
@@ -700,6 +701,16 @@ edp_buckets_trigger(PG_FUNCTION_ARGS)
 		return PointerGetDatum(NULL);
 	edp_require_current_extension();
 	rel = trigdata->tg_relation;
+
+	/*
+	 * A Citus table's shell holds no rows that Citus reads: its shards do.
+	 * What happens to the shell alone (Citus's
+	 * truncate_local_data_after_distributing_table) changes no count, and
+	 * must not empty the rollup (bucket_counts counts a Citus table's rows
+	 * through Citus, not from the rollup).
+	 */
+	if (edp_is_citus_table(RelationGetRelid(rel)))
+		return PointerGetDatum(NULL);
 	root = root_of(rel);
 
 	/* act as the table's owner: the rollup belongs to it */

@@ -19,6 +19,7 @@
 
 #include "access/table.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
 #include "commands/copy.h"
 #include "commands/defrem.h"
@@ -31,14 +32,17 @@
 #include "utils/memutils.h"
 #include "utils/rls.h"
 
+#include "core/citus.h"
 #include "core/copy_hook.h"
 
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 
 /*
  * Is this a COPY FROM a takeover can handle: into a table, from STDIN or a
- * server file, text or csv, without WHERE or FREEZE?  The rest stays with
- * PostgreSQL's COPY.
+ * server file, in a format edp reads (text or csv, the default text
+ * included), without WHERE or FREEZE?  The rest stays with PostgreSQL's
+ * COPY, and so does every format edp does not own (binary, and the formats
+ * other extensions add: Citus's "result" for intermediate results).
  */
 static bool
 copy_stmt_supported(CopyStmt *stmt)
@@ -52,9 +56,13 @@ copy_stmt_supported(CopyStmt *stmt)
 	{
 		DefElem    *opt = (DefElem *) lfirst(lc);
 
-		if (strcmp(opt->defname, "format") == 0 &&
-			strcmp(defGetString(opt), "binary") == 0)
-			return false;
+		if (strcmp(opt->defname, "format") == 0)
+		{
+			const char *format = defGetString(opt);
+
+			if (strcmp(format, "text") != 0 && strcmp(format, "csv") != 0)
+				return false;
+		}
 		if (strcmp(opt->defname, "freeze") == 0)
 			return false;
 	}
@@ -103,7 +111,13 @@ edp_copy_check_privileges(ParseState *pstate, Relation rel, List *attnums,
 		PreventCommandIfReadOnly("COPY FROM");
 }
 
-static EdpCopyTaker takers[4];
+typedef struct CopyTakerEntry
+{
+	EdpCopyOwns owns;
+	EdpCopyTaker take;
+} CopyTakerEntry;
+
+static CopyTakerEntry takers[4];
 static int	ntakers = 0;
 
 /*
@@ -120,14 +134,37 @@ take_copy(CopyStmt *stmt, const char *queryString, QueryEnvironment *queryEnv,
 	uint64		processed = 0;
 	bool		taken;
 	int			i;
+	Oid			relid;
 
 	if (ntakers == 0 || !copy_stmt_supported(stmt) ||
 		!OidIsValid(get_extension_oid("edp", true)))
 		return false;
 
+	/*
+	 * Only a table in edp's catalogs is edp's: look the name up without a
+	 * lock and ask the takers' catalogs before opening anything, so that a
+	 * COPY into any other table (or into a name that is not a table at all)
+	 * reaches PostgreSQL, or the next hook, exactly as it came.
+	 */
+	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	if (!OidIsValid(relid))
+		return false;
+	for (i = 0; i < ntakers && !takers[i].owns(relid); i++)
+		;
+	if (i == ntakers)
+		return false;
+
 	check_file_privilege(stmt);
 	target.stmt = stmt;
 	target.rel = table_openrv(stmt->relation, RowExclusiveLock);
+	if (RelationGetRelid(target.rel) != relid)
+	{
+		/* renamed or replaced while we looked: PostgreSQL's COPY decides */
+		table_close(target.rel, NoLock);
+		return false;
+	}
+	/* an edp table that Citus distributed since: its rows are in the shards */
+	edp_refuse_citus_table(target.rel);
 	if (check_enable_rls(RelationGetRelid(target.rel), InvalidOid, false) == RLS_ENABLED)
 	{
 		table_close(target.rel, NoLock);
@@ -147,7 +184,7 @@ take_copy(CopyStmt *stmt, const char *queryString, QueryEnvironment *queryEnv,
 	target.after_close_arg = NULL;
 	taken = false;
 	for (i = 0; i < ntakers && !taken; i++)
-		taken = takers[i] (&target, &processed);
+		taken = takers[i].take(&target, &processed);
 
 	table_close(target.rel, NoLock);
 	target.rel = NULL;
@@ -284,11 +321,13 @@ edp_process_utility(PlannedStmt *pstmt, const char *queryString,
 
 /* the capabilities' COPY takers, in the order _PG_init registered them */
 void
-edp_copy_register_taker(EdpCopyTaker taker)
+edp_copy_register_taker(EdpCopyOwns owns, EdpCopyTaker taker)
 {
 	if (ntakers >= (int) lengthof(takers))
 		elog(ERROR, "too many edp COPY takers");	/* internal error */
-	takers[ntakers++] = taker;
+	takers[ntakers].owns = owns;
+	takers[ntakers].take = taker;
+	ntakers++;
 }
 
 /* the COPY FROM option takers, offered every COPY FROM first */

@@ -56,7 +56,14 @@ extern void edp_copy_check_privileges(ParseState *pstate, Relation rel,
 /* take the COPY (true, with the rows processed) or leave it (false) */
 typedef bool (*EdpCopyTaker) (EdpCopyTarget *target, uint64 *processed);
 
-extern void edp_copy_register_taker(EdpCopyTaker taker);
+/*
+ * Is the relation (by OID, neither opened nor locked: it may be any
+ * relation of the database, or gone) in the taker's catalog?  The hook
+ * opens a table only when some taker owns it.
+ */
+typedef bool (*EdpCopyOwns) (Oid relid);
+
+extern void edp_copy_register_taker(EdpCopyOwns owns, EdpCopyTaker taker);
 
 /*
  * A COPY TO the hook offers to the COPY TO takers, untouched: a taker

@@ -41,6 +41,7 @@
 #include "utils/rls.h"
 #include "utils/snapmgr.h"
 
+#include "core/citus.h"
 #include "core/edp.h"
 #include "core/loader.h"
 
@@ -442,6 +443,7 @@ edp_loader_begin(Relation rel, int flags)
 	ResultRelInfo *root;
 	ModifyTableState *mtstate;
 
+	edp_refuse_citus_table(rel);
 	if (check_enable_rls(RelationGetRelid(rel), InvalidOid, false) == RLS_ENABLED)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

@@ -20,6 +20,16 @@
 #include "core/version.h"
 
 void
+edp_refuse_older_extension(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("the installed edp extension is older than its library"),
+			 errdetail("The edp library is version %s.", EDP_VERSION),
+			 errhint("Run ALTER EXTENSION edp UPDATE.")));
+}
+
+void
 edp_require_current_extension(void)
 {
 	static bool current = false;
@@ -28,10 +38,6 @@ edp_require_current_extension(void)
 		return;
 	/* edp_internal is new in 1.1, the first version this check knows */
 	if (!OidIsValid(get_namespace_oid(EDP_INTERNAL_SCHEMA, true)))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("the installed edp extension is older than its library"),
-				 errdetail("The edp library is version %s.", EDP_VERSION),
-				 errhint("Run ALTER EXTENSION edp UPDATE.")));
+		edp_refuse_older_extension();
 	current = true;
 }

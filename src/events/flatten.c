@@ -32,17 +32,20 @@
 
 static int	metric_cmp(const void *a, const void *b);
 
-/* Is rel (or, for a partition, its top-most ancestor) in edp.event_tables? */
+/*
+ * Is relid (or, for a partition, its top-most ancestor) in
+ * edp.event_tables?  Reads the syscache, pg_inherits and edp's catalog
+ * only: the relation itself is neither opened nor locked.
+ */
 bool
-edp_is_event_table(Relation rel)
+edp_is_event_relid(Oid relid)
 {
 	EdpIdentity spi;
-	Oid			relid = RelationGetRelid(rel);
 	Oid			argtype = OIDOID;
 	Datum		arg;
 	bool		found;
 
-	if (rel->rd_rel->relispartition)
+	if (get_rel_relispartition(relid))
 		relid = llast_oid(get_partition_ancestors(relid));
 	arg = ObjectIdGetDatum(relid);
 	edp_spi_begin(&spi, InvalidOid, EDP_AS_CALLER);
@@ -53,6 +56,13 @@ edp_is_event_table(Relation rel)
 	found = SPI_processed > 0;
 	edp_spi_end(&spi);
 	return found;
+}
+
+/* Is rel (or, for a partition, its top-most ancestor) in edp.event_tables? */
+bool
+edp_is_event_table(Relation rel)
+{
+	return edp_is_event_relid(RelationGetRelid(rel));
 }
 
 static int

@@ -77,6 +77,7 @@ typedef struct EdpFlattener
 
 extern EdpFlattener *edp_flattener_create(Relation rel, MemoryContext mcxt);
 extern bool edp_is_event_table(Relation rel);
+extern bool edp_is_event_relid(Oid relid);
 extern void edp_flatten_text(EdpFlattener *f, char *json, int len,
 							 Datum *values, bool *isnull);
 extern void edp_flattener_report(EdpFlattener *f);

@@ -384,5 +384,5 @@ flatten_take_copy(EdpCopyTarget *target, uint64 *processed)
 void
 edp_flatten_copy_init(void)
 {
-	edp_copy_register_taker(flatten_take_copy);
+	edp_copy_register_taker(edp_is_event_relid, flatten_take_copy);
 }

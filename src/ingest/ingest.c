@@ -56,6 +56,7 @@
 
 #include "buckets/buckets.h"
 #include "events/flatten.h"
+#include "core/citus.h"
 #include "core/guc.h"
 #include "ingest/ingest.h"
 #include "ingest/ingest_internal.h"
@@ -495,6 +496,8 @@ edp_ingest_begin(int64 job_id, Oid relid, const EdpIngestInput *input,
 	edp_ingest_detect_format(ing, input->path);
 
 	rel = table_open(relid, RowExclusiveLock);
+	/* a Citus table's rows are in its shards: never load into its shell */
+	edp_refuse_citus_table(rel);
 	ing->relname = pstrdup(RelationGetRelationName(rel));
 	setup_columns(ing, rel);
 	for (i = 0; i < ing->batch_size; i++)

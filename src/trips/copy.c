@@ -343,16 +343,19 @@ postgis_schema(void)
 	return schema;
 }
 
-/* Is rel registered in edp.trip_tables? */
+/*
+ * Is relid registered in edp.trip_tables?  The relation is neither opened
+ * nor locked (the COPY hook asks this of any COPY's table).
+ */
 static bool
-is_trips_table(Relation rel)
+is_trips_relid(Oid relid)
 {
 	EdpIdentity spi;
 	Oid			argtypes[1] = {REGCLASSOID};
 	Datum		args[1];
 	bool		found;
 
-	args[0] = ObjectIdGetDatum(RelationGetRelid(rel));
+	args[0] = ObjectIdGetDatum(relid);
 	edp_spi_begin(&spi, InvalidOid, EDP_AS_CALLER);
 	if (SPI_execute_with_args("SELECT 1 FROM edp.trip_tables WHERE relid OPERATOR(pg_catalog.=) $1",
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
@@ -439,7 +442,7 @@ trips_take_copy(EdpCopyTarget *target, uint64 *processed)
 	if (!OidIsValid(geometry))
 		return false;
 	geometry_attnums = geometry_columns(rel, target->attnums, geometry);
-	if (geometry_attnums == NIL || !is_trips_table(rel))
+	if (geometry_attnums == NIL || !is_trips_relid(RelationGetRelid(rel)))
 		return false;
 
 	edp_copy_check_privileges(target->pstate, rel, target->attnums, NIL);
@@ -452,5 +455,5 @@ trips_take_copy(EdpCopyTarget *target, uint64 *processed)
 void
 edp_trips_init(void)
 {
-	edp_copy_register_taker(trips_take_copy);
+	edp_copy_register_taker(is_trips_relid, trips_take_copy);
 }
