@@ -37,6 +37,7 @@ _PG_init(void)
 	edp_trips_init();
 	edp_export_init();			/* COPY TO ... (FORMAT parquet) */
 	edp_buckets_guc_init();
+	edp_trips_cluster_guc_init();
 	edp_buckets_init();
 	edp_guc_init();
 
