@@ -310,7 +310,8 @@ typedef struct Chunk
 	int64		owned;
 	int32		min[DIMS];		/* cells of the owned trips */
 	int32		max[DIMS];
-	int32	   *sample;			/* SAMPLE_SIZE cells of owned trips, every stride-th */
+	int32	   *sample;			/* SAMPLE_SIZE cells of the trips, every stride-th */
+	bool	   *sample_owned;
 	int			nsample;
 	int64		stride;
 	int64		skip;
@@ -434,25 +435,30 @@ chunk_init(Bounded *b, Chunk *c, const ChunkBox *box, BufFile *file)
 		c->max[d] = PG_INT32_MIN;
 	}
 	c->sample = palloc(sizeof(int32) * DIMS * SAMPLE_SIZE);
+	c->sample_owned = palloc(sizeof(bool) * SAMPLE_SIZE);
 	c->nsample = 0;
 	c->stride = 1;
 	c->skip = 0;
 	MemoryContextSwitchTo(old);
 }
 
-/* count an owned trip of the chunk (cell k) in its statistics */
+/* count a trip of the chunk (cell k) in its statistics */
 static void
-chunk_note_owned(Chunk *c, const int32 *k)
+chunk_note(Chunk *c, const int32 *k, bool owned)
 {
 	int			d;
 
-	c->owned++;
-	for (d = 0; d < DIMS; d++)
+	c->n++;
+	if (owned)
 	{
-		c->min[d] = Min(c->min[d], k[d]);
-		c->max[d] = Max(c->max[d], k[d]);
+		c->owned++;
+		for (d = 0; d < DIMS; d++)
+		{
+			c->min[d] = Min(c->min[d], k[d]);
+			c->max[d] = Max(c->max[d], k[d]);
+		}
 	}
-	/* systematic sample: every stride-th owned trip, halved when full */
+	/* systematic sample: every stride-th trip, halved when full */
 	if (c->skip > 0)
 	{
 		c->skip--;
@@ -463,11 +469,15 @@ chunk_note_owned(Chunk *c, const int32 *k)
 		int			i;
 
 		for (i = 0; i < SAMPLE_SIZE / 2; i++)
+		{
 			memcpy(&c->sample[i * DIMS], &c->sample[2 * i * DIMS], sizeof(int32) * DIMS);
+			c->sample_owned[i] = c->sample_owned[2 * i];
+		}
 		c->nsample = SAMPLE_SIZE / 2;
 		c->stride *= 2;
 	}
 	memcpy(&c->sample[c->nsample * DIMS], k, sizeof(int32) * DIMS);
+	c->sample_owned[c->nsample] = owned;
 	c->nsample++;
 	c->skip = c->stride - 1;
 }
@@ -477,10 +487,8 @@ static void
 chunk_add(Bounded *b, Chunk *c, EdpTripPoint *t, const int32 *k, int status)
 {
 	BufFileWrite(c->file, t, sizeof(EdpTripPoint));
-	c->n++;
 	b->written++;
-	if (status == EDP_CHUNK_OWNED)
-		chunk_note_owned(c, k);
+	chunk_note(c, k, status == EDP_CHUNK_OWNED);
 }
 
 static int
@@ -493,47 +501,56 @@ int32_cmp(const void *a, const void *b)
 }
 
 /*
- * The split of a chunk: the dimension and coordinate (owned cells below
- * it go left, the others right) that part the sampled owned trips most
- * evenly; false when all owned trips share one cell.
+ * The split of a chunk: in each dimension where the owned trips span more
+ * than one cell, at the median of the sampled owned trips' cells there
+ * (owned cells below it go left, the others right); of those, the one
+ * whose two halves, halos included, hold the fewest sampled trips (the
+ * halos duplicate the least).  False when all owned trips share one cell.
  */
 static bool
 chunk_split_choice(const Bounded *b, const Chunk *c, int *dim, int32 *at)
 {
 	int32	   *vals = palloc(sizeof(int32) * Max(c->nsample, 1));
-	int			best = -1;
+	int64		best = -1;
 	int			d;
 
 	for (d = 0; d < DIMS; d++)
 	{
+		ChunkBox	lbox = c->box,
+					rbox = c->box;
 		int32		m;
 		int			i,
-					below = 0;
+					nv = 0;
+		int64		size = 0;
 
 		if (c->min[d] >= c->max[d])
 			continue;
 		for (i = 0; i < c->nsample; i++)
-			vals[i] = c->sample[i * DIMS + d];
-		qsort(vals, c->nsample, sizeof(int32), int32_cmp);
-		m = c->nsample > 0 ? vals[c->nsample / 2] : c->max[d];
+			if (c->sample_owned[i])
+				vals[nv++] = c->sample[i * DIMS + d];
+		qsort(vals, nv, sizeof(int32), int32_cmp);
+		m = nv > 0 ? vals[nv / 2] : c->max[d];
 		if (m <= c->min[d])
 		{
 			/* the first sampled cell above the smallest, or the largest */
 			m = c->max[d];
-			for (i = 0; i < c->nsample; i++)
+			for (i = 0; i < nv; i++)
 				if (vals[i] > c->min[d])
 				{
 					m = vals[i];
 					break;
 				}
 		}
+		lbox.hi[d] = m - 1;
+		rbox.lo[d] = m;
 		for (i = 0; i < c->nsample; i++)
-			if (vals[i] < m)
-				below++;
-		below = Min(below, c->nsample - below);
-		if (below > best)
 		{
-			best = below;
+			size += box_status(b, &lbox, &c->sample[i * DIMS]) <= EDP_CHUNK_OUTER;
+			size += box_status(b, &rbox, &c->sample[i * DIMS]) <= EDP_CHUNK_OUTER;
+		}
+		if (best < 0 || size < best)
+		{
+			best = size;
 			*dim = d;
 			*at = m;
 		}
@@ -791,10 +808,12 @@ chunk_process(Bounded *b, Chunk *c)
 	if (c->n <= b->max_trips || !chunk_split_choice(b, c, &dim, &at))
 	{
 		pfree(c->sample);
+		pfree(c->sample_owned);
 		chunk_cluster(b, c);
 		return;
 	}
 	pfree(c->sample);
+	pfree(c->sample_owned);
 	lbox = c->box;
 	rbox = c->box;
 	lbox.hi[dim] = at - 1;
@@ -881,8 +900,7 @@ cluster_bounded(TripSink *sink, const EdpDbscanParams *params, ReturnSetInfo *rs
 
 		buf_read(root.file, &t, sizeof(t));
 		edp_trip_grid_cell(&b.spec, &t, k);
-		root.n++;
-		chunk_note_owned(&root, k);
+		chunk_note(&root, k, true);
 		if ((i & 0xFFFF) == 0)
 			CHECK_FOR_INTERRUPTS();
 	}
