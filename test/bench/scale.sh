@@ -42,6 +42,7 @@
 # Results: a markdown report on stdout and one line per figure appended to
 # BENCH_RESULTS (default bench-results/scale.tsv):
 #   n  dataset  measure  method  value  unit  date  commit
+# (dataset: events, events_partitioned or trips)
 # test/bench/scale_report.py draws doc/scale.svg from that file and fills
 # the tables of doc/scale.md.
 #
@@ -135,6 +136,8 @@ add() { report+="$*"$'\n'; }
 
 # ---- events -------------------------------------------------------------------
 if part events; then
+# the partitioned layout's figures are a data set of their own in the results
+DS=events; [ "$LAYOUT" = partitioned ] && DS=events_partitioned
 CSV=$BENCH_DIR/events.csv
 ECOLS="id, customer_id, event_type, transaction_id, event_ts, event_metrics"
 echo "events: generating $N rows" >&2
@@ -171,15 +174,15 @@ rows=$(bench_psql -At -c "SELECT count(*) FROM events")
 same=$(bench_psql -At -c "SELECT (SELECT count(*) FROM events_plain) = $rows AND (SELECT count(*) FROM edp.verify_rollup('events')) = 0")
 for m in edp plain; do
     [ $m = edp ] && set -- "$e_t" "$e_mem" "$e_wal" "$e_tab" "$e_idx" "$e_side" "$e_vac" || set -- "$p_t" "$p_mem" "$p_wal" "$p_tab" "$p_idx" "$p_side" "$p_vac"
-    record events load_s $m "$1" s
-    record events load_rows_per_s $m "$(awk -v n="$rows" -v t="$1" 'BEGIN { printf "%.0f", n / t }')" rows/s
-    record events load_peak_rss $m "$2" MB
-    record events load_wal $m "$3" bytes
-    record events table_bytes_per_row $m "$(div "$4" "$rows")" bytes
-    record events index_bytes_per_row $m "$(div "$5" "$rows")" bytes
-    record events side_bytes_per_row $m "$(div "$6" "$rows")" bytes
-    record events total_bytes_per_row $m "$(div "$(( $4 + $5 + $6 ))" "$rows")" bytes
-    record events vacuum_analyze_s $m "$7" s
+    record "$DS" load_s $m "$1" s
+    record "$DS" load_rows_per_s $m "$(awk -v n="$rows" -v t="$1" 'BEGIN { printf "%.0f", n / t }')" rows/s
+    record "$DS" load_peak_rss $m "$2" MB
+    record "$DS" load_wal $m "$3" bytes
+    record "$DS" table_bytes_per_row $m "$(div "$4" "$rows")" bytes
+    record "$DS" index_bytes_per_row $m "$(div "$5" "$rows")" bytes
+    record "$DS" side_bytes_per_row $m "$(div "$6" "$rows")" bytes
+    record "$DS" total_bytes_per_row $m "$(div "$(( $4 + $5 + $6 ))" "$rows")" bytes
+    record "$DS" vacuum_analyze_s $m "$7" s
 done
 add "### Events, N = $N ($LAYOUT layout)"
 add ""
@@ -212,8 +215,8 @@ for who in hot typical; do
         f="${from[$r]} 00:00+00"; t="${to[$r]} 00:00+00"
         pe=$(median_ms "SELECT date_trunc('hour', event_ts) AS b, count(*) FROM events_plain WHERE customer_id = $k AND event_ts >= '$f' AND event_ts < '$t' GROUP BY 1 ORDER BY 1")
         ee=$(median_ms "SELECT * FROM edp.bucket_counts('events', $k::bigint, '$f', '$t', fill => false)")
-        record events "buckets_${who}_$r" plain "$pe" ms
-        record events "buckets_${who}_$r" edp "$ee" ms
+        record "$DS" "buckets_${who}_$r" plain "$pe" ms
+        record "$DS" "buckets_${who}_$r" edp "$ee" ms
         add "| $who customer, $r | $pe | $ee | $(ratio "$pe" "$ee") |"
     done
 done

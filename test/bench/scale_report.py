@@ -13,7 +13,8 @@ issue asks for; 0 keeps every run, e.g. a check at 100,000) are left out.
 
 Writes, between the markers <!-- scale:NAME --> and <!-- /scale:NAME --> of
 the doc (the rest of it is left as it is):
-  events, trips   one table per data set: each measure and query, edp and
+  events, events_partitioned, trips
+                  one table per data set: each measure and query, edp and
                   plain for each N, and edp / plain
   plot            the image link and the runs' dates and commits
 and the SVG (standard library only, well-formed XML, checked by parsing it
@@ -195,12 +196,12 @@ def series(data, dataset, measures, methods=("edp", "plain")):
 
 def svg(data):
     load = []
-    for i, d in enumerate(("events", "trips")):
+    for i, d in enumerate(("events", "trips", "events_partitioned")):
         for method in ("edp", "plain"):
             vals = [(k[3], number(v)) for k, v in data.items()
                     if k[0] == d and k[1] == "load_rows_per_s" and k[2] == method and number(v) is not None]
             if vals:
-                load.append((d, COLOURS[i], method != "edp", vals))
+                load.append((d.replace("_", ", "), COLOURS[i], method != "edp", vals))
     eq = sorted({k[1] for k in data if k[0] == "events" and k[1].startswith("buckets_")})
     tq = sorted({k[1] for k in data if k[0] == "trips" and QUERY.match(k[1]) and not k[1].endswith("_peak_rss")})
     panels = [("load rows/s", load, "rows/s"),
@@ -237,8 +238,8 @@ def main():
     data, runs = read(a.results, a.min_n)
     with open(a.doc) as f:
         doc = f.read()
-    doc = fill(doc, "events", table(data, "events"))
-    doc = fill(doc, "trips", table(data, "trips"))
+    for d in ("events", "events_partitioned", "trips"):
+        doc = fill(doc, d, table(data, d))
     if data:
         with open(a.svg, "w") as f:
             f.write(svg(data))
