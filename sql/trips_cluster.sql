@@ -267,6 +267,32 @@ SELECT (SELECT array_agg(group_digest(row(g.*)::groups_in_memory) ORDER BY g.gro
      = (SELECT array_agg(group_digest(g) ORDER BY g.group_id) FROM groups_in_memory g) AS same_groups,
        (SELECT count(*) FROM groups_in_memory) AS groups;
 DROP FUNCTION group_digest;
+-- a cell denser than the bound cannot be split: its chunk is clustered whole
+-- (counted "over the bound"), with the same result: 600 trips within 5 m
+-- and 30 s of each other among 900 spread along 3 km and an hour
+CREATE TABLE ct_cell (LIKE ct INCLUDING ALL);
+INSERT INTO ct_cell (id, region, origin, destination, datetime, datasource)
+SELECT i, 'Prague', ST_SetSRID(ST_MakePoint(14.42 + (i % 7) * 0.00001, 50.08), 4326),
+       ST_SetSRID(ST_MakePoint(14.45, 50.05 + (i % 5) * 0.00001), 4326),
+       '2018-05-07 08:00'::timestamp + (i % 30) * interval '1 s', 'test'
+  FROM generate_series(1, 600) i
+UNION ALL
+SELECT 1000 + i, 'Prague', ST_SetSRID(ST_MakePoint(14.42 + i * 0.00005, 50.08), 4326),
+       ST_SetSRID(ST_MakePoint(14.45, 50.05), 4326),
+       '2018-05-07 07:30'::timestamp + i * interval '4 s', 'test'
+  FROM generate_series(1, 900) i;
+RESET edp.trip_cluster_mem;
+CREATE TEMP TABLE cell_in_memory AS SELECT * FROM edp.trip_assignments('ct_cell', 100, 100, 10, 5);
+SET edp.trip_cluster_mem = '64kB';
+SET jit = off;
+SET client_min_messages = debug1;
+CREATE TEMP TABLE cell_bounded AS SELECT * FROM edp.trip_assignments('ct_cell', 100, 100, 10, 5);
+RESET client_min_messages;
+RESET jit;
+SELECT count(*) AS trips, count(b.group_id) AS grouped,
+       count(*) FILTER (WHERE m.group_id IS DISTINCT FROM b.group_id OR m.core IS DISTINCT FROM b.core) AS differing
+  FROM cell_in_memory m FULL JOIN cell_bounded b USING (trip_id);
+DROP TABLE cell_in_memory, cell_bounded, ct_cell;
 -- and 20000 generated trips (three cities, peaks), bounded against in memory
 CREATE TABLE ct_generated (LIKE ct INCLUDING ALL);
 INSERT INTO ct_generated (region, origin, destination, datetime, datasource)
