@@ -18,10 +18,11 @@
  * cells around it (outer halo).  Every neighbour of an owned or halo trip
  * is one cell from it, so in the chunk the core status of owned and halo
  * trips is exact, and so are the core neighbours of owned trips.  Chunks
- * come from splitting a box in two at the median (of a sample) of the
- * owned trips' cells along the dimension that parts them most evenly,
- * recursively, until a chunk fits; each split reads its file once and
- * writes the two halves (halos included) to new files.
+ * come from splitting a box into as many parts as should fit (up to
+ * MAX_PARTS) at quantiles of a sample of the owned trips' cells, along the
+ * dimension whose parts hold the fewest trips with their halos, and again
+ * for a part that still does not fit; each split reads its file once and
+ * writes the parts (halos included) to new files.
  *
  * Groups across chunks: a group of a chunk (core trips connected in it)
  * that holds a halo core trip, or an owned core trip on the box's edge
@@ -81,8 +82,11 @@
  */
 #define TRIP_BYTES		160
 
-/* owned trips whose cells a chunk samples to choose its split */
+/* trips whose cells a chunk samples to choose its split */
 #define SAMPLE_SIZE		1024
+
+/* most parts one split writes in its one pass over the chunk */
+#define MAX_PARTS		16
 
 /* edp.trip_cluster_mem: kB, -1 = maintenance_work_mem */
 static int	edp_trip_cluster_mem = -1;
@@ -500,28 +504,50 @@ int32_cmp(const void *a, const void *b)
 	return x < y ? -1 : (x > y ? 1 : 0);
 }
 
+/* a split of a chunk: parts along one dimension, cut at cuts[] */
+typedef struct ChunkSplit
+{
+	int			dim;
+	int			nparts;
+	int32		cuts[MAX_PARTS - 1];	/* part i starts at cuts[i - 1] */
+} ChunkSplit;
+
+static void
+split_part_box(const Chunk *c, const ChunkSplit *sp, int i, ChunkBox *box)
+{
+	*box = c->box;
+	if (i > 0)
+		box->lo[sp->dim] = sp->cuts[i - 1];
+	if (i < sp->nparts - 1)
+		box->hi[sp->dim] = (int64) sp->cuts[i] - 1;
+}
+
 /*
- * The split of a chunk: in each dimension where the owned trips span more
- * than one cell, at the median of the sampled owned trips' cells there
- * (owned cells below it go left, the others right); of those, the one
- * whose two halves, halos included, hold the fewest sampled trips (the
- * halos duplicate the least).  False when all owned trips share one cell.
+ * The split of a chunk: enough parts that each fits with its halos (up to
+ * MAX_PARTS; a part that still does not fit is split again), cut at
+ * quantiles of the sampled owned trips' cells along one dimension.  Of
+ * the dimensions where the owned trips span more than one cell, the one
+ * whose parts hold the fewest sampled trips (halos included), counting
+ * twice those of parts that will need splitting again.  False when all
+ * owned trips share one cell.
  */
 static bool
-chunk_split_choice(const Bounded *b, const Chunk *c, int *dim, int32 *at)
+chunk_split_choice(const Bounded *b, const Chunk *c, ChunkSplit *best)
 {
 	int32	   *vals = palloc(sizeof(int32) * Max(c->nsample, 1));
-	int64		best = -1;
+	int64		best_score = -1;
+	int			want;
 	int			d;
 
+	want = (int) Min((c->n * 5 / 4) / Max(b->max_trips, 1) + 1, MAX_PARTS);
+	want = Max(want, 2);
 	for (d = 0; d < DIMS; d++)
 	{
-		ChunkBox	lbox = c->box,
-					rbox = c->box;
-		int32		m;
+		ChunkSplit	sp;
 		int			i,
+					j,
 					nv = 0;
-		int64		size = 0;
+		int64		score = 0;
 
 		if (c->min[d] >= c->max[d])
 			continue;
@@ -529,34 +555,47 @@ chunk_split_choice(const Bounded *b, const Chunk *c, int *dim, int32 *at)
 			if (c->sample_owned[i])
 				vals[nv++] = c->sample[i * DIMS + d];
 		qsort(vals, nv, sizeof(int32), int32_cmp);
-		m = nv > 0 ? vals[nv / 2] : c->max[d];
-		if (m <= c->min[d])
+		/* cuts in (min, max], ascending, distinct */
+		sp.dim = d;
+		sp.nparts = 1;
+		for (j = 1; j < want; j++)
 		{
-			/* the first sampled cell above the smallest, or the largest */
-			m = c->max[d];
-			for (i = 0; i < nv; i++)
-				if (vals[i] > c->min[d])
-				{
-					m = vals[i];
-					break;
-				}
+			int32		m = nv > 0 ? vals[(int64) nv * j / want] : c->max[d];
+
+			if (m <= c->min[d])
+				continue;
+			if (sp.nparts > 1 && m <= sp.cuts[sp.nparts - 2])
+				continue;
+			sp.cuts[sp.nparts - 1] = m;
+			sp.nparts++;
 		}
-		lbox.hi[d] = m - 1;
-		rbox.lo[d] = m;
-		for (i = 0; i < c->nsample; i++)
+		if (sp.nparts == 1)
 		{
-			size += box_status(b, &lbox, &c->sample[i * DIMS]) <= EDP_CHUNK_OUTER;
-			size += box_status(b, &rbox, &c->sample[i * DIMS]) <= EDP_CHUNK_OUTER;
+			/* the sample saw one cell: cut below the largest */
+			sp.cuts[0] = c->max[d];
+			sp.nparts = 2;
 		}
-		if (best < 0 || size < best)
+		for (j = 0; j < sp.nparts; j++)
 		{
-			best = size;
-			*dim = d;
-			*at = m;
+			ChunkBox	box;
+			int64		size = 0;
+
+			split_part_box(c, &sp, j, &box);
+			for (i = 0; i < c->nsample; i++)
+				size += box_status(b, &box, &c->sample[i * DIMS]) <= EDP_CHUNK_OUTER;
+			score += size;
+			/* parts over the bound are read and written again */
+			if (c->nsample > 0 && size * c->n / c->nsample > b->max_trips)
+				score += size;
+		}
+		if (best_score < 0 || score < best_score)
+		{
+			best_score = score;
+			*best = sp;
 		}
 	}
 	pfree(vals);
-	return best >= 0;
+	return best_score >= 0;
 }
 
 static int64
@@ -795,17 +834,16 @@ chunk_cluster(Bounded *b, Chunk *c)
 static void
 chunk_process(Bounded *b, Chunk *c)
 {
-	int			dim = 0;
-	int32		at = 0;
-	Chunk		left,
-				right;
-	ChunkBox	lbox,
-				rbox;
+	ChunkSplit	sp;
+	Chunk	   *parts;
+	ChunkBox	boxes[MAX_PARTS];
 	int64		i;
+	int			j;
 
 	check_stack_depth();
 	CHECK_FOR_INTERRUPTS();
-	if (c->n <= b->max_trips || !chunk_split_choice(b, c, &dim, &at))
+	memset(&sp, 0, sizeof(sp));
+	if (c->n <= b->max_trips || !chunk_split_choice(b, c, &sp))
 	{
 		pfree(c->sample);
 		pfree(c->sample_owned);
@@ -814,12 +852,12 @@ chunk_process(Bounded *b, Chunk *c)
 	}
 	pfree(c->sample);
 	pfree(c->sample_owned);
-	lbox = c->box;
-	rbox = c->box;
-	lbox.hi[dim] = at - 1;
-	rbox.lo[dim] = at;
-	chunk_init(b, &left, &lbox, NULL);
-	chunk_init(b, &right, &rbox, NULL);
+	parts = palloc(sizeof(Chunk) * sp.nparts);
+	for (j = 0; j < sp.nparts; j++)
+	{
+		split_part_box(c, &sp, j, &boxes[j]);
+		chunk_init(b, &parts[j], &boxes[j], NULL);
+	}
 	if (BufFileSeek(c->file, 0, 0, SEEK_SET) != 0)
 		ereport(ERROR,
 				(errcode_for_file_access(),
@@ -828,22 +866,31 @@ chunk_process(Bounded *b, Chunk *c)
 	{
 		EdpTripPoint t;
 		int32		k[DIMS];
-		int			s;
+		int64		rest = 0;
+		int			d;
 
 		buf_read(c->file, &t, sizeof(t));
 		edp_trip_grid_cell(&b->spec, &t, k);
-		if ((s = box_status(b, &lbox, k)) <= EDP_CHUNK_OUTER)
-			chunk_add(b, &left, &t, k, s);
-		if ((s = box_status(b, &rbox, k)) <= EDP_CHUNK_OUTER)
-			chunk_add(b, &right, &t, k, s);
+		/* the parts differ in sp.dim only */
+		for (d = 0; d < DIMS; d++)
+			if (d != sp.dim)
+				rest = Max(rest, box_dim_distance(b, &c->box, d, k[d]));
+		for (j = 0; j < sp.nparts; j++)
+		{
+			int64		s = Max(rest, box_dim_distance(b, &boxes[j], sp.dim, k[sp.dim]));
+
+			if (s <= EDP_CHUNK_OUTER)
+				chunk_add(b, &parts[j], &t, k, (int) s);
+		}
 		if ((i & 0xFFFF) == 0)
 			CHECK_FOR_INTERRUPTS();
 	}
 	BufFileClose(c->file);
 	c->file = NULL;
 	b->splits++;
-	chunk_process(b, &left);
-	chunk_process(b, &right);
+	for (j = 0; j < sp.nparts; j++)
+		chunk_process(b, &parts[j]);
+	pfree(parts);
 }
 
 /*
