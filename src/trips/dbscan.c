@@ -29,7 +29,11 @@
  * neighbour cells are found once per cell, not per trip, by a trie descent
  * of the sorted cells over time and origin, then runs of destination cells
  * (grid_neighbours).  Expected work is O(n) for
- * bounded density; memory is O(n) (about 150 bytes per trip).
+ * bounded density; memory is O(n) (about 150 bytes per trip).  Past a
+ * memory bound, trips/clustering.c runs this over chunks of cells with
+ * their halos (EdpDbscanChunk): core status for the trips of the chunk's
+ * box and one cell around it, groups within the chunk, and the
+ * neighbours of the box's non-core trips for the caller's border rule.
  *
  * Longitudes are not wrapped at +-180 degrees: trips whose ends straddle
  * the antimeridian are not neighbours.

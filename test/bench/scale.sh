@@ -35,7 +35,8 @@
 # table, its indexes and edp's side tables (rollups, point blocks), after
 # VACUUM ANALYZE, whose seconds are measured too; each query's median of
 # BENCH_REPEAT runs (default 5) in one session, and the peak memory of the
-# trip groups queries (BENCH_GROUPS_REPEAT runs, default 3). lib.sh sets
+# trip groups queries (BENCH_GROUPS_REPEAT runs, default 3; the peak read
+# after them in the same session). lib.sh sets
 # maintenance_work_mem = 1GB, so edp.trip_groups clusters up to ~6.7M trips
 # in memory and larger N in bounded memory (edp.trip_cluster_mem).
 #
@@ -86,6 +87,26 @@ median_ms() {
         END { if (n == 0) { print "-"; exit }
               for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (t[j] < t[i]) { x = t[i]; t[i] = t[j]; t[j] = x }
               printf "%.2f", (n % 2) ? t[(n + 1) / 2] : (t[n / 2] + t[n / 2 + 1]) / 2 }'
+}
+
+# median_peak SQL : "median_ms peak_mb" of REPEAT runs in one session, the
+# peak private memory (VmHWM - RssShmem) read after the last run (a
+# separate run would cost another long query at 100M)
+median_peak() {
+    local i
+    {
+        echo '\timing on'
+        echo '\o /dev/null'
+        for i in $(seq "$REPEAT"); do echo "$1;"; done
+        echo '\o'
+        echo '\timing off'
+        echo "SELECT 'peak ' || ((regexp_match(s, 'VmHWM:\s+(\d+)'))[1]::bigint
+                       - (regexp_match(s, 'RssShmem:\s+(\d+)'))[1]::bigint) / 1024
+                FROM pg_read_file('/proc/self/status') s;"
+    } | bench_psql -At 2>&1 | awk '/^Time: / { t[++n] = $2 } /^peak / { peak = $2 }
+        END { if (n == 0) { print "- -"; exit }
+              for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (t[j] < t[i]) { x = t[i]; t[i] = t[j]; t[j] = x }
+              printf "%.2f %s\n", (n % 2) ? t[(n + 1) / 2] : (t[n / 2] + t[n / 2 + 1]) / 2, peak }'
 }
 
 # load TABLE COLUMNS FILE : \copy FILE into TABLE; prints "seconds peak_mb wal_bytes"
@@ -319,8 +340,7 @@ for g in prague_week all; do
     [ $g = prague_week ] && { src=trips_prague_week; psrc=trips_plain_prague_week; }
     n_g=$(bench_psql -At -c "SELECT count(*) FROM $psrc")
     q_e="SELECT count(*) FROM edp.trip_groups('$src', 100, 100, 15, 5)"
-    ee=$(REPEAT=$GROUPS_REPEAT median_ms "$q_e")
-    em=$(bench_peak_mb "$q_e")
+    read -r ee em <<< "$(REPEAT=$GROUPS_REPEAT median_peak "$q_e")"
     if [ "$n_g" -le "$DBSCAN_MAX" ]; then
         q_p="SELECT count(DISTINCT c) FROM (SELECT ST_ClusterDBSCAN(origin, 0.001, 5) OVER () AS c FROM $psrc) s"
         pe=$(bench_time bench_psql -c "$q_p"); pe=$(bench_ms "$pe")
