@@ -107,13 +107,17 @@ SELECT i, CASE WHEN i % 7 = 0 THEN 'Prague-East' ELSE 'Prague' END,
                   ('x' || substr(md5(i || 't'), 1, 8))::bit(32)::bigint / 4294967296.0 AS u5
           FROM generate_series(1, 300) i) s;
 
+-- (the && boxes, eps / 60000 degrees around each end, only let GiST skip
+-- pairs beyond eps: up to 55 degrees north or south, 1/60000 degree of
+-- longitude is over 1 m)
 CREATE FUNCTION brute_dbscan(eo float8, ed float8, et float8, minpts int)
 RETURNS TABLE (trip_id bigint, group_id bigint) LANGUAGE plpgsql AS $$
 BEGIN
     CREATE TEMP TABLE bn AS
         SELECT a.id AS a, b.id AS b
           FROM ct a, ct b
-         WHERE ST_Distance(a.origin::geography, b.origin::geography) <= eo
+         WHERE a.origin && ST_Expand(b.origin, eo / 60000) AND a.destination && ST_Expand(b.destination, ed / 60000)
+           AND ST_Distance(a.origin::geography, b.origin::geography) <= eo
            AND ST_Distance(a.destination::geography, b.destination::geography) <= ed
            AND least(abs(extract(epoch FROM a.datetime::time) - extract(epoch FROM b.datetime::time)),
                      86400 - abs(extract(epoch FROM a.datetime::time) - extract(epoch FROM b.datetime::time)))
@@ -200,6 +204,116 @@ SELECT bool_and(mean_time_of_day > '23:00' OR mean_time_of_day < '01:00') AS nea
 SELECT (SELECT array_agg(row(trip_id, group_id) ORDER BY trip_id) FROM edp.trip_assignments('ct', 100, 120, 10, 4))
      = (SELECT array_agg(row(trip_id, group_id) ORDER BY trip_id) FROM edp.trip_assignments('ct', 100, 120, 10, 4, 'Asia/Kolkata'))
        AS same_groups_shifted_clock;
+
+-- 8. bounded memory (edp.trip_cluster_mem): 1500 trips around four origin
+--    and two destination centres, 250 m apart (groups reach across any
+--    split), at 08:00, 17:30 and around midnight, clustered with a 64 kB
+--    bound (409 trips) in chunks, equal trip by trip to the in-memory run
+--    and to the brute force
+CREATE TABLE ct_bounded (LIKE ct INCLUDING ALL);
+INSERT INTO ct_bounded (id, region, origin, destination, datetime, datasource)
+SELECT i, 'Prague',
+       ST_SetSRID(ST_MakePoint(14.42 + (i % 4) * 0.0035 + (u1 - 0.5) * 0.005,
+                               50.08 + (i % 3) * 0.001 + (u2 - 0.5) * 0.004), 4326),
+       ST_SetSRID(ST_MakePoint(14.45 + (i % 2) * 0.0035 + (u3 - 0.5) * 0.005,
+                               50.05 + (u4 - 0.5) * 0.004), 4326),
+       '2018-05-07'::date + (ARRAY[time '08:00', '17:30', '23:58'])[1 + i % 5 % 3]
+                          + (u5 - 0.5) * interval '40 minutes', 'test'
+  FROM (SELECT i, ('x' || substr(md5(i || 'o1'), 1, 8))::bit(32)::bigint / 4294967296.0 AS u1,
+                  ('x' || substr(md5(i || 'o2'), 1, 8))::bit(32)::bigint / 4294967296.0 AS u2,
+                  ('x' || substr(md5(i || 'd1'), 1, 8))::bit(32)::bigint / 4294967296.0 AS u3,
+                  ('x' || substr(md5(i || 'd2'), 1, 8))::bit(32)::bigint / 4294967296.0 AS u4,
+                  ('x' || substr(md5(i || 't'), 1, 8))::bit(32)::bigint / 4294967296.0 AS u5
+          FROM generate_series(1, 1500) i) s;
+ALTER TABLE ct RENAME TO ct_spread;
+ALTER TABLE ct_bounded RENAME TO ct;
+ANALYZE ct;
+CREATE TEMP TABLE params_bounded (eo float8, ed float8, et float8, minpts int);
+INSERT INTO params_bounded VALUES (60, 60, 5, 3), (100, 100, 10, 5), (150, 80, 20, 8);
+CREATE TEMP TABLE in_memory AS
+SELECT p.*, a.trip_id, a.group_id, a.core
+  FROM params_bounded p, LATERAL edp.trip_assignments('ct', eo, ed, et, minpts) a;
+CREATE TEMP TABLE groups_in_memory AS SELECT * FROM edp.trip_groups('ct', 100, 100, 10, 5);
+SET edp.trip_cluster_mem = '64kB';
+-- it spilled: the DEBUG1 summary counts the chunks and the groups across them
+-- (no JIT: its DEBUG1 lines would come too)
+SET jit = off;
+SET client_min_messages = debug1;
+SELECT count(*) FROM edp.trip_assignments('ct', 100, 100, 10, 5);
+RESET client_min_messages;
+RESET jit;
+SELECT p.*, c.groups, c.grouped_trips,
+       c.assignment = m.assignment AS equals_in_memory,
+       c.groups_only = b.assignment AS equals_brute_force
+  FROM params_bounded p,
+       LATERAL (SELECT count(DISTINCT group_id) AS groups, count(group_id) AS grouped_trips,
+                       array_agg(row(trip_id, group_id, core) ORDER BY trip_id) AS assignment,
+                       array_agg(row(trip_id, group_id) ORDER BY trip_id) AS groups_only
+                  FROM edp.trip_assignments('ct', eo, ed, et, minpts)) c,
+       LATERAL (SELECT array_agg(row(i.trip_id, i.group_id, i.core) ORDER BY i.trip_id) AS assignment
+                  FROM in_memory i WHERE (i.eo, i.ed, i.et, i.minpts) = (p.eo, p.ed, p.et, p.minpts)) m,
+       LATERAL (SELECT array_agg(row(o.trip_id, o.group_id) ORDER BY o.trip_id) AS assignment
+                  FROM brute_dbscan(eo, ed, et, minpts) o) b
+ ORDER BY 1, 2, 3, 4;
+-- edp.trip_groups goes through the same path (its averages, over the
+-- members in another order, may differ in the last bits)
+CREATE FUNCTION group_digest(g groups_in_memory) RETURNS text LANGUAGE sql AS $$
+    SELECT concat_ws(' ', g.group_id, g.trips, g.core_trips, ST_AsText(g.origin_centroid, 9),
+                     ST_AsText(g.destination_centroid, 9), g.mean_time_of_day,
+                     round(g.time_spread_minutes::numeric, 6), g.regions)
+$$;
+SELECT (SELECT array_agg(group_digest(row(g.*)::groups_in_memory) ORDER BY g.group_id)
+          FROM edp.trip_groups('ct', 100, 100, 10, 5) g)
+     = (SELECT array_agg(group_digest(g) ORDER BY g.group_id) FROM groups_in_memory g) AS same_groups,
+       (SELECT count(*) FROM groups_in_memory) AS groups;
+DROP FUNCTION group_digest;
+-- a cell denser than the bound cannot be split: its chunk is clustered whole
+-- (counted "over the bound"), with the same result: 600 trips within 5 m
+-- and 30 s of each other among 900 spread along 3 km and an hour
+CREATE TABLE ct_cell (LIKE ct INCLUDING ALL);
+INSERT INTO ct_cell (id, region, origin, destination, datetime, datasource)
+SELECT i, 'Prague', ST_SetSRID(ST_MakePoint(14.42 + (i % 7) * 0.00001, 50.08), 4326),
+       ST_SetSRID(ST_MakePoint(14.45, 50.05 + (i % 5) * 0.00001), 4326),
+       '2018-05-07 08:00'::timestamp + (i % 30) * interval '1 s', 'test'
+  FROM generate_series(1, 600) i
+UNION ALL
+SELECT 1000 + i, 'Prague', ST_SetSRID(ST_MakePoint(14.42 + i * 0.00005, 50.08), 4326),
+       ST_SetSRID(ST_MakePoint(14.45, 50.05), 4326),
+       '2018-05-07 07:30'::timestamp + i * interval '4 s', 'test'
+  FROM generate_series(1, 900) i;
+RESET edp.trip_cluster_mem;
+CREATE TEMP TABLE cell_in_memory AS SELECT * FROM edp.trip_assignments('ct_cell', 100, 100, 10, 5);
+SET edp.trip_cluster_mem = '64kB';
+SET jit = off;
+SET client_min_messages = debug1;
+CREATE TEMP TABLE cell_bounded AS SELECT * FROM edp.trip_assignments('ct_cell', 100, 100, 10, 5);
+RESET client_min_messages;
+RESET jit;
+SELECT count(*) AS trips, count(b.group_id) AS grouped,
+       count(*) FILTER (WHERE m.group_id IS DISTINCT FROM b.group_id OR m.core IS DISTINCT FROM b.core) AS differing
+  FROM cell_in_memory m FULL JOIN cell_bounded b USING (trip_id);
+DROP TABLE cell_in_memory, cell_bounded, ct_cell;
+-- and 20000 generated trips (three cities, peaks), bounded against in memory
+CREATE TABLE ct_generated (LIKE ct INCLUDING ALL);
+INSERT INTO ct_generated (region, origin, destination, datetime, datasource)
+SELECT * FROM edp.generate_trips(20000, 7);
+CREATE TEMP TABLE params_generated (eo float8, ed float8, et float8, minpts int);
+INSERT INTO params_generated VALUES (300, 300, 30, 3), (150, 150, 20, 5);
+CREATE TEMP TABLE bounded AS
+SELECT p.*, a.trip_id, a.group_id, a.core
+  FROM params_generated p, LATERAL edp.trip_assignments('ct_generated', eo, ed, et, minpts) a;
+RESET edp.trip_cluster_mem;
+SELECT p.*, count(a.group_id) AS grouped_trips,
+       array_agg(row(a.trip_id, a.group_id, a.core) ORDER BY a.trip_id)
+     = (SELECT array_agg(row(b.trip_id, b.group_id, b.core) ORDER BY b.trip_id)
+          FROM bounded b WHERE (b.eo, b.ed, b.et, b.minpts) = (p.eo, p.ed, p.et, p.minpts)) AS equals_in_memory
+  FROM params_generated p, LATERAL edp.trip_assignments('ct_generated', eo, ed, et, minpts) a
+ GROUP BY 1, 2, 3, 4 ORDER BY 1;
+DROP TABLE bounded;
+DROP TABLE ct_generated;
+DROP TABLE in_memory, groups_in_memory;
+DROP TABLE ct;
+ALTER TABLE ct_spread RENAME TO ct;
 
 -- errors
 SELECT * FROM edp.trip_assignments('ct', 0, 100, 10, 4);  -- ERROR

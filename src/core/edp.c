@@ -39,6 +39,7 @@ _PG_init(void)
 	edp_export_init();			/* COPY TO ... (FORMAT parquet) */
 	edp_ingest_copy_init();		/* COPY FROM ... WITH (ON_ERROR ...) */
 	edp_buckets_guc_init();
+	edp_trips_cluster_guc_init();
 	edp_buckets_init();
 	edp_guc_init();
 

@@ -29,7 +29,11 @@
  * neighbour cells are found once per cell, not per trip, by a trie descent
  * of the sorted cells over time and origin, then runs of destination cells
  * (grid_neighbours).  Expected work is O(n) for
- * bounded density; memory is O(n) (about 150 bytes per trip).
+ * bounded density; memory is O(n) (about 150 bytes per trip).  Past a
+ * memory bound, trips/clustering.c runs this over chunks of cells with
+ * their halos (EdpDbscanChunk): core status for the trips of the chunk's
+ * box and one cell around it, groups within the chunk, and the
+ * neighbours of the box's non-core trips for the caller's border rule.
  *
  * Longitudes are not wrapped at +-180 degrees: trips whose ends straddle
  * the antimeridian are not neighbours.
@@ -420,38 +424,65 @@ uf_find(int32 *parent, int32 x)
 	return x;
 }
 
-static void
-grid_build(Grid *g, EdpTripPoint *trips, int n, const EdpDbscanParams *params)
+/*
+ * The grid of a set of trips: the smallest parallel radii among them and
+ * the time slots of eps_minutes (see the file header).
+ */
+void
+edp_trip_grid_init(EdpTripGrid *spec, const EdpTripPoint *trips, int64 n,
+				   const EdpDbscanParams *params)
+{
+	int64		i;
+
+	spec->eps_origin_m = params->eps_origin_m;
+	spec->eps_destination_m = params->eps_destination_m;
+	spec->po_min = INFINITY;
+	spec->pd_min = INFINITY;
+	for (i = 0; i < n; i++)
+		edp_trip_grid_add(spec, &trips[i]);
+	spec->time_slots = (int) floor(MINUTES_PER_DAY / params->eps_minutes);
+	if (spec->time_slots < 3)
+		spec->time_slots = 1;
+	spec->slot = MINUTES_PER_DAY / spec->time_slots;
+}
+
+/* widen the grid's smallest parallel radii to one more trip */
+void
+edp_trip_grid_add(EdpTripGrid *spec, const EdpTripPoint *t)
+{
+	spec->po_min = Min(spec->po_min, t->o_p);
+	spec->pd_min = Min(spec->pd_min, t->d_p);
+}
+
+/* the cell of a trip: k[0] time slot, then origin and destination row, column */
+void
+edp_trip_grid_cell(const EdpTripGrid *spec, const EdpTripPoint *t, int32 *k)
 {
 	const double m_min = EDP_WGS84_A * (1.0 - EDP_WGS84_E2);	/* at the equator */
-	double		po_min = INFINITY,
-				pd_min = INFINITY;
-	double		slot;
+	int			ts = (int) (t->tod / spec->slot);
+
+	k[TIME_DIM] = Min(Max(ts, 0), spec->time_slots - 1);
+	k[1] = grid_coord(t->o_phi * m_min / spec->eps_origin_m);
+	k[2] = grid_coord(t->o_lam * spec->po_min / spec->eps_origin_m);
+	k[3] = grid_coord(t->d_phi * m_min / spec->eps_destination_m);
+	k[4] = grid_coord(t->d_lam * spec->pd_min / spec->eps_destination_m);
+}
+
+static void
+grid_build(Grid *g, EdpTripPoint *trips, uint8 *status, int n, const EdpDbscanParams *params)
+{
+	EdpTripGrid spec;
 	CellKey    *keys;
 	int			i,
 				c;
 
-	for (i = 0; i < n; i++)
-	{
-		po_min = Min(po_min, trips[i].o_p);
-		pd_min = Min(pd_min, trips[i].d_p);
-	}
-	g->time_slots = (int) floor(MINUTES_PER_DAY / params->eps_minutes);
-	if (g->time_slots < 3)
-		g->time_slots = 1;
-	slot = MINUTES_PER_DAY / g->time_slots;
+	edp_trip_grid_init(&spec, trips, n, params);
+	g->time_slots = spec.time_slots;
 
 	keys = palloc_extended(sizeof(CellKey) * Max(n, 1), MCXT_ALLOC_HUGE);
 	for (i = 0; i < n; i++)
 	{
-		const EdpTripPoint *t = &trips[i];
-		int			ts = (int) (t->tod / slot);
-
-		keys[i].k[TIME_DIM] = Min(Max(ts, 0), g->time_slots - 1);
-		keys[i].k[1] = grid_coord(t->o_phi * m_min / params->eps_origin_m);
-		keys[i].k[2] = grid_coord(t->o_lam * po_min / params->eps_origin_m);
-		keys[i].k[3] = grid_coord(t->d_phi * m_min / params->eps_destination_m);
-		keys[i].k[4] = grid_coord(t->d_lam * pd_min / params->eps_destination_m);
+		edp_trip_grid_cell(&spec, &trips[i], keys[i].k);
 		keys[i].idx = i;
 	}
 	sort_cellkeys(keys, n);
@@ -460,16 +491,20 @@ grid_build(Grid *g, EdpTripPoint *trips, int n, const EdpDbscanParams *params)
 	/*
 	 * Trips in cell order, for locality: apply the permutation in place,
 	 * cycle by cycle (trips[i] <- trips[keys[i].idx]), marking each done
-	 * position with idx = -1; no second copy of the trips.
+	 * position with idx = -1; no second copy of the trips.  The statuses
+	 * of a chunk (if any) move with their trips.
 	 */
 	for (i = 0; i < n; i++)
 	{
 		EdpTripPoint first;
+		uint8		first_status = 0;
 		int			j = i;
 
 		if (keys[i].idx < 0 || keys[i].idx == i)
 			continue;
 		first = trips[i];
+		if (status)
+			first_status = status[i];
 		for (;;)
 		{
 			int			k = keys[j].idx;
@@ -478,9 +513,13 @@ grid_build(Grid *g, EdpTripPoint *trips, int n, const EdpDbscanParams *params)
 			if (k == i)
 			{
 				trips[j] = first;
+				if (status)
+					status[j] = first_status;
 				break;
 			}
 			trips[j] = trips[k];
+			if (status)
+				status[j] = status[k];
 			j = k;
 		}
 	}
@@ -503,13 +542,13 @@ grid_build(Grid *g, EdpTripPoint *trips, int n, const EdpDbscanParams *params)
 		}
 	g->cell_start[g->ncells] = n;
 	pfree(keys);
-
 }
 
 void
 edp_trip_dbscan(EdpTripPoint *trips, int n, const EdpDbscanParams *params,
-				int64 *group, bool *core)
+				int64 *group, bool *core, EdpDbscanChunk *chunk)
 {
+	uint8	   *status = chunk ? chunk->status : NULL;
 	Grid		g;
 	Metric		m;
 	int32	   *parent;
@@ -523,13 +562,18 @@ edp_trip_dbscan(EdpTripPoint *trips, int n, const EdpDbscanParams *params,
 	int64		i;
 	int			c;
 
+	if (chunk)
+	{
+		chunk->pairs = NULL;
+		chunk->npairs = 0;
+	}
 	if (n <= 0)
 		return;
 	m.eps_o2 = params->eps_origin_m * params->eps_origin_m;
 	m.eps_d2 = params->eps_destination_m * params->eps_destination_m;
 	m.eps_t = params->eps_minutes;
 
-	grid_build(&g, trips, n, params);
+	grid_build(&g, trips, status, n, params);
 
 	/*
 	 * 1. core trips: count neighbours until min_trips is reached.  A trip
@@ -560,6 +604,9 @@ edp_trip_dbscan(EdpTripPoint *trips, int n, const EdpDbscanParams *params,
 		{
 			int			count = 0;
 
+			/* in a chunk, the outer halo's trips only count for others */
+			if (status && status[p] > EDP_CHUNK_HALO)
+				continue;
 			for (j = 0; j < nnb && count < params->min_trips; j++)
 			{
 				int			q;
@@ -573,7 +620,7 @@ edp_trip_dbscan(EdpTripPoint *trips, int n, const EdpDbscanParams *params,
 					}
 			}
 			core[p] = (count >= params->min_trips);
-			if (!core[p])
+			if (!core[p] && (status == NULL || status[p] == EDP_CHUNK_OWNED))
 			{
 				if (npairs + count > pairs_cap)
 				{
@@ -656,7 +703,18 @@ edp_trip_dbscan(EdpTripPoint *trips, int n, const EdpDbscanParams *params,
 	for (c = 0; c < n; c++)
 		group[c] = core[c] ? label[uf_find(parent, c)] : -1;
 
-	/* 4. border trips join the smallest group among their core neighbours */
+	/*
+	 * 4. border trips join the smallest group among their core neighbours;
+	 * in a chunk, some of those groups go on in other chunks: the caller
+	 * resolves them from the pairs.
+	 */
+	if (chunk)
+	{
+		chunk->pairs = pairs;
+		chunk->npairs = npairs;
+		pairs = NULL;
+		npairs = 0;
+	}
 	for (i = 0; i < npairs; i++)
 	{
 		int32		p = pairs[2 * i];
@@ -665,7 +723,8 @@ edp_trip_dbscan(EdpTripPoint *trips, int n, const EdpDbscanParams *params,
 		if (core[q] && (group[p] < 0 || group[q] < group[p]))
 			group[p] = group[q];
 	}
-	pfree(pairs);
+	if (pairs)
+		pfree(pairs);
 
 	pfree(cursor);
 	pfree(label);

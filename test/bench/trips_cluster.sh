@@ -16,9 +16,13 @@
 # private memory of the backend (VmHWM - RssShmem) from a separate run, and
 # the 1-minute load average before and after (2 cores shared).
 #
+# BENCH_CLUSTER_MEM (e.g. "64MB 16MB"; default none) adds a row per memory
+# bound: edp.trip_assignments with edp.trip_cluster_mem set to it (the
+# bounded path when the trips need more; the same result, checked).
+#
 # Environment: PG_BINDIR, BENCH_DIR (default /tmp/edp-bench-cluster),
 # BENCH_PORT (default 55422), BENCH_REPEAT, BENCH_DBSCAN_MAX (0 skips the
-# DBSCAN peer).
+# DBSCAN peer), BENCH_CLUSTER_MEM.
 BENCH_DIR=${BENCH_DIR:-/tmp/edp-bench-cluster}
 BENCH_PORT=${BENCH_PORT:-55422}
 source "$(dirname "$0")/lib.sh"
@@ -49,6 +53,14 @@ CLUSTER="SELECT count(*), count(group_id), count(DISTINCT group_id) FROM edp.tri
 c_result=$(bench_psql -At -c "$CLUSTER")
 t_cluster=$(bench_best_of "$CLUSTER")
 m_cluster=$(bench_peak_mb "$CLUSTER")
+rows_bounded=""
+for mem in ${BENCH_CLUSTER_MEM:-}; do
+    export PGOPTIONS="-c client_min_messages=warning -c edp.trip_cluster_mem=$mem"
+    r=$(bench_psql -At -c "$CLUSTER")
+    [ "$r" = "$c_result" ] || { echo "FAIL: edp.trip_cluster_mem = $mem gives $r, in memory $c_result" >&2; exit 1; }
+    rows_bounded+="| edp.trip_assignments, edp.trip_cluster_mem = $mem | $N | $(bench_best_of "$CLUSTER") | $(bench_peak_mb "$CLUSTER") |"$'\n'
+done
+export PGOPTIONS="-c client_min_messages=warning"
 SNAP="SELECT count(*) FROM (SELECT count(*) FROM trips GROUP BY ST_SnapToGrid(origin, 0.001), ST_SnapToGrid(destination, 0.001), extract(hour FROM datetime)) s"
 t_snap=$(bench_best_of "$SNAP")
 m_snap=$(bench_peak_mb "$SNAP")
@@ -76,6 +88,7 @@ echo
 echo "| method | trips | seconds | peak MB |"
 echo "|---|---:|---:|---:|"
 echo "| edp.trip_assignments (origin + destination + circular time) | $N | $t_cluster | $m_cluster |"
+printf "%s" "$rows_bounded"
 echo "| GROUP BY ST_SnapToGrid(origin), ST_SnapToGrid(destination), hour | $N | $t_snap | $m_snap |"
 if [ "$NDB" -gt 0 ]; then
     echo "| ST_ClusterDBSCAN(origin, 0.001, 5) OVER () (origin only) | $NDB | $t_dbscan | $m_dbscan |"
