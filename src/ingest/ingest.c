@@ -841,8 +841,8 @@ unescape_record(EdpIngest *ing, char **fields, int nfields)
 	bool		had_nul = false;
 	int			i;
 
-	if (ing->read_fn != NULL || memchr(line->data, EDP_ESC, line->len) == NULL)
-		return false;			/* a client stream is not escaped */
+	if (ing->raw_stream || memchr(line->data, EDP_ESC, line->len) == NULL)
+		return false;			/* a raw client stream is not escaped */
 	line->len = edp_ingest_unescape(line->data, line->len, &had_nul);
 	for (i = 0; i < nfields; i++)
 		if (fields[i] != NULL)
@@ -891,7 +891,7 @@ reject_unsplit_record(EdpIngest *ing, ErrorData *edata)
 	ing->counts.lines_done = cstate->cur_lineno;
 	row.line = cstate->cur_lineno;
 	row.raw = ing->raw_lines.len;
-	if (ing->read_fn == NULL)
+	if (!ing->raw_stream)
 		cstate->line_buf.len = edp_ingest_unescape(cstate->line_buf.data, cstate->line_buf.len, &had_nul);
 	appendStringInfoString(&ing->raw_lines, printable_bytes(cstate->line_buf.data, cstate->line_buf.len));
 	appendStringInfoChar(&ing->raw_lines, '\0');

@@ -79,6 +79,7 @@ struct EdpIngest
 	bool		at_line_start;	/* the last byte handed over ended a line */
 	bool		bom_checked;	/* the first bytes were looked at */
 	bool		escape_cr;		/* lines ending in LF or CRLF: CR is data */
+	bool		raw_stream;		/* a client stream read as COPY reads it: no escapes */
 	bool		first_cid_set;	/* first_cid holds the load's first statement */
 	CommandId	first_cid;		/* (a background job: this batch's) */
 	Tuplestorestate *written;	/* rows of committed batches awaiting upkeep

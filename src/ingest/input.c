@@ -136,12 +136,12 @@ edp_ingest_read_cb(void *outbuf, int minread, int maxread)
 	unsigned char *out = (unsigned char *) outbuf;
 	int			total = 0;
 
-	if (ing->read_fn != NULL)
+	if (ing->raw_stream)
 	{
 		/*
-		 * A client stream (COPY ... ON_ERROR): COPY's own format rules,
-		 * options and encoding apply as the user gave them, so nothing is
-		 * escaped (its \. and backslashes keep their COPY meaning).
+		 * A client stream in COPY's text format or another encoding
+		 * (COPY ... ON_ERROR): COPY's own rules apply as the user gave
+		 * them, so nothing is escaped.
 		 */
 		while (total < minread)
 		{
@@ -329,11 +329,26 @@ edp_ingest_detect_format(EdpIngest *ing, const char *path)
 	int			len;
 	int			i = 0;
 
+	ing->inbuf = palloc(PEEK_BYTES);
+	ing->in_pos = ing->in_len = 0;
+	ing->esc_pending = -1;
+	ing->at_line_start = true;
+	ing->bom_checked = false;
+	ing->escape_cr = false;
 	if (ing->read_fn != NULL)
 	{
-		/* a stream cannot be read twice: format and delimiter are given */
+		/*
+		 * A stream cannot be read twice: format and delimiter are given.
+		 * CSV and JSON lines are escaped as a file is (a lone \. is a
+		 * record, not the end); COPY's text format keeps its backslash
+		 * rules, and an input in another encoding is converted by COPY's
+		 * parser, which escapes would not survive.
+		 */
 		ing->jsonl = ing->opts.format && strcmp(ing->opts.format, "jsonl") == 0;
 		ing->delimiter = ing->jsonl ? '\x1f' : ing->opts.delimiter[0];
+		ing->raw_stream = ing->opts.encoding != NULL ||
+			(!ing->jsonl && ing->opts.copy_format != NULL);
+		ing->escape_cr = !ing->raw_stream;
 		return;
 	}
 	buf = palloc(PEEK_BYTES);
@@ -341,12 +356,6 @@ edp_ingest_detect_format(EdpIngest *ing, const char *path)
 	peek = buf;
 	ing->offset = 0;
 	ing->datapos = 0;
-	ing->inbuf = palloc(PEEK_BYTES);
-	ing->in_pos = ing->in_len = 0;
-	ing->esc_pending = -1;
-	ing->at_line_start = true;
-	ing->bom_checked = false;
-	ing->escape_cr = false;
 	if (len >= 3 && memcmp(peek, utf8_bom, 3) == 0)
 	{
 		peek += 3;

@@ -210,6 +210,21 @@ job_update(int64 job_id, const char *event, const char *status,
 	return cancel;
 }
 
+/* one text column of one job: sql is an UPDATE taking (id, value) */
+static void
+set_job_text(int64 job_id, const char *sql, const char *value)
+{
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		values[2];
+	EdpIdentity lu;
+
+	values[0] = Int64GetDatum(job_id);
+	values[1] = CStringGetTextDatum(value);
+	ledger_enter(&lu);
+	execute(sql, 2, types, values, NULL, SPI_OK_UPDATE);
+	ledger_leave(&lu);
+}
+
 /*
  * What kind of job this is: 'ingest' (the column's default) or 'export'
  * (export/export.c), set right after edp_job_create in the same
@@ -218,17 +233,7 @@ job_update(int64 job_id, const char *event, const char *status,
 void
 edp_job_set_kind(int64 job_id, const char *kind)
 {
-	static const char *sql =
-	"UPDATE edp.jobs SET kind = $2 WHERE id OPERATOR(pg_catalog.=) $1";
-	Oid			types[2] = {INT8OID, TEXTOID};
-	Datum		values[2];
-	EdpIdentity lu;
-
-	values[0] = Int64GetDatum(job_id);
-	values[1] = CStringGetTextDatum(kind);
-	ledger_enter(&lu);
-	execute(sql, 2, types, values, NULL, SPI_OK_UPDATE);
-	ledger_leave(&lu);
+	set_job_text(job_id, "UPDATE edp.jobs SET kind = $2 WHERE id OPERATOR(pg_catalog.=) $1", kind);
 }
 
 /* what is known of the input: its format, size and (at the end) checksum */
@@ -531,17 +536,7 @@ edp_job_count_queued(void)
 void
 edp_job_set_source(int64 job_id, const char *source)
 {
-	static const char *sql =
-	"UPDATE edp.jobs SET source = $2 WHERE id OPERATOR(pg_catalog.=) $1";
-	Oid			types[2] = {INT8OID, TEXTOID};
-	Datum		values[2];
-	EdpIdentity lu;
-
-	values[0] = Int64GetDatum(job_id);
-	values[1] = CStringGetTextDatum(source);
-	ledger_enter(&lu);
-	execute(sql, 2, types, values, NULL, SPI_OK_UPDATE);
-	ledger_leave(&lu);
+	set_job_text(job_id, "UPDATE edp.jobs SET source = $2 WHERE id OPERATOR(pg_catalog.=) $1", source);
 }
 
 /*
