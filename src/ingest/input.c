@@ -139,9 +139,8 @@ edp_ingest_read_cb(void *outbuf, int minread, int maxread)
 	if (ing->raw_stream)
 	{
 		/*
-		 * A client stream in COPY's text format or another encoding
-		 * (COPY ... ON_ERROR): COPY's own rules apply as the user gave
-		 * them, so nothing is escaped.
+		 * A client stream (COPY ... ON_ERROR): COPY's own rules, options
+		 * and encoding apply as the user gave them, so nothing is escaped.
 		 */
 		while (total < minread)
 		{
@@ -339,15 +338,13 @@ edp_ingest_detect_format(EdpIngest *ing, const char *path)
 	{
 		/*
 		 * A stream cannot be read twice: format and delimiter are given.
-		 * CSV and JSON lines are escaped as a file is (a lone \. is a
-		 * record, not the end); COPY's text format keeps its backslash
-		 * rules, and an input in another encoding is converted by COPY's
-		 * parser, which escapes would not survive.
+		 * It is read as COPY reads it, unescaped: psql ends what it sends
+		 * with a lone \. line (it stops at one in a file too), which must
+		 * stay COPY's end of the data here.
 		 */
 		ing->jsonl = ing->opts.format && strcmp(ing->opts.format, "jsonl") == 0;
 		ing->delimiter = ing->jsonl ? '\x1f' : ing->opts.delimiter[0];
-		ing->raw_stream = ing->opts.encoding != NULL ||
-			(!ing->jsonl && ing->opts.copy_format != NULL);
+		ing->raw_stream = true;
 		ing->escape_cr = !ing->raw_stream;
 		return;
 	}
