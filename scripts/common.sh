@@ -8,7 +8,9 @@ set -euo pipefail
 EDP_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PG_BINDIR=/usr/lib/postgresql/15/bin
 PG_CONFIG=$PG_BINDIR/pg_config
-EDP_PACKAGES="make gcc libc6-dev libzstd-dev postgresql-15 postgresql-server-dev-15 postgresql-15-postgis-3 libipc-run-perl"
+# libkrb5-dev: the server headers of a GSSAPI-enabled build (Debian 15.20 on) include
+# gssapi/gssapi.h from libpq/libpq-be.h, and postgresql-server-dev-15 does not pull it in
+EDP_PACKAGES="make gcc libc6-dev libzstd-dev libkrb5-dev postgresql-15 postgresql-server-dev-15 postgresql-15-postgis-3 libipc-run-perl"
 
 if [ "$(id -u)" -eq 0 ]; then
     SUDO=""
