@@ -36,7 +36,10 @@
 # Environment: PG_BINDIR (PostgreSQL with edp installed), BENCH_DIR,
 # BENCH_PORT, BENCH_SHARED_BUFFERS (see lib.sh; this script defaults to its own
 # dir and port), BENCH_REPEAT, BENCH_POLL, BENCH_SERIES ("plain", "partitioned" or both,
-# the default).
+# the default), BENCH_PATHS (a subset of the paths, by name: copy_client
+# copy_server ingest ingest_data ingest_async peer; default all; copy_client is
+# always run, it is the reference), BENCH_RAW_INDEX (enable_rollup's raw_index:
+# btree, the default, brin or none).
 BENCH_DIR=${BENCH_DIR:-/tmp/edp-bench-write-paths}
 BENCH_PORT=${BENCH_PORT:-55443}
 source "$(dirname "$0")/lib.sh"
@@ -49,7 +52,9 @@ export PGOPTIONS="-c client_min_messages=warning"
 CSV=$BENCH_DIR/events.csv
 COLS="customer_id text, event_type text, transaction_id uuid, ts timestamptz"
 SERIES=${BENCH_SERIES:-plain partitioned}
-PATHS="copy_client copy_server ingest ingest_data ingest_async peer"
+PATHS="copy_client ${BENCH_PATHS:-copy_server ingest ingest_data ingest_async peer}"
+PATHS=${PATHS/copy_client copy_client/copy_client}
+RAW_INDEX=${BENCH_RAW_INDEX:-btree}
 
 declare -A LABEL=(
     [copy_client]="1 \`\\copy t FROM file\` (client, the reference)"
@@ -89,7 +94,7 @@ fresh_edp() {
     else
         bench_psql -c "CREATE TABLE t ($COLS)"
     fi
-    bench_psql -c "SELECT edp.enable_rollup('t', key => 'customer_id', ts => 'ts')" \
+    bench_psql -c "SELECT edp.enable_rollup('t', key => 'customer_id', ts => 'ts', raw_index => '$RAW_INDEX')" \
                -c "SELECT edp.enable_dedupe('t', columns => '{customer_id,event_type,transaction_id,ts}')" >/dev/null
     bench_psql -c "CHECKPOINT"
 }
@@ -198,7 +203,7 @@ for series in $SERIES; do
         echo "#### Partitioned table: \`PARTITION BY RANGE (ts)\`, \`edp.enable_partitioning(period => 'day')\`, rollup + dedupe (the peer: partitioned by day, partitions created ahead)"
     fi
     echo
-    echo "Indexes edp created on \`t\` (default raw index \`btree\`; \`SELECT indexdef FROM pg_indexes WHERE tablename = 't'\`):"
+    echo "Indexes edp created on \`t\` (raw index \`$RAW_INDEX\`; \`SELECT indexdef FROM pg_indexes WHERE tablename = 't'\`):"
     echo
     while IFS= read -r line; do echo "    $line"; done <<< "${INDEXES[$series]}"
     echo
