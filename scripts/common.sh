@@ -6,7 +6,9 @@
 set -euo pipefail
 
 EDP_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PG_BINDIR=/usr/lib/postgresql/15/bin
+# EDP_PG_BINDIR: another PostgreSQL 15 installation's bin directory (its pg_config
+# says where edp installs), instead of the system one of the Debian packages
+PG_BINDIR=${EDP_PG_BINDIR:-/usr/lib/postgresql/15/bin}
 PG_CONFIG=$PG_BINDIR/pg_config
 # libkrb5-dev: the server headers of a GSSAPI-enabled build (Debian 15.20 on) include
 # gssapi/gssapi.h from libpq/libpq-be.h, and postgresql-server-dev-15 does not pull it in

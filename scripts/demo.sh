@@ -42,11 +42,6 @@ for part in "$EDP_ROOT"/scripts/demo/*.sql; do
     # demo directory, where the parts' \copy files are (\copy takes no variables)
     (cd "$DEMO_DIR" && as_run_user $PSQL -X -v ON_ERROR_STOP=1 -q -e -f "$part" -v demo_dir="$DEMO_DIR")
 done
-# TODO(lead): a part that drops a file into a watched inbox and shows its
-# notifications, once the inbox of issue 12 (edp.watch_inbox checks, the inbox
-# view) is merged: edp.watch_inbox(:'demo_dir' || '/inbox', 'demo_readings'),
-# LISTEN edp_ingest, write a file to inbox/ under a temporary name, rename it,
-# wait for the job, show edp.job_events_since.
 if grep -q FATAL "$DEMO_DIR/server.log"; then
     say "the server log has a FATAL line:"; grep FATAL "$DEMO_DIR/server.log"
 fi

@@ -34,6 +34,7 @@ for v in $(grep -o '"version": "[^"]*"' "$EDP_ROOT/META.json" | head -n 2 | cut 
 done
 
 say "static security check"; perl "$EDP_ROOT/scripts/check_security.pl"
+say "comment check"; perl "$EDP_ROOT/scripts/check_comments.pl"
 
 edp_build_install
 

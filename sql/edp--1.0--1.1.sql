@@ -283,6 +283,8 @@ DECLARE
     cells pg_catalog.regclass;
     regs pg_catalog.regclass;
     blocks pg_catalog.regclass;
+    idx record;
+    trg name;
     gis name := (SELECT n.nspname FROM pg_catalog.pg_extension e
                    JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
                   WHERE e.extname = 'postgis');
@@ -376,6 +378,19 @@ BEGIN
                               'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.trips_rollup_trigger()', rel);
     EXECUTE pg_catalog.format('CREATE TRIGGER edp_rollup_truncate AFTER TRUNCATE ON %s '
                               'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.trips_rollup_trigger()', rel);
+    FOREACH trg IN ARRAY ARRAY['edp_rollup_insert', 'edp_rollup_update', 'edp_rollup_delete', 'edp_rollup_truncate'] LOOP
+        EXECUTE pg_catalog.format('COMMENT ON TRIGGER %I ON %s IS %L', trg, rel,
+            pg_catalog.format('edp: keeps the weekly rollups and point blocks of trips table %s exact at each statement (edp.create_trips_table)', rel));
+    END LOOP;
+    -- the four tables are new: every index on them is one this function made
+    FOR idx IN SELECT x.indexrelid::pg_catalog.regclass AS i, x.indrelid::pg_catalog.regclass AS tbl,
+                      pg_catalog.regexp_replace(pg_catalog.pg_get_indexdef(x.indexrelid), '^.* USING ', '') AS def
+                 FROM pg_catalog.pg_index x
+                WHERE x.indrelid OPERATOR(pg_catalog.=) ANY (ARRAY[rel::pg_catalog.oid, cells::pg_catalog.oid,
+                                                                  regs::pg_catalog.oid, blocks::pg_catalog.oid]) LOOP
+        EXECUTE pg_catalog.format('COMMENT ON INDEX %s IS %L', idx.i,
+            pg_catalog.format('edp: index %s of %s (edp.create_trips_table of %s)', idx.def, idx.tbl, rel));
+    END LOOP;
     RETURN rel;
 END
 $$;
@@ -456,6 +471,7 @@ DECLARE
     c name;
     e edp.event_tables;
     rel name;
+    nsp name;
 BEGIN
     PERFORM edp_internal.check_owner(tbl);
     PERFORM edp_internal.check_kept_table(tbl);
@@ -480,7 +496,7 @@ BEGIN
     ELSIF order_by IS NOT NULL THEN
         RAISE EXCEPTION 'order_by applies only to keep => ''latest''' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    SELECT relname INTO rel FROM pg_class WHERE oid = tbl;
+    SELECT cl.relname, ns.nspname INTO rel, nsp FROM pg_class cl JOIN pg_namespace ns ON ns.oid = cl.relnamespace WHERE cl.oid = tbl;
     -- the dedupe probe reads rows by key; (key, ts) index serves keys starting
     -- with those; a key of several columns is indexed by one int8 hash of it
     -- (edp_internal.dedupe_hash: a fraction of a wide btree's insert cost; the
@@ -496,6 +512,9 @@ BEGIN
             EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s (%s)', left(rel, 47) || '_edp_dedupe', tbl,
                            (SELECT string_agg(quote_ident(x), ', ') FROM unnest(columns) x));
         END IF;
+        EXECUTE format('COMMENT ON INDEX %I.%I IS %L', nsp, left(rel, 47) || '_edp_dedupe',
+                       format('edp: dedupe probe index of %s on (%s) (edp.enable_dedupe)', tbl,
+                              (SELECT string_agg(quote_ident(x), ', ') FROM unnest(columns) x)));
     END IF;
     INSERT INTO edp.event_tables (relid, dedupe_mode, dedupe_columns, dedupe_order_column)
     VALUES (tbl, keep, columns, order_by)
@@ -562,6 +581,10 @@ BEGIN
                    ' FOR EACH ROW EXECUTE FUNCTION edp_internal.flatten_trigger()', source, tbl);
     EXECUTE format('CREATE TRIGGER edp_flatten_report AFTER INSERT OR UPDATE ON %s'
                    ' FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.flatten_report_trigger()', tbl);
+    EXECUTE format('COMMENT ON TRIGGER edp_flatten ON %s IS %L', tbl,
+                   format('edp: splits %I of each row of %s into its metric columns (edp.enable_flattening)', source, tbl));
+    EXECUTE format('COMMENT ON TRIGGER edp_flatten_report ON %s IS %L', tbl,
+                   format('edp: warns once per statement about unknown metrics in rows of %s (edp.enable_flattening)', tbl));
 
     RETURN edp.metric_columns(tbl);
 END
@@ -661,6 +684,9 @@ BEGIN
     EXECUTE format('ALTER TABLE %s OWNER TO %I', r, owner);
     EXECUTE format('COMMENT ON TABLE %s IS %L', r,
                    format('edp rollup of %s: events per (%s, %s bucket) packed per 768 buckets (edp.rollup_buckets() unpacks), kept by triggers edp_buckets_*', tbl, key, width));
+    EXECUTE format('COMMENT ON INDEX %s IS %L',
+                   (SELECT k.conindid::regclass FROM pg_constraint k WHERE k.conrelid = r AND k.contype = 'p'),
+                   format('edp: primary key (key, chunk_start) of the rollup of %s (edp.enable_rollup)', tbl));
     -- raw rows are read for what the rollup cannot answer (ranges off bucket
     -- boundaries, narrower widths, grouped counts, a stale rollup) and by
     -- dedupe: btree (key, ts) reads one key's rows directly; brin (ts) costs
@@ -668,6 +694,8 @@ BEGIN
     -- when rows arrive in time order)
     IF raw_index = 'btree' THEN
         EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s (%I, %I)', left(rel, 48) || '_edp_key_ts', tbl, key, ts);
+        EXECUTE format('COMMENT ON INDEX %I.%I IS %L', nsp, left(rel, 48) || '_edp_key_ts',
+                       format('edp: raw index (%I, %I) of %s, read for what its rollup cannot answer (edp.enable_rollup, raw_index btree)', key, ts, tbl));
         -- a dedupe key holding key and ts is probed through this index: the
         -- index enable_dedupe made for it alone would only cost ingest time
         IF (SELECT d.dedupe_columns @> ARRAY[key, ts] FROM edp.event_tables d WHERE d.relid = tbl) THEN
@@ -675,6 +703,8 @@ BEGIN
         END IF;
     ELSIF raw_index = 'brin' THEN
         EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s USING brin (%I)', left(rel, 48) || '_edp_ts_brin', tbl, ts);
+        EXECUTE format('COMMENT ON INDEX %I.%I IS %L', nsp, left(rel, 48) || '_edp_ts_brin',
+                       format('edp: raw index (%I) of %s, read for what its rollup cannot answer (edp.enable_rollup, raw_index brin)', ts, tbl));
     END IF;
 
     INSERT INTO edp.event_tables AS e (relid, key_column, ts_column, rollup_relid, rollup_width, rollup_stale)
@@ -881,6 +911,10 @@ BEGIN
      WHERE i.inhparent = parent AND pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT';
     EXECUTE format('CREATE CONSTRAINT TRIGGER edp_route_default AFTER INSERT ON %s '
                    'DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION edp_internal.route_default_trigger()', d);
+    EXECUTE format('COMMENT ON TABLE %s IS %L', d,
+                   format('edp: DEFAULT partition of %s, where rows wait until edp routes them into partitions made for them (edp.enable_partitioning)', parent));
+    EXECUTE format('COMMENT ON TRIGGER edp_route_default ON %s IS %L', d,
+                   format('edp: at commit, moves the rows inserted into %s into partitions made for them (edp.enable_partitioning)', d));
     PERFORM edp_internal.add_leaf_triggers(d);
     RETURN d;
 END
@@ -891,6 +925,8 @@ CREATE OR REPLACE FUNCTION edp_internal.add_leaf_triggers(leaf regclass)
  LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
+DECLARE
+    trg name;
 BEGIN
     EXECUTE format('CREATE TRIGGER edp_buckets_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS edp_new '
                    'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.buckets_trigger()', leaf);
@@ -900,6 +936,11 @@ BEGIN
                    'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.buckets_trigger()', leaf);
     EXECUTE format('CREATE TRIGGER edp_buckets_truncate BEFORE TRUNCATE ON %s '
                    'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.buckets_trigger()', leaf);
+    FOREACH trg IN ARRAY ARRAY['edp_buckets_insert', 'edp_buckets_delete', 'edp_buckets_update', 'edp_buckets_truncate'] LOOP
+        EXECUTE format('COMMENT ON TRIGGER %I ON %s IS %L', trg, leaf,
+                       format('edp: keeps the rollup and dedupe of %s exact for statements addressed to its partition %s (edp.enable_partitioning)',
+                              pg_partition_root(leaf), leaf));
+    END LOOP;
 END
 $function$;
 
@@ -921,6 +962,9 @@ BEGIN
                                   ELSE left(coalesce(nullif(trim(both '_' from regexp_replace(lower(v), '[^a-z0-9]+', '_', 'g')), ''), 'x'), 24) END, nsp);
     EXECUTE format('CREATE TABLE %I.%I PARTITION OF %s FOR VALUES IN (%s)', nsp, pname, parent,
                    CASE WHEN vnull THEN 'NULL' ELSE format('%L::%s', v, coltype) END);
+    EXECUTE format('COMMENT ON TABLE %I.%I IS %L', nsp, pname,
+                   format('edp: partition of %s for %I %s, made for the rows of that type (edp.enable_partitioning)', parent, col,
+                          CASE WHEN vnull THEN 'NULL' ELSE quote_literal(v) END));
     PERFORM edp_internal.add_leaf_triggers(format('%I.%I', nsp, pname)::regclass);
     RETURN format('%I.%I', nsp, pname)::regclass;
 END
@@ -951,6 +995,8 @@ CREATE OR REPLACE FUNCTION edp_internal.ensure_bucket_triggers(tbl regclass)
  LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
+DECLARE
+    trg name;
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'edp_buckets_insert') THEN
         EXECUTE format('CREATE TRIGGER edp_buckets_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS edp_new '
@@ -961,6 +1007,10 @@ BEGIN
                        'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.buckets_trigger()', tbl);
         EXECUTE format('CREATE TRIGGER edp_buckets_truncate AFTER TRUNCATE ON %s '
                        'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.buckets_trigger()', tbl);
+        FOREACH trg IN ARRAY ARRAY['edp_buckets_insert', 'edp_buckets_delete', 'edp_buckets_update', 'edp_buckets_truncate'] LOOP
+            EXECUTE format('COMMENT ON TRIGGER %I ON %s IS %L', trg, tbl,
+                           format('edp: keeps the rollup and dedupe of %s exact at each statement (edp.enable_rollup, edp.enable_dedupe)', tbl));
+        END LOOP;
     END IF;
 END
 $function$;
@@ -1269,6 +1319,7 @@ DECLARE
     v text;
     vnull boolean;
     hi timestamptz;
+    trg name;
 BEGIN
     SELECT * INTO e FROM edp.event_tables WHERE relid = root;
     SELECT s.nspname, c.relname INTO nsp, base FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
@@ -1288,6 +1339,9 @@ BEGIN
                    CASE WHEN e.partition_type_column IS NOT NULL
                         THEN format(' PARTITION BY LIST (%I)', e.partition_type_column) ELSE '' END);
     part := format('%I.%I', nsp, pname)::regclass;
+    EXECUTE format('COMMENT ON TABLE %s IS %L', part,
+                   format('edp: partition of %s for the %s from %s UTC, made for the rows of that %s (edp.enable_partitioning)',
+                          root, e.partition_period, to_char(p AT TIME ZONE 'UTC', 'YYYY-MM-DD'), e.partition_period));
     IF e.partition_type_column IS NOT NULL THEN
         -- the day level is partitioned too: DML addressed to it fires its
         -- own statement triggers, not its leaves' (TRUNCATE fires the
@@ -1298,6 +1352,11 @@ BEGIN
                        'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.buckets_trigger()', part);
         EXECUTE format('CREATE TRIGGER edp_buckets_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS edp_old NEW TABLE AS edp_new '
                        'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.buckets_trigger()', part);
+        FOREACH trg IN ARRAY ARRAY['edp_buckets_insert', 'edp_buckets_delete', 'edp_buckets_update'] LOOP
+            EXECUTE format('COMMENT ON TRIGGER %I ON %s IS %L', trg, part,
+                           format('edp: keeps the rollup and dedupe of %s exact for statements addressed to its partition %s (edp.enable_partitioning)',
+                                  root, part));
+        END LOOP;
         PERFORM edp_internal.add_default_partition(part);
         FOR v, vnull IN SELECT DISTINCT t.v, coalesce(t.vnull, t.v IS NULL)
                           FROM unnest(types, typenulls) AS t(v, vnull) LOOP
@@ -1732,6 +1791,8 @@ BEGIN
     -- code cannot leave objects in the session of whoever loaded the rows.
     moving := format('%I.%I', nsp, 'edp_moving_' || pg_backend_pid());
     EXECUTE format('CREATE UNLOGGED TABLE %s (LIKE %s)', moving, root);
+    EXECUTE format('COMMENT ON TABLE %s IS %L', moving,
+                   format('edp: rows of %s moving into their partitions (edp_internal.route_default_rows drops it when done)', dflt));
 
     IF parent = root THEN
         -- period level: every row with a time leaves the DEFAULT partition in
@@ -1742,7 +1803,9 @@ BEGIN
         -- fire for rows that are only moving.)
         EXECUTE format('WITH m AS (DELETE FROM %s WHERE %I IS NOT NULL AND isfinite(%I) RETURNING *) INSERT INTO %s SELECT * FROM m',
                        dflt, e.ts_column, e.ts_column, moving);
-        EXECUTE format('CREATE INDEX ON %s (%I)', moving, e.ts_column);
+        EXECUTE format('CREATE INDEX %I ON %s (%I)', 'edp_moving_' || pg_backend_pid() || '_ts', moving, e.ts_column);
+        EXECUTE format('COMMENT ON INDEX %I.%I IS %L', nsp, 'edp_moving_' || pg_backend_pid() || '_ts',
+                       'edp: reads the moving rows back by day (edp_internal.route_default_rows)');
         FOR p IN EXECUTE format('SELECT DISTINCT date_trunc(%L, %I AT TIME ZONE ''UTC'') AT TIME ZONE ''UTC'' '
                                 'FROM %s ORDER BY 1', e.partition_period, e.ts_column, moving) LOOP
             hi := CASE WHEN p > '294276-12-31 23:59:59.999999+00'::timestamptz - step THEN 'infinity' ELSE p + step END;

@@ -1,7 +1,9 @@
 -- hourly buckets per customer: rollup kept at ingest, dedupe, zero fill, time zones, partitions
 \pset footer off
 SET timezone = 'UTC';
+SET client_min_messages = warning;
 DROP TABLE IF EXISTS demo_customer_events CASCADE;
+RESET client_min_messages;
 CREATE TABLE demo_customer_events (customer_id bigint, event_type text, transaction_id uuid, event_ts timestamptz)
     PARTITION BY RANGE (event_ts);
 SELECT edp.enable_partitioning('demo_customer_events', ts => 'event_ts', period => 'month');

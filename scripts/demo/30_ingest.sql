@@ -16,7 +16,12 @@ DROP TABLE IF EXISTS demo_malformed;
 RESET client_min_messages;
 CREATE TABLE demo_malformed (customer_id text, event_type text, transaction_id uuid, ts timestamptz NOT NULL);
 \copy (SELECT md5((g % 50)::text), 'INGEST', CASE WHEN g % 97 = 0 THEN 'not-a-uuid' ELSE md5(g::text) END, CASE WHEN g % 40 = 0 THEN NULL ELSE timestamptz '2021-03-01 00:00+00' + g * interval '17 seconds' END FROM generate_series(1, 2000) g) to 'customer-events-malformed.csv' with (format csv)
+-- the COPY's NOTICE summary is the job row shown next
+SET client_min_messages = warning;
 \copy demo_malformed from 'customer-events-malformed.csv' with (format csv, on_error 'quarantine', reject_limit 1000)
+RESET client_min_messages;
+SELECT id, status, rows_in, loaded, rejected FROM edp.jobs
+ WHERE id = (SELECT max(id) FROM edp.jobs WHERE target = 'demo_malformed'::regclass);
 SELECT line, sqlstate, column_name, message FROM edp.rejects
  WHERE job_id = (SELECT max(id) FROM edp.jobs WHERE target = 'demo_malformed'::regclass) ORDER BY line LIMIT 3;
 

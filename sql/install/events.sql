@@ -110,6 +110,10 @@ BEGIN
                    ' FOR EACH ROW EXECUTE FUNCTION edp_internal.flatten_trigger()', source, tbl);
     EXECUTE format('CREATE TRIGGER edp_flatten_report AFTER INSERT OR UPDATE ON %s'
                    ' FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.flatten_report_trigger()', tbl);
+    EXECUTE format('COMMENT ON TRIGGER edp_flatten ON %s IS %L', tbl,
+                   format('edp: splits %I of each row of %s into its metric columns (edp.enable_flattening)', source, tbl));
+    EXECUTE format('COMMENT ON TRIGGER edp_flatten_report ON %s IS %L', tbl,
+                   format('edp: warns once per statement about unknown metrics in rows of %s (edp.enable_flattening)', tbl));
 
     RETURN edp.metric_columns(tbl);
 END

@@ -176,6 +176,8 @@ DECLARE
     cells pg_catalog.regclass;
     regs pg_catalog.regclass;
     blocks pg_catalog.regclass;
+    idx record;
+    trg name;
     gis name := (SELECT n.nspname FROM pg_catalog.pg_extension e
                    JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
                   WHERE e.extname = 'postgis');
@@ -269,6 +271,19 @@ BEGIN
                               'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.trips_rollup_trigger()', rel);
     EXECUTE pg_catalog.format('CREATE TRIGGER edp_rollup_truncate AFTER TRUNCATE ON %s '
                               'FOR EACH STATEMENT EXECUTE FUNCTION edp_internal.trips_rollup_trigger()', rel);
+    FOREACH trg IN ARRAY ARRAY['edp_rollup_insert', 'edp_rollup_update', 'edp_rollup_delete', 'edp_rollup_truncate'] LOOP
+        EXECUTE pg_catalog.format('COMMENT ON TRIGGER %I ON %s IS %L', trg, rel,
+            pg_catalog.format('edp: keeps the weekly rollups and point blocks of trips table %s exact at each statement (edp.create_trips_table)', rel));
+    END LOOP;
+    -- the four tables are new: every index on them is one this function made
+    FOR idx IN SELECT x.indexrelid::pg_catalog.regclass AS i, x.indrelid::pg_catalog.regclass AS tbl,
+                      pg_catalog.regexp_replace(pg_catalog.pg_get_indexdef(x.indexrelid), '^.* USING ', '') AS def
+                 FROM pg_catalog.pg_index x
+                WHERE x.indrelid OPERATOR(pg_catalog.=) ANY (ARRAY[rel::pg_catalog.oid, cells::pg_catalog.oid,
+                                                                  regs::pg_catalog.oid, blocks::pg_catalog.oid]) LOOP
+        EXECUTE pg_catalog.format('COMMENT ON INDEX %s IS %L', idx.i,
+            pg_catalog.format('edp: index %s of %s (edp.create_trips_table of %s)', idx.def, idx.tbl, rel));
+    END LOOP;
     RETURN rel;
 END
 $$;
