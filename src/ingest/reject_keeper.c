@@ -25,9 +25,10 @@
  * message queue the caller streams into: the job ('J'), its rejects ('R',
  * in line order, at most EDP_KEPT_REJECTS rows and EDP_KEPT_BYTES bytes),
  * then the error ('E', with the number of rejects sent).  The worker
- * commits only after 'E': a caller that errors out or is cancelled while
- * sending detaches from the queue, and the worker then ends without
- * recording anything.  The worker writes only through the ledger's own
+ * commits only after 'E', and only while its caller is still attached to
+ * the queue: a caller that errors out or is cancelled, while it sends or
+ * while it waits, detaches at its abort, and the worker then ends without
+ * recording anything (unless it was already committing).  The worker writes only through the ledger's own
  * functions (ingest/ledger.c: as the extension's owner, restricted, with
  * a pinned search_path) and runs no code of any user.
  *
@@ -326,8 +327,8 @@ edp_keep_count(EdpRejectKeeper *k, bool *capped)
  * Hand over the job's error and wait for the worker to commit.  True when
  * the job and its rejects are recorded; otherwise a WARNING said why.
  * The wait ends with the worker, whatever it does; a cancel of the caller
- * meanwhile stops the worker too (if it has not committed yet, nothing is
- * recorded).
+ * meanwhile stops the worker too (unless it is already committing,
+ * nothing is recorded: see the end of edp_reject_keeper_main).
  */
 bool
 edp_keep_finish(EdpRejectKeeper *k, const char *error, int sqlerrcode)
@@ -419,6 +420,8 @@ edp_reject_keeper_main(Datum main_arg)
 	char	   *options;
 	char	   *error;
 	int			sqlerrcode;
+	Size		len;
+	void	   *data;
 
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
@@ -494,6 +497,17 @@ edp_reject_keeper_main(Datum main_arg)
 	if (pq_getmsgint64(msg) != received)
 		elog(ERROR, "edp reject keeper: rejects lost on the way");	/* internal error */
 	edp_job_fail_counts(job_id, &counts, error, sqlerrcode);
+
+	/*
+	 * Commit only for a caller that still waits: one that was cancelled or
+	 * ended meanwhile has detached from the queue (at its abort, before it
+	 * released its locks, so a worker that waited for one of them sees it).
+	 */
+	if (shm_mq_receive(mqh, &len, &data, true) != SHM_MQ_WOULD_BLOCK)
+		ereport(ERROR,
+				(errcode(ERRCODE_QUERY_CANCELED),
+				 errmsg("the failed load stopped waiting for its job to be kept"),
+				 errdetail("Nothing of it is kept.")));
 
 	/* the failed notification goes with this commit */
 	PopActiveSnapshot();
