@@ -43,6 +43,7 @@ OBJS = \
 	src/ingest/ledger.o \
 	src/ingest/notify.o \
 	src/ingest/progress.o \
+	src/ingest/reject_keeper.o \
 	src/ingest/worker.o \
 	src/ingest/worker_start.o \
 	src/trips/blocks.o \
@@ -68,7 +69,7 @@ PG_CPPFLAGS += -I$(srcdir)/src -DEDP_VERSION='"$(EXTVERSION)"'
 
 # pg_regress: tests live in sql/ + expected/ beside the install scripts
 # (every sql/edp--*.sql is an extension script; test names never contain --)
-REGRESS = setup catalog comments generator flatten flatten_invariant flatten_fuzz buckets buckets_keys rollup dedupe partitions bucket_views aggregate_parallel scale_out ingest ingest_privileges copy_quarantine trips trips_copy trips_cluster trips_rollup trips_blocks trips_aggregate trips_bi trips_errors integration write_paths hostile_input
+REGRESS = setup catalog comments generator flatten flatten_invariant flatten_fuzz buckets buckets_keys rollup dedupe partitions bucket_views aggregate_parallel scale_out ingest ingest_privileges copy_quarantine ingest_reject_abort trips trips_copy trips_cluster trips_rollup trips_blocks trips_aggregate trips_bi trips_errors integration write_paths hostile_input
 REGRESS_OPTS = --inputdir=. --temp-instance=./tmp_check --temp-config=test/edp.conf
 
 TAP_TESTS = 1

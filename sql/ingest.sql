@@ -84,11 +84,16 @@ SELECT status FROM edp.ingest('ing_small', :'plain', reject_percent => 150); -- 
 SELECT status FROM edp.ingest('ing_small', '/nonexistent/file.csv'); -- ERROR
 SELECT status FROM edp.ingest('edp.job_events_id_seq', :'plain'); -- ERROR
 
--- reject limits abort a job whose input is garbage (nothing of it stays)
+-- reject limits abort a job whose input is garbage (nothing of it stays in
+-- the table; its job and rejects are kept as a failed job, see ingest_reject_abort)
 \set VERBOSITY sqlstate
 SELECT status FROM edp.ingest('ing_events', :'events', reject_limit => 3, force => true); -- ERROR
 SELECT status FROM edp.ingest_data('ing_small', E'id,name,score\nx,a,1\n9,b,2\n', reject_percent => 40); -- ERROR
 \set VERBOSITY default
+SELECT j.target, j.status, j.rows_in, j.loaded, j.rejected,
+       (SELECT count(*) FROM edp.rejects r WHERE r.job_id = j.id) AS kept_rejects
+  FROM edp.jobs j WHERE j.options ? 'rolled_back' ORDER BY j.id;
+DELETE FROM edp.jobs WHERE options ? 'rolled_back';
 SELECT status, loaded, rejected
   FROM edp.ingest_data('ing_small', E'id,name,score\nx,a,1\n9,b,2\n', reject_limit => 1);
 

@@ -61,6 +61,7 @@
 #include "ingest/ingest.h"
 #include "ingest/ingest_internal.h"
 #include "ingest/ledger.h"
+#include "ingest/reject_keeper.h"
 #include "core/loader.h"
 
 static char *edp_normalise_name(const char *name);
@@ -1418,26 +1419,77 @@ edp_ingest_end_transaction(EdpIngest *ing)
 	error_context_stack = errcallback.previous;
 }
 
-/* a job whose input is garbage stops (a background job keeps its committed batches) */
+/* the error of a job that passed its reject limit (over_limit) or percentage */
+static char *
+reject_limit_message(EdpIngest *ing, int64 job_id, bool over_limit)
+{
+	EdpJobCounts *c = &ing->counts;
+
+	if (over_limit)
+		return psprintf("ingest job " INT64_FORMAT " rejected " INT64_FORMAT " rows, more than its reject limit of " INT64_FORMAT,
+						job_id, c->rejected, ing->opts.reject_limit);
+	return psprintf("ingest job " INT64_FORMAT " rejected %.1f%% of its rows, more than its reject limit of %g%%",
+					job_id, 100.0 * c->rejected / c->rows_in, ing->opts.reject_percent);
+}
+
+/*
+ * A job whose input is garbage stops.  A background job keeps its
+ * committed batches; a synchronous one rolls back with its caller's
+ * transaction, but first hands its job and rejects to a worker that
+ * commits them as a new failed job (ingest/reject_keeper.c): the error
+ * names that job, whose rejects say why the load failed.
+ */
 static void
 edp_ingest_check_reject_limit(EdpIngest *ing)
 {
 	EdpJobCounts *c = &ing->counts;
+	bool		over_limit = ing->opts.reject_limit >= 0 && c->rejected > ing->opts.reject_limit;
+	bool		over_percent = ing->opts.reject_percent >= 0 && c->rows_in > 0 &&
+		100.0 * c->rejected / c->rows_in > ing->opts.reject_percent;
+	EdpRejectKeeper *keeper = NULL;
+	int64		kept_id = 0;
+	char	   *detail;
 
-	if (ing->opts.reject_limit >= 0 && c->rejected > ing->opts.reject_limit)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("ingest job " INT64_FORMAT " rejected " INT64_FORMAT " rows, more than its reject limit of " INT64_FORMAT,
-						ing->job_id, c->rejected, ing->opts.reject_limit),
-				 errdetail("Stopped at line " INT64_FORMAT " of the input.", c->lines_done)));
-	if (ing->opts.reject_percent >= 0 && c->rows_in > 0 &&
-		100.0 * c->rejected / c->rows_in > ing->opts.reject_percent)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("ingest job " INT64_FORMAT " rejected %.1f%% of its rows, more than its reject limit of %g%%",
-						ing->job_id, 100.0 * c->rejected / c->rows_in, ing->opts.reject_percent),
-				 errdetail("Stopped at line " INT64_FORMAT " of the input, after " INT64_FORMAT " rejects in " INT64_FORMAT " rows.",
-						   c->lines_done, c->rejected, c->rows_in)));
+	if (!over_limit && !over_percent)
+		return;
+	if (over_limit)
+		detail = psprintf("Stopped at line " INT64_FORMAT " of the input.", c->lines_done);
+	else
+		detail = psprintf("Stopped at line " INT64_FORMAT " of the input, after " INT64_FORMAT " rejects in " INT64_FORMAT " rows.",
+						  c->lines_done, c->rejected, c->rows_in);
+
+	if (ing->mode == EDP_INGEST_SYNC)
+		keeper = edp_keep_begin(ing->job_id, c);
+	if (keeper != NULL)
+	{
+		int64		id = edp_keep_job_id(keeper);
+		bool		capped;
+		int64		n = edp_keep_count(keeper, &capped);
+		char	   *kept = capped ?
+			psprintf("; edp.rejects keeps the first " INT64_FORMAT " of its " INT64_FORMAT
+					 " rejects (at most %d rows and %d MB are kept)",
+					 n, c->rejected, EDP_KEPT_REJECTS, (int) (EDP_KEPT_BYTES / (1024 * 1024))) : "";
+		char	   *stored = psprintf("%s; the load was rolled back with its transaction, none of its rows stay in the table%s",
+									  reject_limit_message(ing, id, over_limit), kept);
+
+		if (edp_keep_finish(keeper, stored, ERRCODE_DATA_EXCEPTION))
+		{
+			kept_id = id;
+			detail = capped ?
+				psprintf("%s The load was rolled back; it is kept as failed job " INT64_FORMAT
+						 ", with the first " INT64_FORMAT " of its " INT64_FORMAT " rejects.",
+						 detail, id, n, c->rejected) :
+				psprintf("%s The load was rolled back; it is kept as failed job " INT64_FORMAT
+						 ", with its rejects.", detail, id);
+		}
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_EXCEPTION),
+			 errmsg_internal("%s", reject_limit_message(ing, kept_id != 0 ? kept_id : ing->job_id, over_limit)),
+			 errdetail_internal("%s", detail),
+			 kept_id != 0 ?
+			 errhint("The rejected lines and their reasons are in edp.rejects (job_id = " INT64_FORMAT ").",
+					 kept_id) : 0));
 }
 
 const EdpJobCounts *

@@ -132,6 +132,14 @@ edp_job_fail(int64 job_id, const char *error, int sqlerrcode)
 			   sqlerrcode != 0 ? unpack_sql_state(sqlerrcode) : NULL);
 }
 
+/* the same with the job's counts (a synchronous load kept after its rollback) */
+void
+edp_job_fail_counts(int64 job_id, const EdpJobCounts *counts, const char *error, int sqlerrcode)
+{
+	job_update(job_id, "failed", "failed", counts, error,
+			   sqlerrcode != 0 ? unpack_sql_state(sqlerrcode) : NULL);
+}
+
 /*
  * The event's payload: the job's ids, status and counts; a progress event
  * also the bytes read and the input's size (bytes_done, bytes_total), a
@@ -613,7 +621,9 @@ edp_job_requeue(int64 job_id)
 	"UPDATE edp.jobs SET status = 'queued', cancel_requested = false, error = NULL, worker_pid = NULL, "
 	"  finished_at = NULL "
 	"WHERE id OPERATOR(pg_catalog.=) $1 AND status OPERATOR(pg_catalog.=) ANY ('{failed,cancelled}'::pg_catalog.text[]) "
-	"  AND source OPERATOR(pg_catalog.<>) 'client' AND kind OPERATOR(pg_catalog.=) 'ingest' AND (owner OPERATOR(pg_catalog.=) $2::pg_catalog.regrole OR $3)";
+	"  AND source OPERATOR(pg_catalog.<>) 'client' AND kind OPERATOR(pg_catalog.=) 'ingest' AND (owner OPERATOR(pg_catalog.=) $2::pg_catalog.regrole OR $3) "
+	/* a synchronous load kept after its rollback committed nothing to continue after */
+	"  AND NOT options OPERATOR(pg_catalog.?) 'rolled_back'";
 	Oid			types[3] = {INT8OID, OIDOID, BOOLOID};
 	Datum		values[3];
 	EdpIdentity lu;
@@ -666,4 +676,145 @@ edp_job_request_cancel(int64 job_id)
 	if (cancelled)
 		edp_job_update(job_id, "cancelled", "cancelled", NULL, NULL);
 	return found;
+}
+
+/* ------------------------------------------- synchronous loads kept after abort */
+
+/*
+ * A new job id, drawn outside any row: the sequence is not transactional,
+ * so the id is this caller's whether or not its transaction commits.
+ */
+int64
+edp_job_next_id(void)
+{
+	EdpIdentity lu;
+	bool		isnull;
+	int64		id;
+
+	ledger_enter(&lu);
+	execute("SELECT pg_catalog.nextval('edp.jobs_id_seq')", 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	ledger_leave(&lu);
+	return id;
+}
+
+/* what a running job is: owner, run_as, source, target, format, options, size */
+void
+edp_job_describe(int64 job_id, EdpJobSpec *spec, int64 *size)
+{
+	static const char *sql =
+	"SELECT owner::pg_catalog.oid, run_as::pg_catalog.oid, source, target::pg_catalog.oid, format, "
+	"       options, COALESCE(size, 0) FROM edp.jobs WHERE id OPERATOR(pg_catalog.=) $1";
+	Oid			types[1] = {INT8OID};
+	Datum		values[1];
+	EdpIdentity lu;
+	MemoryContext caller = CurrentMemoryContext;
+	MemoryContext old;
+	HeapTuple	t;
+	TupleDesc	d;
+	bool		isnull;
+
+	memset(spec, 0, sizeof(*spec));
+	values[0] = Int64GetDatum(job_id);
+	ledger_enter(&lu);
+	execute(sql, 1, types, values, NULL, SPI_OK_SELECT);
+	if (SPI_processed != 1)
+		elog(ERROR, "edp job " INT64_FORMAT " not found", job_id);	/* internal error */
+	t = SPI_tuptable->vals[0];
+	d = SPI_tuptable->tupdesc;
+	old = MemoryContextSwitchTo(caller);
+	spec->id = job_id;
+	spec->owner = DatumGetObjectId(SPI_getbinval(t, d, 1, &isnull));
+	spec->run_as = DatumGetObjectId(SPI_getbinval(t, d, 2, &isnull));
+	spec->source = SPI_getvalue(t, d, 3);
+	spec->target = DatumGetObjectId(SPI_getbinval(t, d, 4, &isnull));
+	spec->format = SPI_getvalue(t, d, 5);
+	spec->options = DatumGetJsonbPCopy(SPI_getbinval(t, d, 6, &isnull));
+	*size = DatumGetInt64(SPI_getbinval(t, d, 7, &isnull));
+	MemoryContextSwitchTo(old);
+	ledger_leave(&lu);
+}
+
+/*
+ * Insert the running job spec describes under the id the caller drew
+ * (edp_job_next_id), its options marked "rolled_back" (edp.resume_job()
+ * refuses it: nothing of it was committed), and send its "started" event.
+ */
+void
+edp_job_create_kept(int64 job_id, const EdpJobSpec *spec, int64 size)
+{
+	static const char *sql =
+	"INSERT INTO edp.jobs (id, owner, run_as, source, target, format, options, status, size, started_at) "
+	"OVERRIDING SYSTEM VALUE "
+	"VALUES ($1, $2::pg_catalog.regrole, $3::pg_catalog.regrole, $4, $5::pg_catalog.regclass, $6, "
+	"        $7 OPERATOR(pg_catalog.||) '{\"rolled_back\": true}'::pg_catalog.jsonb, 'running', $8, "
+	"        pg_catalog.clock_timestamp())";
+	Oid			types[8] = {INT8OID, OIDOID, OIDOID, TEXTOID, OIDOID, TEXTOID, JSONBOID, INT8OID};
+	Datum		values[8];
+	char		nulls[8] = "        ";
+	EdpIdentity lu;
+
+	edp_require_current_extension();
+	values[0] = Int64GetDatum(job_id);
+	values[1] = ObjectIdGetDatum(spec->owner);
+	values[2] = ObjectIdGetDatum(spec->run_as);
+	values[3] = CStringGetTextDatum(spec->source);
+	values[4] = ObjectIdGetDatum(spec->target);
+	values[5] = text_or_null(spec->format, nulls, 5);
+	values[6] = JsonbPGetDatum(spec->options);
+	values[7] = Int64GetDatum(size);
+	ledger_enter(&lu);
+	execute(sql, 8, types, values, nulls, SPI_OK_INSERT);
+	ledger_leave(&lu);
+	edp_job_update(job_id, "started", NULL, NULL, NULL);
+}
+
+/*
+ * Call fn for each reject of job_id, in line order, until it returns
+ * false.  Rows come a few at a time through a cursor, and each row's
+ * strings live only while fn runs: memory does not grow with the rejects.
+ */
+void
+edp_job_foreach_reject(int64 job_id, EdpRejectFn fn, void *arg)
+{
+	static const char *sql =
+	"SELECT line, raw_line, column_name, sqlstate, message FROM edp.rejects "
+	"WHERE job_id OPERATOR(pg_catalog.=) $1 ORDER BY line";
+	Oid			types[1] = {INT8OID};
+	Datum		values[1];
+	EdpIdentity lu;
+	MemoryContext row_cxt;
+	Portal		portal;
+	bool		more = true;
+
+	row_cxt = AllocSetContextCreate(CurrentMemoryContext, "edp reject row", ALLOCSET_DEFAULT_SIZES);
+	values[0] = Int64GetDatum(job_id);
+	ledger_enter(&lu);
+	/* not read-only: the rows this very statement inserted must be seen */
+	portal = SPI_cursor_open_with_args(NULL, sql, 1, types, values, NULL, false, 0);
+	while (more)
+	{
+		uint64		i;
+
+		SPI_cursor_fetch(portal, true, 64);
+		if (SPI_processed == 0)
+			break;
+		for (i = 0; i < SPI_processed && more; i++)
+		{
+			HeapTuple	t = SPI_tuptable->vals[i];
+			TupleDesc	d = SPI_tuptable->tupdesc;
+			MemoryContext old = MemoryContextSwitchTo(row_cxt);
+			bool		isnull;
+			int64		line = DatumGetInt64(SPI_getbinval(t, d, 1, &isnull));
+
+			more = fn(arg, line, SPI_getvalue(t, d, 2), SPI_getvalue(t, d, 3),
+					  SPI_getvalue(t, d, 4), SPI_getvalue(t, d, 5));
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(row_cxt);
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	ledger_leave(&lu);
+	MemoryContextDelete(row_cxt);
 }

@@ -54,6 +54,8 @@ extern int64 edp_job_create(Oid owner, Oid run_as, const char *source, Oid targe
 extern bool edp_job_update(int64 job_id, const char *event, const char *status,
 						   const EdpJobCounts *counts, const char *error);
 extern void edp_job_fail(int64 job_id, const char *error, int sqlerrcode);
+extern void edp_job_fail_counts(int64 job_id, const EdpJobCounts *counts, const char *error,
+								int sqlerrcode);
 extern void edp_job_set_kind(int64 job_id, const char *kind);
 extern void edp_job_set_input(int64 job_id, const char *format, const char *checksum, int64 size);
 extern int64 edp_job_find_loaded(Oid owner, Oid target, const char *checksum, int64 size, bool size_only);
@@ -69,5 +71,13 @@ extern bool edp_job_requeue_crashed(int64 job_id);
 extern int	edp_job_fail_stale(void);
 extern bool edp_job_requeue(int64 job_id);
 extern bool edp_job_request_cancel(int64 job_id);
+
+/* a synchronous load kept after its rollback (ingest/reject_keeper.c) */
+typedef bool (*EdpRejectFn) (void *arg, int64 line, const char *raw_line, const char *column,
+							 const char *sqlstate, const char *message);
+extern int64 edp_job_next_id(void);
+extern void edp_job_describe(int64 job_id, EdpJobSpec *spec, int64 *size);
+extern void edp_job_create_kept(int64 job_id, const EdpJobSpec *spec, int64 size);
+extern void edp_job_foreach_reject(int64 job_id, EdpRejectFn fn, void *arg);
 
 #endif							/* EDP_JOB_H */
