@@ -132,6 +132,16 @@ escape_code(EdpIngest *ing, unsigned char c)
 	}
 }
 
+/*
+ * Bytes the reader looks at one by one: those escape_code may escape and
+ * the line ends (after which a backslash is escaped).  Any other byte is
+ * handed over as it is, a run at a time.
+ */
+static const bool byte_needs_look[256] = {
+	[0x00] = true, ['\n'] = true, ['\r'] = true, [0x1e] = true, [0x1f] = true,
+	['\\'] = true, [EDP_ESC] = true
+};
+
 /* do the input's first bytes end their lines in a bare CR (a CR and no LF)? */
 static bool
 lines_end_in_cr(const char *buf, int len)
@@ -252,6 +262,23 @@ edp_ingest_read_cb(void *outbuf, int minread, int maxread)
 			if (total >= minread || !fill_input(ing))
 				break;
 			continue;
+		}
+		if (!ing->at_line_start)
+		{
+			/* inside a line: the bytes up to the next one to look at, at once */
+			const unsigned char *p = (const unsigned char *) ing->inbuf + ing->in_pos;
+			int			avail = Min(ing->in_len - ing->in_pos, maxread - total);
+			int			run = 0;
+
+			while (run < avail && !byte_needs_look[p[run]])
+				run++;
+			if (run > 0)
+			{
+				memcpy(out + total, p, run);
+				total += run;
+				ing->in_pos += run;
+				continue;
+			}
 		}
 		c = (unsigned char) ing->inbuf[ing->in_pos];
 		/* (a CR that is data, LF lines, starts no line of its own) */
