@@ -77,9 +77,13 @@ struct EdpIngest
 	int			in_len;
 	int			esc_pending;	/* the code of an escape cut short, or -1 */
 	bool		at_line_start;	/* the last byte handed over ended a line */
+	bool		after_cr;		/* and it was a CR */
 	bool		bom_checked;	/* the first bytes were looked at */
+	bool		in_eof;			/* the input's last byte is in inbuf */
 	bool		escape_cr;		/* lines ending in LF or CRLF: CR is data */
-	bool		raw_stream;		/* a client stream read as COPY reads it: no escapes */
+	bool		raw_stream;		/* a client stream in COPY's text format or
+								 * another encoding: read as COPY reads it,
+								 * no escapes */
 	bool		first_cid_set;	/* first_cid holds the load's first statement */
 	CommandId	first_cid;		/* (a background job: this batch's) */
 	Tuplestorestate *written;	/* rows of committed batches awaiting upkeep

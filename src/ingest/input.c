@@ -27,6 +27,13 @@
  * mark at the very start of the input is dropped, whatever the format.  The
  * checksum is of the input as it is.
  *
+ * A client's CSV or JSON-lines stream (quarantine COPY) is escaped the
+ * same way, but its last line may be psql's end marker, a lone \. line,
+ * which is then the end of the data and no record (at_end_marker: the
+ * reader holds back the few bytes of a candidate until it knows whether
+ * anything follows).  COPY's text format, and a stream in another encoding,
+ * reach COPY's parser as they are (raw_stream).
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -126,6 +133,90 @@ escape_code(EdpIngest *ing, unsigned char c)
 }
 
 /*
+ * Bytes the reader looks at one by one: those escape_code may escape and
+ * the line ends (after which a backslash is escaped).  Any other byte is
+ * handed over as it is, a run at a time.
+ */
+static const bool byte_needs_look[256] = {
+	[0x00] = true, ['\n'] = true, ['\r'] = true, [0x1e] = true, [0x1f] = true,
+	['\\'] = true, [EDP_ESC] = true
+};
+
+/* do the input's first bytes end their lines in a bare CR (a CR and no LF)? */
+static bool
+lines_end_in_cr(const char *buf, int len)
+{
+	return memchr(buf, '\r', len) != NULL && memchr(buf, '\n', len) == NULL;
+}
+
+/*
+ * Read more of the input into inbuf, after the bytes not yet handed over
+ * (moved to its start); false at the end of the input.  A stream's first
+ * read gathers PEEK_BYTES (or the whole of a shorter input) whatever the
+ * size of the client's messages, so that its first bytes settle the byte
+ * order mark and the line ends as a file's first bytes do.
+ */
+static bool
+fill_input(EdpIngest *ing)
+{
+	int			keep = ing->in_len - ing->in_pos;
+	int			n = 0;
+
+	if (ing->in_eof)
+		return false;
+	memmove(ing->inbuf, ing->inbuf + ing->in_pos, keep);
+	ing->in_pos = 0;
+	ing->in_len = keep;
+	do
+	{
+		n = read_raw(ing, ing->inbuf + ing->in_len, PEEK_BYTES - ing->in_len);
+		if (n == 0)
+		{
+			ing->in_eof = true;
+			break;
+		}
+		hash_update(ing, ing->inbuf + ing->in_len, n);
+		ing->bytes_read += n;
+		ing->in_len += n;
+	} while (!ing->bom_checked && ing->read_fn != NULL && ing->in_len < PEEK_BYTES);
+	if (!ing->bom_checked)
+	{
+		ing->bom_checked = true;
+		if (ing->in_len >= 3 && memcmp(ing->inbuf, utf8_bom, 3) == 0)
+			ing->in_pos = 3;
+		if (ing->read_fn != NULL)
+			ing->escape_cr = !lines_end_in_cr(ing->inbuf + ing->in_pos, ing->in_len - ing->in_pos);
+	}
+	return ing->in_len > keep;
+}
+
+/*
+ * At a backslash starting a line of a stream: is the rest of the input a
+ * lone \. line, the end marker psql sends (before PostgreSQL 18 it stops
+ * reading a file at one, and sends it)?  It is then the end of the data,
+ * not a record; a \. line that more bytes follow is a record, as in a file.
+ * Looks ahead at most one byte past the longest marker, "\\.\r\n".
+ */
+static bool
+at_end_marker(EdpIngest *ing)
+{
+	static const char *const markers[] = {"\\.", "\\.\n", "\\.\r\n", "\\.\r"};
+	int			rest;
+	int			i;
+
+	while (ing->in_len - ing->in_pos <= 4 && fill_input(ing))
+		;
+	rest = ing->in_len - ing->in_pos;
+	if (!ing->in_eof || rest > 4)
+		return false;
+	for (i = 0; i < (int) lengthof(markers); i++)
+		if (rest == (int) strlen(markers[i]) &&
+			memcmp(ing->inbuf + ing->in_pos, markers[i], rest) == 0)
+			return true;
+	return false;
+}
+
+/*
  * COPY's data source: fill outbuf with at least minread bytes unless at
  * EOF, the input escaped as the file header says.
  */
@@ -139,8 +230,9 @@ edp_ingest_read_cb(void *outbuf, int minread, int maxread)
 	if (ing->raw_stream)
 	{
 		/*
-		 * A client stream (COPY ... ON_ERROR): COPY's own rules, options
-		 * and encoding apply as the user gave them, so nothing is escaped.
+		 * A client stream in COPY's text format or another encoding
+		 * (COPY ... ON_ERROR): COPY's own rules apply as the user gave
+		 * them, so nothing is escaped.
 		 */
 		while (total < minread)
 		{
@@ -167,26 +259,36 @@ edp_ingest_read_cb(void *outbuf, int minread, int maxread)
 		}
 		if (ing->in_pos >= ing->in_len)
 		{
-			int			n;
-
-			if (total >= minread)
+			if (total >= minread || !fill_input(ing))
 				break;
-			n = read_raw(ing, ing->inbuf, PEEK_BYTES);
-			if (n == 0)
-				break;
-			hash_update(ing, ing->inbuf, n);
-			ing->bytes_read += n;
-			ing->in_pos = 0;
-			ing->in_len = n;
-			if (!ing->bom_checked)
-			{
-				ing->bom_checked = true;
-				if (n >= 3 && memcmp(ing->inbuf, utf8_bom, 3) == 0)
-					ing->in_pos = 3;
-			}
 			continue;
 		}
-		c = (unsigned char) ing->inbuf[ing->in_pos++];
+		if (!ing->at_line_start)
+		{
+			/* inside a line: the bytes up to the next one to look at, at once */
+			const unsigned char *p = (const unsigned char *) ing->inbuf + ing->in_pos;
+			int			avail = Min(ing->in_len - ing->in_pos, maxread - total);
+			int			run = 0;
+
+			while (run < avail && !byte_needs_look[p[run]])
+				run++;
+			if (run > 0)
+			{
+				memcpy(out + total, p, run);
+				total += run;
+				ing->in_pos += run;
+				continue;
+			}
+		}
+		c = (unsigned char) ing->inbuf[ing->in_pos];
+		/* (a CR that is data, LF lines, starts no line of its own) */
+		if (c == '\\' && ing->at_line_start && ing->read_fn != NULL &&
+			!(ing->after_cr && ing->escape_cr) && at_end_marker(ing))
+		{
+			ing->in_pos = ing->in_len;	/* the end of the data */
+			break;
+		}
+		ing->in_pos++;
 		code = escape_code(ing, c);
 		if (code != 0)
 		{
@@ -196,6 +298,7 @@ edp_ingest_read_cb(void *outbuf, int minread, int maxread)
 		else
 			out[total++] = c;
 		ing->at_line_start = (c == '\n' || c == '\r');
+		ing->after_cr = (c == '\r');
 	}
 	return total;
 }
@@ -334,18 +437,24 @@ edp_ingest_detect_format(EdpIngest *ing, const char *path)
 	ing->at_line_start = true;
 	ing->bom_checked = false;
 	ing->escape_cr = false;
+	ing->in_eof = false;
+	ing->after_cr = false;
 	if (ing->read_fn != NULL)
 	{
 		/*
 		 * A stream cannot be read twice: format and delimiter are given.
-		 * It is read as COPY reads it, unescaped: psql ends what it sends
-		 * with a lone \. line (it stops at one in a file too), which must
-		 * stay COPY's end of the data here.
+		 * CSV and JSON lines are escaped as a file is, every line a
+		 * record, except a lone \. line that ends the stream (psql's end
+		 * marker, at_end_marker); the line ends are settled by its first
+		 * bytes (fill_input).  COPY's text format keeps its backslash
+		 * rules, and an input in another encoding is converted by COPY's
+		 * parser, which escapes would not survive: both are read as COPY
+		 * reads them.
 		 */
 		ing->jsonl = ing->opts.format && strcmp(ing->opts.format, "jsonl") == 0;
 		ing->delimiter = ing->jsonl ? '\x1f' : ing->opts.delimiter[0];
-		ing->raw_stream = true;
-		ing->escape_cr = !ing->raw_stream;
+		ing->raw_stream = ing->opts.encoding != NULL ||
+			(!ing->jsonl && ing->opts.copy_format != NULL);
 		return;
 	}
 	buf = palloc(PEEK_BYTES);
@@ -379,7 +488,7 @@ edp_ingest_detect_format(EdpIngest *ing, const char *path)
 	}
 
 	/* every CR is data, unless the lines end in a bare CR */
-	ing->escape_cr = !(memchr(peek, '\r', len) != NULL && memchr(peek, '\n', len) == NULL);
+	ing->escape_cr = !lines_end_in_cr(peek, len);
 	if (ing->jsonl)
 		ing->delimiter = '\x1f';
 	else if (ing->opts.delimiter)
