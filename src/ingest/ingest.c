@@ -449,6 +449,8 @@ edp_ingest_begin(int64 job_id, Oid relid, const EdpIngestInput *input,
 		beginning = ing;
 	ing->batch_cxt = AllocSetContextCreate(cxt, "edp ingest batch", ALLOCSET_DEFAULT_SIZES);
 	ing->values_cxt = AllocSetContextCreate(cxt, "edp ingest values", ALLOCSET_DEFAULT_SIZES);
+	ing->reject_cxt = AllocSetContextCreate(cxt, "edp ingest reject", ALLOCSET_SMALL_SIZES);
+	ing->catch_cxt = AllocSetContextCreate(cxt, "edp ingest bad row", ALLOCSET_SMALL_SIZES);
 	ing->loader_cxt = AllocSetContextCreate(cxt, "edp ingest loader", ALLOCSET_DEFAULT_SIZES);
 	ing->job_id = job_id;
 	ing->relid = relid;
@@ -667,15 +669,25 @@ printable_line(const char *raw)
 	return printable_bytes(raw, strlen(raw));
 }
 
+/*
+ * Record one reject.  Its copies (the printable line, the datums of the
+ * ledger row) go into a context reset right after: the caller's context
+ * lives as long as the load, and a load may reject millions of rows.
+ */
 static void
 reject(EdpIngest *ing, EdpRow *row, const char *column, int sqlerrcode, const char *message)
 {
+	MemoryContext old;
+
 	ing->counts.rejected++;
+	old = MemoryContextSwitchTo(ing->reject_cxt);
 	if (ing->opts.log_rejects)
 		edp_ingest_log_reject(ing, row->line, column, message);
 	if (!ing->opts.discard_rejects)
 		edp_job_add_reject(ing->job_id, row->line, printable_line(ing->raw_lines.data + row->raw), column,
 					   unpack_sql_state(sqlerrcode), message);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(ing->reject_cxt);
 }
 
 /* ---------------------------------------------------------- conversion */
@@ -887,6 +899,7 @@ reject_unsplit_record(EdpIngest *ing, ErrorData *edata)
 	CopyFromState cstate = ing->cstate;
 	EdpRow		row = {0};
 	bool		had_nul = false;
+	char	   *printable;
 
 	ing->counts.rows_in++;
 	ing->counts.lines_done = cstate->cur_lineno;
@@ -894,8 +907,10 @@ reject_unsplit_record(EdpIngest *ing, ErrorData *edata)
 	row.raw = ing->raw_lines.len;
 	if (!ing->raw_stream)
 		cstate->line_buf.len = edp_ingest_unescape(cstate->line_buf.data, cstate->line_buf.len, &had_nul);
-	appendStringInfoString(&ing->raw_lines, printable_bytes(cstate->line_buf.data, cstate->line_buf.len));
+	printable = printable_bytes(cstate->line_buf.data, cstate->line_buf.len);
+	appendStringInfoString(&ing->raw_lines, printable);
 	appendStringInfoChar(&ing->raw_lines, '\0');
+	pfree(printable);
 	reject(ing, &row, NULL, edata->sqlerrcode, edata->message);
 }
 
@@ -1031,11 +1046,16 @@ read_batch(EdpIngest *ing)
 		{
 			ErrorData  *edata;
 
-			MemoryContextSwitchTo(oldcxt);
+			/*
+			 * The error's copy and whatever the rollback and the reject
+			 * allocate go into a context of their own, reset after each
+			 * bad row: the caller's context lives as long as the load.
+			 */
+			MemoryContextSwitchTo(ing->catch_cxt);
 			edata = CopyErrorData();
 			FlushErrorState();
 			RollbackAndReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(oldcxt);
+			MemoryContextSwitchTo(ing->catch_cxt);
 			CurrentResourceOwner = oldowner;
 			if (edp_ingest_error_ends_job(edata))
 				ReThrowError(edata);
@@ -1054,7 +1074,8 @@ read_batch(EdpIngest *ing)
 					   edata->sqlerrcode, edata->message);
 			ing->cur_column = NULL;
 			pending = false;
-			FreeErrorData(edata);
+			MemoryContextSwitchTo(oldcxt);
+			MemoryContextReset(ing->catch_cxt);
 		}
 		PG_END_TRY();
 	}

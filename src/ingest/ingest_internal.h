@@ -52,6 +52,8 @@ struct EdpIngest
 	MemoryContext cxt;			/* lives as long as the job */
 	MemoryContext batch_cxt;	/* raw rows of the current batch */
 	MemoryContext values_cxt;	/* converted values of the current batch */
+	MemoryContext reject_cxt;	/* one reject's copies, reset after it is recorded */
+	MemoryContext catch_cxt;	/* a bad row's error and rollback, reset after it */
 	int64		job_id;
 	Oid			relid;
 	char	   *relname;
