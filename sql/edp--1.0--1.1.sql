@@ -1465,6 +1465,13 @@ LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION edp_internal.dedupe_hashable(pg_catalog.regclass, pg_catalog.name[]) IS
     'true when the dedupe key (columns) of a table is indexed by edp_internal.dedupe_hash(): two or more columns, each hashable, no nondeterministic collation';
 
+CREATE FUNCTION edp_internal.dedupe_arrival(pg_catalog.record)
+RETURNS pg_catalog.int8
+AS 'MODULE_PATHNAME', 'edp_dedupe_arrival'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION edp_internal.dedupe_arrival(pg_catalog.record) IS
+    'internal: during dedupe of a load, the arrival (position or input line) in the load of a stored row whose key repeats in it, else NULL';
+
 CREATE FUNCTION edp_internal.has_key_ts_btree(tbl pg_catalog.regclass, key pg_catalog.name, ts pg_catalog.name)
 RETURNS pg_catalog.bool
 LANGUAGE sql STABLE PARALLEL SAFE

@@ -212,3 +212,96 @@ SELECT count(*) AS stored, count(DISTINCT event_id) AS ids,
        count(*) FILTER (WHERE v = 2 AND event_id % 2 = 1) AS older_kept
   FROM big_latest;
 DROP TABLE big, big_latest;
+
+-- 4. copies of one event inside one statement that land in different
+--    partitions (oracle seed 100: a copy without a time in the DEFAULT
+--    partition; here also copies of another day and of another type, whose
+--    partitions are older than the first copy's): the copy the rule picks
+--    by arrival survives, not the one of the oldest partition.  Every write
+--    path, keep first (on the event id; and on the id and time with a
+--    rollup, whose candidates are found in C), keep latest (ties: the
+--    earlier copy), each against the plain-SQL answer over the input in
+--    file order
+\set arrivals :abs_srcdir '/test/data/dedupe-arrival.csv'
+CREATE TABLE arrival_input (line serial, eid int, etype text, ts timestamptz, note text);
+COPY arrival_input (eid, etype, ts, note) FROM :'arrivals' (FORMAT csv, HEADER);
+CREATE FUNCTION arrival_table(tbl text, keep text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('CREATE TABLE %I (eid int, etype text, ts timestamptz, note text) PARTITION BY RANGE (ts)', tbl);
+    PERFORM edp.enable_partitioning(tbl::regclass, ts => 'ts', period => 'day', type_column => 'etype');
+    IF keep = 'first' THEN
+        PERFORM edp.enable_dedupe(tbl::regclass, columns => '{eid}');
+    ELSIF keep = 'rollup' THEN
+        PERFORM edp.enable_rollup(tbl::regclass, key => 'eid', ts => 'ts');
+        PERFORM edp.enable_dedupe(tbl::regclass, columns => '{eid,ts}');
+    ELSE
+        PERFORM edp.enable_dedupe(tbl::regclass, columns => '{eid}', keep => 'latest', order_by => 'ts');
+    END IF;
+    -- the (day, type) partition of most later copies exists before the load
+    EXECUTE format('INSERT INTO %I VALUES (0, %L, %L, %L)', tbl, 'buy', '2024-03-02 00:00+00', 'older');
+END $$;
+-- and, made after it, one of a first copy
+CREATE FUNCTION arrival_seed(tbl text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('INSERT INTO %I VALUES (-1, %L, %L, %L)', tbl, 'sell', '2024-03-02 00:00+00', 'older');
+END $$;
+-- the input as one multi-row INSERT ... VALUES, rows in file order
+CREATE FUNCTION arrival_values(tbl text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('INSERT INTO %I (eid, etype, ts, note) VALUES %s', tbl,
+                   (SELECT string_agg(format('(%s, %L, %L::timestamptz, %L)', eid, etype, ts, note), ', ' ORDER BY line)
+                      FROM arrival_input));
+END $$;
+-- the stored rows that differ from the rule's answer (plain SQL), both ways
+CREATE FUNCTION arrival_wrong(tbl text, keep text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    n bigint;
+BEGIN
+    EXECUTE format($q$
+        WITH want AS ((SELECT DISTINCT ON (eid, CASE WHEN %1$L = 'rollup' THEN ts END) eid, etype, ts, note
+                         FROM arrival_input
+                        ORDER BY eid, CASE WHEN %1$L = 'rollup' THEN ts END,
+                                 CASE WHEN %1$L = 'latest' THEN ts END DESC NULLS LAST, line)
+                      UNION ALL VALUES (0, 'buy', '2024-03-02 00:00+00'::timestamptz, 'older'),
+                                       (-1, 'sell', '2024-03-02 00:00+00', 'older')),
+             got AS (SELECT eid, etype, ts, note FROM %2$I)
+        SELECT count(*) FROM ((TABLE want EXCEPT ALL TABLE got) UNION ALL (TABLE got EXCEPT ALL TABLE want)) d$q$, keep, tbl)
+      INTO n;
+    RETURN n;
+END $$;
+SELECT count(arrival_table(format('arr_%s_%s', p, k), k)) AS tables
+  FROM unnest('{values,select,copy,copy_client,copy_pg,ingest,ingest_data,ingest_batches}'::text[]) p,
+       unnest('{first,latest,rollup}'::text[]) k;
+SELECT count(arrival_seed(c.relname::text)) AS tables FROM pg_class c
+ WHERE c.relname ~ '^arr_[a-z_]+_(first|latest|rollup)$' AND c.relkind = 'p';
+SELECT arrival_values('arr_values_first'), arrival_values('arr_values_latest'), arrival_values('arr_values_rollup');
+INSERT INTO arr_select_first (eid, etype, ts, note) SELECT eid, etype, ts, note FROM arrival_input ORDER BY line;
+INSERT INTO arr_select_latest (eid, etype, ts, note) SELECT eid, etype, ts, note FROM arrival_input ORDER BY line;
+INSERT INTO arr_select_rollup (eid, etype, ts, note) SELECT eid, etype, ts, note FROM arrival_input ORDER BY line;
+COPY arr_copy_first FROM :'arrivals' (FORMAT csv, HEADER);
+COPY arr_copy_latest FROM :'arrivals' (FORMAT csv, HEADER);
+COPY arr_copy_rollup FROM :'arrivals' (FORMAT csv, HEADER);
+\copy arr_copy_client_first from program 'cat "$PG_ABS_SRCDIR/test/data/dedupe-arrival.csv"' with (format csv, header)
+\copy arr_copy_client_latest from program 'cat "$PG_ABS_SRCDIR/test/data/dedupe-arrival.csv"' with (format csv, header)
+\copy arr_copy_client_rollup from program 'cat "$PG_ABS_SRCDIR/test/data/dedupe-arrival.csv"' with (format csv, header)
+-- COPY ... WHERE is PostgreSQL's own COPY path (the statement trigger's transition table)
+COPY arr_copy_pg_first FROM :'arrivals' (FORMAT csv, HEADER) WHERE true;
+COPY arr_copy_pg_latest FROM :'arrivals' (FORMAT csv, HEADER) WHERE true;
+COPY arr_copy_pg_rollup FROM :'arrivals' (FORMAT csv, HEADER) WHERE true;
+SELECT k AS keep, i.status, i.loaded, i.duplicates
+  FROM unnest('{first,latest,rollup}'::text[]) k, edp.ingest(format('arr_ingest_%s', k)::regclass, :'arrivals', force => true) i;
+SELECT k AS keep, i.status, i.loaded, i.duplicates
+  FROM unnest('{first,latest,rollup}'::text[]) k,
+       edp.ingest_data(format('arr_ingest_data_%s', k)::regclass, pg_read_file(:'arrivals'), force => true) i;
+-- batches of two rows: copies in different batches (statements) of one load
+SELECT k AS keep, i.status, i.loaded, i.duplicates
+  FROM unnest('{first,latest,rollup}'::text[]) k,
+       edp.ingest_data(format('arr_ingest_batches_%s', k)::regclass, pg_read_file(:'arrivals'), force => true, batch_size => 2) i;
+SELECT p AS path, arrival_wrong(format('arr_%s_first', p), 'first') AS wrong_keep_first,
+       arrival_wrong(format('arr_%s_latest', p), 'latest') AS wrong_keep_latest,
+       arrival_wrong(format('arr_%s_rollup', p), 'rollup') AS wrong_keep_first_rollup,
+       (SELECT count(*) FROM edp.verify_rollup(format('arr_%s_rollup', p)::regclass)) AS differing_buckets
+  FROM unnest('{values,select,copy,copy_client,copy_pg,ingest,ingest_data,ingest_batches}'::text[]) WITH ORDINALITY u(p, o)
+ ORDER BY o;
+-- the rows kept by one of them, and where they are
+SELECT tableoid::regclass AS partition, eid, etype, ts, note FROM arr_copy_first ORDER BY eid;

@@ -61,7 +61,8 @@ extern bool edp_partitions_plan_pending(EdpPartitionPlan *plan);
 typedef void (*EdpPartitionRows) (EdpPartitionPlan *plan, Relation rel, void *arg);
 extern void edp_partitions_prepare(EdpPartitionPlan *plan, Relation *rel,
 								   EdpPartitionRows note_rows, void *arg);
-extern void edp_buckets_insert_upkeep(Relation rel, Tuplestorestate *rows, CommandId first_cid);
+extern void edp_buckets_insert_upkeep(Relation rel, Tuplestorestate *rows,
+									  const int64 *arrival, CommandId first_cid);
 extern struct pg_tz *edp_naive_zone(void);
 extern Datum edp_timestamptz_in_naive(PG_FUNCTION_ARGS);
 

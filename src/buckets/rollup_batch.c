@@ -46,6 +46,7 @@
 #include "utils/typcache.h"
 
 #include "buckets/buckets.h"
+#include "buckets/dedupe_order.h"
 #include "buckets/rollup_batch.h"
 #include "buckets/rollup_packed.h"
 
@@ -248,16 +249,19 @@ note_fingerprint(RollupBatch *b, uint64 fp)
 }
 
 /*
- * The fingerprints that occur more than once: sorted (LSD radix sort,
+ * The fingerprints that occur more than once, sorted, in a new array (NULL
+ * when none; *nrepeats their number): fps sorted in place (LSD radix sort,
  * four 16-bit digits), then equal neighbours.  Sorting 8-byte values in
  * sequential passes costs a fraction of a hash table's cache misses.
  */
-static void
-find_repeats(RollupBatch *b)
+uint64 *
+edp_fingerprint_repeats(uint64 *fps, int64 nfps, int64 *nrepeats)
 {
-	uint64	   *src = b->fps;
-	uint64	   *dst = palloc_extended(sizeof(uint64) * Max(b->nfps, 1), MCXT_ALLOC_HUGE);
+	uint64	   *src = fps;
+	uint64	   *dst = palloc_extended(sizeof(uint64) * Max(nfps, 1), MCXT_ALLOC_HUGE);
 	uint32	   *count = palloc(sizeof(uint32) * 65536);
+	uint64	   *repeats = NULL;
+	int64		n = 0;
 	int64		i;
 	int			pass;
 
@@ -268,7 +272,7 @@ find_repeats(RollupBatch *b)
 		uint64	   *t;
 
 		memset(count, 0, sizeof(uint32) * 65536);
-		for (i = 0; i < b->nfps; i++)
+		for (i = 0; i < nfps; i++)
 			count[(src[i] >> shift) & 0xffff]++;
 		for (i = 0; i < 65536; i++)
 		{
@@ -277,26 +281,52 @@ find_repeats(RollupBatch *b)
 			count[i] = sum;
 			sum += c;
 		}
-		for (i = 0; i < b->nfps; i++)
+		for (i = 0; i < nfps; i++)
 			dst[count[(src[i] >> shift) & 0xffff]++] = src[i];
 		t = src;
 		src = dst;
 		dst = t;
 		CHECK_FOR_INTERRUPTS();
 	}
-	/* after an even number of passes the sorted values are in b->fps */
+	/* after an even number of passes the sorted values are in fps */
 	pfree(dst);
 	pfree(count);
-	b->nrepeats = 0;
-	for (i = 1; i < b->nfps; i++)
-		if (src[i] == src[i - 1] && (b->nrepeats == 0 || b->repeats[b->nrepeats - 1] != src[i]))
+	for (i = 1; i < nfps; i++)
+		if (src[i] == src[i - 1] && (n == 0 || repeats[n - 1] != src[i]))
 		{
-			if (b->repeats == NULL)
-				b->repeats = palloc(sizeof(uint64) * Min(b->nfps, 1024));
-			else if (b->nrepeats % 1024 == 0)
-				b->repeats = repalloc_huge(b->repeats, sizeof(uint64) * (b->nrepeats + 1024));
-			b->repeats[b->nrepeats++] = src[i];
+			if (repeats == NULL)
+				repeats = palloc(sizeof(uint64) * Min(nfps, 1024));
+			else if (n % 1024 == 0)
+				repeats = repalloc_huge(repeats, sizeof(uint64) * (n + 1024));
+			repeats[n++] = src[i];
 		}
+	*nrepeats = n;
+	return repeats;
+}
+
+/* is fp one of the sorted repeats? */
+bool
+edp_fingerprint_is_repeat(const uint64 *repeats, int64 nrepeats, uint64 fp)
+{
+	int64		lo = 0,
+				hi = nrepeats;
+
+	while (lo < hi)
+	{
+		int64		mid = lo + (hi - lo) / 2;
+
+		if (repeats[mid] < fp)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < nrepeats && repeats[lo] == fp;
+}
+
+static void
+find_repeats(RollupBatch *b)
+{
+	b->repeats = edp_fingerprint_repeats(b->fps, b->nfps, &b->nrepeats);
 	pfree(b->fps);
 	b->fps = NULL;
 }
@@ -304,19 +334,7 @@ find_repeats(RollupBatch *b)
 static bool
 is_repeat(const RollupBatch *b, uint64 fp)
 {
-	int64		lo = 0,
-				hi = b->nrepeats;
-
-	while (lo < hi)
-	{
-		int64		mid = lo + (hi - lo) / 2;
-
-		if (b->repeats[mid] < fp)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < b->nrepeats && b->repeats[lo] == fp;
+	return edp_fingerprint_is_repeat(b->repeats, b->nrepeats, fp);
 }
 
 /* a read pointer of our own, at the start (SPI scans use theirs) */
@@ -524,6 +542,9 @@ edp_rollup_batch_candidates(RollupBatch *b, const char *rollup, int64 array_limi
 	if (b->fp_overflow || nd == 0)
 		return false;
 	dc->n = 0;
+	/* the rows of keys repeated in the batch are noted with their arrival */
+	dc->order = b->nrepeats > 0 ? edp_dedupe_arrival_create(b->spec.desc) : NULL;
+	dc->ordered = true;
 	dc->arrays = palloc(sizeof(Datum) * nd);
 	dc->types = palloc(sizeof(Oid) * nd);
 	vals = palloc(sizeof(Datum *) * nd);
@@ -548,13 +569,18 @@ edp_rollup_batch_candidates(RollupBatch *b, const char *rollup, int64 array_limi
 		{
 			uint64		fp;
 			bool		cand = false;
+			int64		pos = (int64) nrows++;
 
-			if ((++nrows & 0x3fff) == 0)
+			if ((nrows & 0x3fff) == 0)
 				CHECK_FOR_INTERRUPTS();
 			if (!fingerprint(b, slot, &fp))
 				continue;
 			if (b->nrepeats > 0 && is_repeat(b, fp))
+			{
 				cand = true;
+				edp_dedupe_arrival_note(dc->order, slot,
+										b->spec.arrival != NULL ? b->spec.arrival[pos] : pos);
+			}
 			else if (had_any)
 			{
 				bool		knull,

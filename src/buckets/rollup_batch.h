@@ -18,6 +18,10 @@ typedef struct DedupeCandidates
 	int64		n;				/* number of candidate rows */
 	Datum	   *arrays;			/* one array per key column (n <= limit) */
 	Oid		   *types;			/* their array types */
+	struct DedupeArrival *order;	/* arrival of the rows whose key repeats
+									 * in the statement (buckets/dedupe_order.h),
+									 * or NULL */
+	bool		ordered;		/* order is known (NULL: no key repeats) */
 } DedupeCandidates;
 
 typedef struct RollupBatch RollupBatch;
@@ -35,6 +39,8 @@ typedef struct RollupBatchSpec
 	int			sign;			/* +1 rows added, -1 rows removed */
 	int			ndedupe;		/* 0: no fingerprints */
 	AttrNumber *dedupe_atts;
+	const int64 *arrival;		/* each row's arrival by position, or NULL:
+								 * the rows are in arrival order */
 } RollupBatchSpec;
 
 /* NULL when the key or a dedupe column has no hash support: use SQL */
@@ -46,5 +52,9 @@ extern bool edp_rollup_batch_candidates(RollupBatch *batch, const char *rollup,
 										int64 array_limit, DedupeCandidates *dc);
 
 extern void edp_rollup_batch_write(RollupBatch *batch, const char *rollup);
+
+/* 64-bit fingerprints that occur more than once (sorts fps in place) */
+extern uint64 *edp_fingerprint_repeats(uint64 *fps, int64 nfps, int64 *nrepeats);
+extern bool edp_fingerprint_is_repeat(const uint64 *repeats, int64 nrepeats, uint64 fp);
 
 #endif							/* EDP_ROLLUP_BATCH_H */

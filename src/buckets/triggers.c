@@ -48,6 +48,7 @@
 #include "utils/syscache.h"
 
 #include "buckets/buckets.h"
+#include "buckets/dedupe_order.h"
 #include "buckets/rollup_batch.h"
 #include "buckets/rollup_packed.h"
 #include "core/citus.h"
@@ -276,14 +277,14 @@ rollup_add(const TriggerSettings *s, const char *source, int sign)
 }
 
 static RollupBatch *scan_batch(const TriggerSettings *s, Relation rel, Tuplestorestate *rows,
-							   int sign, bool with_dedupe);
+							   int sign, bool with_dedupe, const int64 *arrival);
 
 /* rollup += sign * the rows of a transition table, in C when it can */
 static void
 rollup_delta(const TriggerSettings *s, Relation rel, Tuplestorestate *rows,
 			 const char *name, int sign)
 {
-	RollupBatch *batch = scan_batch(s, rel, rows, sign, false);
+	RollupBatch *batch = scan_batch(s, rel, rows, sign, false, NULL);
 
 	if (batch != NULL)
 		edp_rollup_batch_write(batch, s->rollup);
@@ -294,8 +295,9 @@ rollup_delta(const TriggerSettings *s, Relation rel, Tuplestorestate *rows,
 /*
  * Delete the extra copies among rows sharing a dedupe key with a row of
  * edp_new.  Mode "first": the copy that was there first survives (rows of
- * earlier transactions before ours, then the lowest ctid).  Mode "latest":
- * the copy with the latest ordering column survives, ties as in "first".
+ * earlier transactions before ours, then the statement's own copies in
+ * arrival order).  Mode "latest": the copy with the latest ordering column
+ * survives, ties as in "first".
  *
  * Two steps: a query over the batch finds the candidate keys (usually
  * none on a fresh load), then only those keys are read back from the
@@ -317,7 +319,7 @@ dedupe_lock(Oid root)
  */
 static RollupBatch *
 scan_batch(const TriggerSettings *s, Relation rel, Tuplestorestate *rows, int sign,
-		   bool with_dedupe)
+		   bool with_dedupe, const int64 *arrival)
 {
 	RollupBatchSpec spec;
 	TupleDesc	desc = RelationGetDescr(rel);
@@ -336,6 +338,7 @@ scan_batch(const TriggerSettings *s, Relation rel, Tuplestorestate *rows, int si
 	spec.sign = sign;
 	spec.ndedupe = 0;
 	spec.dedupe_atts = NULL;
+	spec.arrival = arrival;
 	if (with_dedupe)
 	{
 		Datum	   *names;
@@ -398,6 +401,8 @@ dedupe_candidates(const TriggerSettings *s, DedupeCandidates *dc)
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
 	dc->n = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+	dc->order = NULL;
+	dc->ordered = false;
 	dc->arrays = palloc(sizeof(Datum) * s->ncols);
 	dc->types = palloc(sizeof(Oid) * s->ncols);
 	for (i = 0; i < s->ncols; i++)
@@ -411,10 +416,10 @@ dedupe_candidates(const TriggerSettings *s, DedupeCandidates *dc)
 /*
  * Step 2: delete the extra copies among the rows with a candidate key.
  * Mode "first": the copy that was there first survives (rows of earlier
- * transactions before ours, then the lowest ctid).  Mode "latest": the
- * copy with the latest ordering column survives, ties as in "first".
- * The DELETE fires the DELETE trigger, which takes the rows out of the
- * rollup again.
+ * transactions before ours, then the load's own copies in arrival order,
+ * buckets/dedupe_order.c).  Mode "latest": the copy with the latest
+ * ordering column survives, ties as in "first".  The DELETE fires the
+ * DELETE trigger, which takes the rows out of the rollup again.
  */
 /* rows the table (all its partitions) holds, as the planner estimates them */
 static double
@@ -464,6 +469,26 @@ candidate_arrays_complete(const TriggerSettings *s, const DedupeCandidates *dc)
 	return ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a)) == dc->n;
 }
 
+/* run sql with order as the one edp_internal.dedupe_arrival() answers from */
+static int
+execute_with_order(const char *sql, int nargs, Oid *types, Datum *values,
+				   DedupeArrival *order)
+{
+	DedupeArrival *previous = edp_dedupe_arrival_activate(order);
+	volatile int rc = 0;
+
+	PG_TRY();
+	{
+		rc = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
+	}
+	PG_FINALLY();
+	{
+		edp_dedupe_arrival_activate(previous);
+	}
+	PG_END_TRY();
+	return rc;
+}
+
 static void
 dedupe_delete(const TriggerSettings *s, Oid root, const DedupeCandidates *dc)
 {
@@ -474,6 +499,7 @@ dedupe_delete(const TriggerSettings *s, Oid root, const DedupeCandidates *dc)
 	char	   *sql;
 	bool		probe = false;
 	bool		with_arrays = true;
+	bool		ordered = edp_dedupe_arrival_count(dc->order) > 0;
 	int			i;
 	const char *columns = "t2.tableoid AS edp_toid, t2.ctid AS edp_tid,"
 		" edp_internal.xact_is_current(t2.xmin) AS edp_cur,"
@@ -482,6 +508,14 @@ dedupe_delete(const TriggerSettings *s, Oid root, const DedupeCandidates *dc)
 
 	if (dc->n == 0)
 		return;
+	/*
+	 * The arrival of this transaction's rows among those whose key repeats
+	 * in the load (the whole row is formed only for them)
+	 */
+	columns = psprintf("%s, %s AS edp_arrival", columns,
+					   ordered ? "CASE WHEN edp_internal.xact_is_current(t2.xmin)"
+					   " THEN edp_internal.dedupe_arrival(t2) END"
+					   : "NULL::pg_catalog.int8");
 	initStringInfo(&unnest);
 	probe = candidate_arrays_complete(s, dc) &&
 		estimated_rows(root) > EDP_DEDUPE_PROBE_RATIO * dc->n;
@@ -529,14 +563,18 @@ dedupe_delete(const TriggerSettings *s, Oid root, const DedupeCandidates *dc)
 	 * Which copy came first: rows of other transactions (the older
 	 * transaction first), then this transaction's earlier statements (by
 	 * command id), then this statement's own rows ("mine": the highest
-	 * command id among this transaction's rows; an UPDATE earlier in the
-	 * transaction does not make a stored row new).  Within one statement,
-	 * physical order.
+	 * command id among this transaction's rows, or those since the load's
+	 * first command; an UPDATE earlier in the transaction does not make a
+	 * stored row new).  The load's own rows in the order they arrived
+	 * (before their subtransactions and command ids: a COPY writes the rows
+	 * it spooled for new partitions after the others), then physical order
+	 * (copies of one image).
 	 */
 	sql = psprintf("DELETE FROM %s t USING ("
 				   " SELECT s.edp_toid, s.edp_tid, s.edp_counted FROM ("
 				   "  SELECT c.edp_toid, c.edp_tid, c.edp_mine, (%s) AS edp_counted,"
-				   "   pg_catalog.row_number() OVER (PARTITION BY %s ORDER BY %sc.edp_mine, c.edp_cur, c.edp_age DESC,"
+				   "   pg_catalog.row_number() OVER (PARTITION BY %s ORDER BY %sc.edp_mine, c.edp_cur,"
+				   "     CASE WHEN c.edp_mine THEN c.edp_arrival END, c.edp_age DESC,"
 				   "     c.edp_cmin, c.edp_toid, c.edp_tid) AS edp_rn"
 				   "  FROM (SELECT b.*, %s AS edp_mine FROM (%s) b) c"
 				   " ) s WHERE s.edp_rn OPERATOR(pg_catalog.>) 1%s"
@@ -554,8 +592,8 @@ dedupe_delete(const TriggerSettings *s, Oid root, const DedupeCandidates *dc)
 				   : "(b.edp_cur AND b.edp_cmin OPERATOR(pg_catalog.=) pg_catalog.max(b.edp_cmin) FILTER (WHERE b.edp_cur) OVER ())",
 				   rows,
 				   latest ? "" : " AND s.edp_mine");
-	if (SPI_execute_with_args(sql, with_arrays ? s->ncols : 0,
-							  dc->types, dc->arrays, NULL, false, 0) != SPI_OK_DELETE_RETURNING)
+	if (execute_with_order(sql, with_arrays ? s->ncols : 0, dc->types, dc->arrays,
+						   dc->order) != SPI_OK_DELETE_RETURNING)
 		elog(ERROR, "edp dedupe failed: %s", sql);	/* internal error */
 
 	/*
@@ -589,13 +627,42 @@ root_of(Relation rel)
 }
 
 /*
+ * The arrival of the rows of newtable whose dedupe key repeats in it
+ * (buckets/dedupe_order.c), for the SQL form of the candidates
+ */
+static DedupeArrival *
+arrival_order(const TriggerSettings *s, Relation rel, Tuplestorestate *newtable,
+			  const int64 *arrival)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	Datum	   *names;
+	AttrNumber *atts;
+	int			n;
+	int			i;
+
+	if (newtable == NULL || s->rawcols == (Datum) 0)
+		return NULL;
+	deconstruct_array(DatumGetArrayTypeP(s->rawcols), NAMEOID, NAMEDATALEN, false,
+					  TYPALIGN_CHAR, &names, NULL, &n);
+	atts = palloc(sizeof(AttrNumber) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		atts[i] = SPI_fnumber(desc, NameStr(*DatumGetName(names[i])));
+		if (atts[i] <= 0)
+			return NULL;
+	}
+	return edp_dedupe_arrival_scan(newtable, desc, n, atts, arrival);
+}
+
+/*
  * The upkeep of inserted rows (edp_new): dedupe candidates before the
  * rollup counts the rows, rollup += their counts, then the extra copies
  * are deleted (their DELETE trigger takes them out of the rollup again).
  * Runs inside edp_spi_begin as the table's owner, edp_new registered.
  */
 static void
-insert_upkeep(TriggerSettings *s, Relation rel, Oid root, Tuplestorestate *newtable)
+insert_upkeep(TriggerSettings *s, Relation rel, Oid root, Tuplestorestate *newtable,
+			  const int64 *arrival)
 {
 	bool		live = s->rollup != NULL && !s->stale;
 	bool		dedupe = s->mode != NULL && strcmp(s->mode, "none") != 0 &&
@@ -603,16 +670,18 @@ insert_upkeep(TriggerSettings *s, Relation rel, Oid root, Tuplestorestate *newta
 	/* candidates from fingerprints + the rollup, or in SQL */
 	bool		c_dedupe = dedupe && live && s->covers_bucket && strcmp(s->mode, "first") == 0;
 	RollupBatch *batch = NULL;
-	DedupeCandidates dc;
+	DedupeCandidates dc = {0};
 
 	if (live && (!dedupe || c_dedupe))
-		batch = scan_batch(s, rel, newtable, 1, c_dedupe);
+		batch = scan_batch(s, rel, newtable, 1, c_dedupe, arrival);
 	if (dedupe)
 	{
 		dedupe_lock(root);
 		if (batch == NULL ||
 			!edp_rollup_batch_candidates(batch, s->rollup, EDP_DEDUPE_ARRAY_LIMIT, &dc))
 			dedupe_candidates(s, &dc);
+		if (dc.n > 0 && !dc.ordered)
+			dc.order = arrival_order(s, rel, newtable, arrival);
 	}
 	if (batch != NULL)
 		edp_rollup_batch_write(batch, s->rollup);
@@ -627,7 +696,8 @@ insert_upkeep(TriggerSettings *s, Relation rel, Oid root, Tuplestorestate *newta
  * (core/loader.h): rows are the rows as stored, in rel's row type.
  */
 void
-edp_buckets_insert_upkeep(Relation rel, Tuplestorestate *rows, CommandId first_cid)
+edp_buckets_insert_upkeep(Relation rel, Tuplestorestate *rows, const int64 *arrival,
+						  CommandId first_cid)
 {
 	EdpIdentity owner;
 	TriggerSettings s;
@@ -655,7 +725,7 @@ edp_buckets_insert_upkeep(Relation rel, Tuplestorestate *rows, CommandId first_c
 		edp_dedupe_load_first_cid = first_cid;
 		PG_TRY();
 		{
-			insert_upkeep(&s, rel, root, rows);
+			insert_upkeep(&s, rel, root, rows, arrival);
 		}
 		PG_FINALLY();
 		{
@@ -725,7 +795,7 @@ edp_buckets_trigger(PG_FUNCTION_ARGS)
 		set_dedupe_hash_conditions(&s, rel);
 
 		if (TRIGGER_FIRED_BY_INSERT(ev) && TRIGGER_FIRED_AFTER(ev))
-			insert_upkeep(&s, rel, root, trigdata->tg_newtable);
+			insert_upkeep(&s, rel, root, trigdata->tg_newtable, NULL);
 		else if (TRIGGER_FIRED_BY_DELETE(ev) && TRIGGER_FIRED_AFTER(ev))
 		{
 			if (live)

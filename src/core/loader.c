@@ -103,7 +103,8 @@ struct EdpLoader
 	MemoryContext caller_cxt;	/* outlives the loader: the spool's */
 
 	int			upkeeps;		/* mask of registered upkeeps this table has */
-	Tuplestorestate *written;	/* (relid, tid) of each row written, or NULL */
+	Tuplestorestate *written;	/* (relid, tid, line) of each row written, or
+								 * NULL */
 	TupleDesc	written_desc;
 };
 
@@ -120,7 +121,7 @@ static int	nupkeeps = 0;
 
 static Oid	flatten_trigger_function(void);
 static int	filter_upkeep_triggers(ResultRelInfo *rri);
-static void record_written(EdpLoader *loader, Oid relid, ItemPointer tid);
+static void record_written(EdpLoader *loader, Oid relid, ItemPointer tid, uint64 lineno);
 static void filter_flatten_trigger(EdpLoader *loader, ResultRelInfo *rri);
 static LoaderTarget *loader_target(EdpLoader *loader, ResultRelInfo *rri);
 static void insert_one(EdpLoader *loader, LoaderTarget *target,
@@ -304,7 +305,7 @@ filter_upkeep_triggers(ResultRelInfo *rri)
 	return mask;
 }
 
-/* a store for the (relid, tid) of written rows, in the current context */
+/* a store for the (relid, tid, line) of written rows, in the current context */
 Tuplestorestate *
 edp_loader_written_store(void)
 {
@@ -314,21 +315,28 @@ edp_loader_written_store(void)
 static TupleDesc
 written_desc(void)
 {
-	TupleDesc	desc = CreateTemplateTupleDesc(2);
+	TupleDesc	desc = CreateTemplateTupleDesc(3);
 
 	TupleDescInitEntry(desc, 1, "relid", OIDOID, -1, 0);
 	TupleDescInitEntry(desc, 2, "tid", TIDOID, -1, 0);
+	TupleDescInitEntry(desc, 3, "line", INT8OID, -1, 0);
 	return desc;
 }
 
+/*
+ * The line is the row's arrival: rows are written per partition, and
+ * spooled rows after the others, so the order of the store is not the
+ * order of the input (dedupe keeps the copy that arrived first).
+ */
 static void
-record_written(EdpLoader *loader, Oid relid, ItemPointer tid)
+record_written(EdpLoader *loader, Oid relid, ItemPointer tid, uint64 lineno)
 {
-	Datum		values[2];
-	bool		nulls[2] = {false, false};
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
 
 	values[0] = ObjectIdGetDatum(relid);
 	values[1] = PointerGetDatum(tid);
+	values[2] = Int64GetDatum((int64) lineno);
 	tuplestore_putvalues(loader->written, loader->written_desc, values, nulls);
 }
 
@@ -362,11 +370,48 @@ edp_loader_append_written(Tuplestorestate *to, Tuplestorestate *from)
 }
 
 /*
+ * The line of each row of written by its position, when the rows were not
+ * written in the order of their lines (NULL when they were)
+ */
+static int64 *
+written_arrival(Tuplestorestate *written, TupleDesc wdesc)
+{
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(wdesc, &TTSOpsMinimalTuple);
+	int64	   *arrival = NULL;
+	int64		n = 0;
+	int64		last = PG_INT64_MIN;
+	bool		sorted = true;
+	bool		isnull;
+
+	tuplestore_rescan(written);
+	while (tuplestore_gettupleslot(written, true, false, slot))
+	{
+		int64		line = DatumGetInt64(slot_getattr(slot, 3, &isnull));
+
+		if (line < last)
+			sorted = false;
+		last = line;
+		n++;
+	}
+	if (!sorted)
+	{
+		arrival = palloc_extended(sizeof(int64) * Max(n, 1), MCXT_ALLOC_HUGE);
+		n = 0;
+		tuplestore_rescan(written);
+		while (tuplestore_gettupleslot(written, true, false, slot))
+			arrival[n++] = DatumGetInt64(slot_getattr(slot, 3, &isnull));
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	return arrival;
+}
+
+/*
  * Run the upkeeps rel has for the rows recorded in written: the rows are
  * read back by their tids, as stored (any later change was seen by the
  * upkeep's own UPDATE and DELETE triggers), in rel's row type, in the
- * order they were written.  The tids stay valid: the rows' transaction is
- * still running, so nothing can prune them.
+ * order they were written, with their arrival (input line) when that is
+ * another order.  The tids stay valid: the rows' transaction is still
+ * running, so nothing can prune them.
  */
 void
 edp_loader_upkeep(Relation rel, Tuplestorestate *written, CommandId first_cid)
@@ -379,11 +424,13 @@ edp_loader_upkeep(Relation rel, Tuplestorestate *written, CommandId first_cid)
 	Relation	part = NULL;
 	TupleTableSlot *partslot = NULL;
 	TupleConversionMap *map = NULL;
+	int64	   *arrival;
 	int			u;
 
 	if (mask == 0 || written == NULL || tuplestore_tuple_count(written) == 0)
 		return;
 	wdesc = written_desc();
+	arrival = written_arrival(written, wdesc);
 	wslot = MakeSingleTupleTableSlot(wdesc, &TTSOpsMinimalTuple);
 	rootslot = table_slot_create(rel, NULL);
 	rows = tuplestore_begin_heap(false, false, work_mem);
@@ -429,9 +476,11 @@ edp_loader_upkeep(Relation rel, Tuplestorestate *written, CommandId first_cid)
 		if (mask & (1 << u))
 		{
 			tuplestore_rescan(rows);
-			upkeeps[u].upkeep(rel, rows, first_cid);
+			upkeeps[u].upkeep(rel, rows, arrival, first_cid);
 		}
 	tuplestore_end(rows);
+	if (arrival != NULL)
+		pfree(arrival);
 }
 
 EdpLoader *
@@ -763,7 +812,7 @@ insert_one(EdpLoader *loader, LoaderTarget *target, TupleTableSlot *slot,
 		table_tuple_insert(rel, slot, loader->cid, loader->ti_options,
 						   loader->single_bistate);
 		if (loader->written != NULL)
-			record_written(loader, RelationGetRelid(rel), &slot->tts_tid);
+			record_written(loader, RelationGetRelid(rel), &slot->tts_tid, lineno);
 		if (rri->ri_NumIndices > 0)
 			recheck = ExecInsertIndexTuples(rri, slot, estate, false, false,
 											NULL, NIL);
@@ -771,7 +820,6 @@ insert_one(EdpLoader *loader, LoaderTarget *target, TupleTableSlot *slot,
 	ExecARInsertTriggers(estate, rri, slot, recheck, loader->transition_capture);
 	list_free(recheck);
 	loader->processed++;
-	(void) lineno;
 }
 
 /* Write one target's buffered rows: heap first, then indexes and triggers. */
@@ -800,7 +848,8 @@ flush_buffer(EdpLoader *loader, LoaderBuffer *buffer)
 		TupleTableSlot *slot = buffer->slots[i];
 
 		if (loader->written != NULL)
-			record_written(loader, RelationGetRelid(rri->ri_RelationDesc), &slot->tts_tid);
+			record_written(loader, RelationGetRelid(rri->ri_RelationDesc), &slot->tts_tid,
+						   buffer->linenos[i]);
 		if (rri->ri_NumIndices > 0 || after_row)
 		{
 			List	   *recheck = NIL;

@@ -43,7 +43,9 @@
  * keeps multi-inserts into partitioned tables (a transition table forces
  * row-at-a-time routing), and a load of several batches can take the rows
  * of all its batches to one upkeep (edp_loader_end_keep_written, then
- * edp_loader_upkeep once) instead of one per batch.
+ * edp_loader_upkeep once) instead of one per batch.  The line number given
+ * to edp_loader_add is the row's arrival for the upkeep (dedupe keeps the
+ * copy that arrived first): callers give increasing numbers in input order.
  *
  * Spooling (EDP_LOADER_SPOOL_DEFAULT): rows that routing sends to a DEFAULT
  * partition are kept aside (in the root's row type) instead of written,
@@ -75,10 +77,13 @@ typedef struct EdpLoader EdpLoader;
 
 /*
  * keeps rel's state for the rows of one load, given in rel's row type;
- * first_cid: the command id of the load's first statement when it has
- * several (its rows since then are its own), else InvalidCommandId
+ * arrival: each row's input line by its position in rows, when rows are
+ * not in the order they arrived in (else NULL); first_cid: the command id
+ * of the load's first statement when it has several (its rows since then
+ * are its own), else InvalidCommandId
  */
-typedef void (*EdpLoaderUpkeep) (Relation rel, Tuplestorestate *rows, CommandId first_cid);
+typedef void (*EdpLoaderUpkeep) (Relation rel, Tuplestorestate *rows, const int64 *arrival,
+								 CommandId first_cid);
 
 /*
  * Called with the input line number of the row being written whenever the

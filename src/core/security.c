@@ -13,9 +13,10 @@
  * could otherwise shadow "=" and run its function as the other identity.
  * So a switch always opens a new GUC nest level with search_path pinned to
  * pg_catalog, pg_temp (REFRESH MATERIALIZED VIEW and CREATE INDEX do the
- * same in later releases), and upkeep as an owner runs as a
- * SECURITY_RESTRICTED_OPERATION, so that the owner's triggers cannot leave
- * temporary objects or session state behind in the caller's session.
+ * same in later releases) and jit off (see enter), and upkeep as an owner
+ * runs as a SECURITY_RESTRICTED_OPERATION, so that the owner's triggers
+ * cannot leave temporary objects or session state behind in the caller's
+ * session.
  *
  * Errors need no cleanup here: (sub)transaction abort restores the user,
  * the security context and the GUC nest level.
@@ -56,6 +57,16 @@ enter(EdpIdentity *id, Oid userid, int flags)
 		id->save_nestlevel = NewGUCNestLevel();
 		(void) set_config_option("search_path", EDP_PINNED_SEARCH_PATH,
 								 PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+
+		/*
+		 * edp's own statements are not compiled: dedupe's DELETE over a
+		 * table of 365 day partitions is priced past jit_above_cost, and
+		 * LLVM then compiles its expressions once per partition, 50 s of a
+		 * 200,000-row COPY that otherwise takes 2 (the statements are
+		 * short, or bulk ones whose time goes to reading and writing rows)
+		 */
+		(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_SAVE, true, 0, false);
 	}
 }

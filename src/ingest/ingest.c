@@ -1424,10 +1424,17 @@ edp_ingest_end_transaction(EdpIngest *ing)
 		table_close(ing->rel, NoLock);
 		ing->rel = NULL;
 	}
-	/* the rows of this transaction's batches stay the job's in the next ones */
+	/*
+	 * the rows of this transaction's batches stay the job's in the next
+	 * ones, and in a resumed run (the ledger keeps their xids, committed
+	 * with them)
+	 */
 	if (ing->txn_xids.data != NULL && ing->txn_xids.len > 0)
 	{
-		MemoryContext old = MemoryContextSwitchTo(ing->cxt);
+		MemoryContext old;
+
+		edp_job_add_committed_xids(ing->job_id, ing->txn_xids.data);
+		old = MemoryContextSwitchTo(ing->cxt);
 
 		if (ing->committed_xids.data == NULL)
 			initStringInfo(&ing->committed_xids);
@@ -1438,6 +1445,24 @@ edp_ingest_end_transaction(EdpIngest *ing)
 	}
 	ing->first_cid_set = false; /* the next transaction's statements */
 	error_context_stack = errcallback.previous;
+}
+
+/*
+ * A resumed background job: the "xid,xid" of the batches its earlier runs
+ * committed (the ledger's), whose rows are the job's own for dedupe.
+ */
+void
+edp_ingest_resume_xids(EdpIngest *ing, const char *xids)
+{
+	MemoryContext old;
+
+	if (xids == NULL || xids[0] == '\0')
+		return;
+	old = MemoryContextSwitchTo(ing->cxt);
+	if (ing->committed_xids.data == NULL)
+		initStringInfo(&ing->committed_xids);
+	appendStringInfo(&ing->committed_xids, "%s%s", ing->committed_xids.len > 0 ? "," : "", xids);
+	MemoryContextSwitchTo(old);
 }
 
 /* the error of a job that passed its reject limit (over_limit) or percentage */

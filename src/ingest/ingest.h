@@ -70,6 +70,7 @@ extern EdpIngest *edp_ingest_begin(int64 job_id, Oid relid, const EdpIngestInput
 extern bool edp_ingest_is_duplicate_input(EdpIngest *ing, Oid owner, int64 *earlier_job);
 extern bool edp_ingest_next_batch(EdpIngest *ing);
 extern void edp_ingest_end_transaction(EdpIngest *ing);
+extern void edp_ingest_resume_xids(EdpIngest *ing, const char *xids);
 extern void edp_ingest_end(EdpIngest *ing);
 extern void edp_ingest_release(EdpIngest *ing);
 extern void edp_ingest_abandon(EdpIngest *ing);

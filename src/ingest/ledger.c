@@ -234,6 +234,21 @@ set_job_text(int64 job_id, const char *sql, const char *value)
 }
 
 /*
+ * The (sub)transaction ids "xid,xid" a background job's batches wrote rows
+ * with, added in the transaction that commits them to the job's options
+ * ("committed_xids"): a resumed run finds the rows of its earlier runs as
+ * the job's own (dedupe's ledger counts, ingest.c).
+ */
+void
+edp_job_add_committed_xids(int64 job_id, const char *xids)
+{
+	set_job_text(job_id,
+				 "UPDATE edp.jobs SET options = options OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('committed_xids', "
+				 "  pg_catalog.concat_ws(',', options OPERATOR(pg_catalog.->>) 'committed_xids', $2)) "
+				 "WHERE id OPERATOR(pg_catalog.=) $1", xids);
+}
+
+/*
  * What kind of job this is: 'ingest' (the column's default) or 'export'
  * (export/export.c), set right after edp_job_create in the same
  * transaction, so no one sees the job without it.

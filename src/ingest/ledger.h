@@ -57,6 +57,7 @@ extern void edp_job_fail(int64 job_id, const char *error, int sqlerrcode);
 extern void edp_job_fail_counts(int64 job_id, const EdpJobCounts *counts, const char *error,
 								int sqlerrcode);
 extern void edp_job_set_kind(int64 job_id, const char *kind);
+extern void edp_job_add_committed_xids(int64 job_id, const char *xids);
 extern void edp_job_set_input(int64 job_id, const char *format, const char *checksum, int64 size);
 extern int64 edp_job_find_loaded(Oid owner, Oid target, const char *checksum, int64 size, bool size_only);
 extern void edp_job_add_reject(int64 job_id, int64 line, const char *raw_line, const char *column,

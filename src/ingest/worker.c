@@ -292,6 +292,9 @@ run_job(EdpJobSpec *spec, EdpIngest **ingp)
 	ing = edp_ingest_begin(spec->id, spec->target, &input, &opts, EDP_INGEST_BACKGROUND,
 						   spec->counts.lines_done, &spec->counts);
 	*ingp = ing;
+	/* a resumed job: the rows its earlier runs committed are its own */
+	if (spec->counts.lines_done > 0)
+		edp_ingest_resume_xids(ing, job_option(spec, "committed_xids"));
 	edp_unbecome(&as_run_as);
 	if (!opts.force && spec->counts.lines_done == 0 &&
 		edp_ingest_is_duplicate_input(ing, spec->owner, &earlier))

@@ -151,6 +151,49 @@ is($node->safe_psql('postgres',
 		"SELECT count(*) || ' ' || count(DISTINCT id) || ' ' || (SELECT loaded FROM edp.jobs WHERE id = $kjob) FROM slow"),
 	'400 400 400', 'resume loaded the rest without duplicates');
 
+# --- keep latest across a resume: the resumed run's newer versions replace
+# rows the earlier run committed, which were the job's own rows, so they
+# become the job's duplicates (loaded = the rows the table holds): the
+# ledger keeps the (sub)transaction ids of the committed batches (the job's
+# options, committed_xids) for the resumed run.
+$node->safe_psql('postgres', q{
+CREATE TABLE lat (id integer, ts integer, v text);
+SELECT edp.enable_dedupe('lat', columns => '{id}', keep => 'latest', order_by => 'ts');
+CREATE FUNCTION lat_gate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.v = 'gate' THEN PERFORM pg_advisory_xact_lock_shared(4243); END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER lat_gate BEFORE INSERT ON lat FOR EACH ROW EXECUTE FUNCTION lat_gate();
+});
+my $flat = "$dir/lat.csv";
+open(my $lfh, '>', $flat) or die "$flat: $!";
+print $lfh "id,ts,v\n";
+print $lfh "$_,1," . ($_ == 150 ? 'gate' : "v$_") . "\n" for 1 .. 200;
+print $lfh "$_,2,newer$_\n" for 1 .. 10;
+close($lfh);
+my $gate3 = $node->background_psql('postgres');
+$gate3->query_safe('SELECT pg_advisory_lock(4243)');
+my $ljob = $node->safe_psql('postgres', "SELECT edp.ingest_async('lat', '$flat', batch_size => 50)");
+ok($node->poll_query_until('postgres', qq{
+	SELECT j.loaded = 100 AND EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted)
+	  FROM edp.jobs j WHERE j.id = $ljob}),
+	'keep-latest job committed two batches and waits inside the third');
+$node->safe_psql('postgres', "SELECT edp.cancel_job($ljob)");
+$gate3->query_safe('SELECT pg_advisory_unlock(4243)');
+ok($node->poll_query_until('postgres', "SELECT status FROM edp.jobs WHERE id = $ljob", 'cancelled'),
+	'keep-latest job cancelled after its third batch');
+$gate3->quit;
+$node->safe_psql('postgres', "SELECT edp.resume_job($ljob)");
+ok($node->poll_query_until('postgres', "SELECT status FROM edp.jobs WHERE id = $ljob", 'succeeded'),
+	'resumed keep-latest job completes');
+is($node->safe_psql('postgres',
+		"SELECT count(*) || ' ' || count(*) FILTER (WHERE ts = 2) FROM lat"),
+	'200 10', 'the newer versions replaced the earlier run\'s rows');
+is($node->safe_psql('postgres',
+		"SELECT loaded || ' ' || duplicates FROM edp.jobs WHERE id = $ljob"),
+	'200 10', 'the replaced rows of the earlier run are the job\'s duplicates, not loaded rows');
+
 # --- the server restarts cleanly with the launcher
 $node->restart;
 ok($node->poll_query_until('postgres',

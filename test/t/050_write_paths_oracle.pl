@@ -94,7 +94,6 @@ my $runner = EdpScenario->new(node => $node, dir => $dir,
 # shows as "TODO passed", to be taken off this list.
 our $TODO;
 my %KNOWN = (
-	100 => 'keep first: two copies in one statement that land in different partitions; the first to arrive is not known, the partition decides',
 );
 my $t0 = Time::HiRes::time();
 my (@failed, %kinds);
