@@ -305,3 +305,40 @@ SELECT p AS path, arrival_wrong(format('arr_%s_first', p), 'first') AS wrong_kee
  ORDER BY o;
 -- the rows kept by one of them, and where they are
 SELECT tableoid::regclass AS partition, eid, etype, ts, note FROM arr_copy_first ORDER BY eid;
+
+-- Fingerprints past their memory limit are sorted on disk (buckets/fingerprints.c): with
+-- work_mem 64kB and maintenance_work_mem 1MB about 65,000 fit, and 88,000 rows hold
+-- 8,000 copies of earlier rows. Keep first keeps each key's first arrival, as in memory,
+-- through the trigger (INSERT ... SELECT) and through the loader (ingest_data).
+CREATE TABLE fp_input AS
+SELECT row_number() OVER (ORDER BY o, n) AS arrival, customer_id, event_type, transaction_id, ts,
+       CASE WHEN o = 1 THEN 'first' ELSE 'again' END AS note
+  FROM (SELECT row_number() OVER () AS n, customer_id, event_type, transaction_id, event_ts AS ts
+          FROM edp.generate_events(80000, seed => 7)) g,
+       LATERAL (SELECT 1 AS o UNION ALL SELECT 2 WHERE g.n % 10 = 0) c;
+CREATE TABLE fp_want AS
+SELECT DISTINCT ON (customer_id, event_type, transaction_id, ts) customer_id, event_type, transaction_id, ts, note
+  FROM fp_input ORDER BY customer_id, event_type, transaction_id, ts, arrival;
+SELECT count(*) AS input_rows, (SELECT count(*) FROM fp_want) AS distinct_keys FROM fp_input;
+CREATE TABLE fp_trigger (customer_id bigint, event_type text, transaction_id uuid, ts timestamptz, note text);
+CREATE TABLE fp_loader (LIKE fp_trigger);
+SELECT t, edp.enable_rollup(t, key => 'customer_id', ts => 'ts') IS NOT NULL AS rollup,
+       edp.enable_dedupe(t, columns => '{customer_id,event_type,transaction_id,ts}') IS NOT NULL AS dedupe
+  FROM unnest('{fp_trigger,fp_loader}'::regclass[]) t;
+SET work_mem = '64kB';
+SET maintenance_work_mem = '1MB';
+INSERT INTO fp_trigger SELECT customer_id, event_type, transaction_id, ts, note FROM fp_input ORDER BY arrival;
+SELECT status, loaded, duplicates
+  FROM edp.ingest_data('fp_loader',
+                       (SELECT string_agg(concat_ws(',', customer_id, event_type, transaction_id, ts, note), E'\n' ORDER BY arrival)
+                          FROM fp_input), header => false, format => 'csv');
+RESET work_mem;
+RESET maintenance_work_mem;
+SELECT t AS tbl,
+       (SELECT count(*) FROM ((SELECT * FROM fp_want EXCEPT ALL SELECT * FROM fp_trigger)
+                              UNION ALL (SELECT * FROM fp_trigger EXCEPT ALL SELECT * FROM fp_want)) d) AS wrong_trigger,
+       (SELECT count(*) FROM ((SELECT * FROM fp_want EXCEPT ALL SELECT * FROM fp_loader)
+                              UNION ALL (SELECT * FROM fp_loader EXCEPT ALL SELECT * FROM fp_want)) d) AS wrong_loader,
+       (SELECT count(*) FROM edp.verify_rollup(t)) AS differing_buckets
+  FROM unnest('{fp_trigger}'::regclass[]) t;
+SELECT (SELECT count(*) FROM edp.verify_rollup('fp_loader')) AS loader_differing_buckets;

@@ -32,8 +32,8 @@
  * (a file loaded a second time repeats keys of the table, not of the
  * statement, and notes nothing).  The fingerprints take 16 bytes per row
  * while sorted, within the larger of hash_mem and maintenance_work_mem,
- * as in rollup_batch.c; a larger statement goes without (partition and
- * physical order decide).
+ * as in rollup_batch.c; a larger statement sorts them on disk
+ * (buckets/fingerprints.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -49,6 +49,7 @@
 #include "utils/typcache.h"
 
 #include "buckets/dedupe_order.h"
+#include "buckets/fingerprints.h"
 #include "buckets/rollup_batch.h"
 
 /* one image seen in the statement and its earliest arrival */
@@ -250,34 +251,20 @@ edp_dedupe_arrival_scan(Tuplestorestate *rows, TupleDesc desc, int nkey,
 	slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
 	if (hashable)
 	{
-		int64		cap = 1024;
+		EdpFingerprints fps;
 		int64		n = 0;
-		uint64	   *fps = palloc(sizeof(uint64) * cap);
 		uint64		fp;
 
+		edp_fingerprints_init(&fps, limit);
 		rewind_rows(rows);
 		while (tuplestore_gettupleslot(rows, true, false, slot))
 		{
-			if ((n & 0x3fff) == 0)
+			if ((++n & 0x3fff) == 0)
 				CHECK_FOR_INTERRUPTS();
-			if (!key_fingerprint(slot, nkey, key_atts, procs, colls, &fp))
-				continue;
-			if (n == cap)
-			{
-				/* with the sort's buffer they would pass hash_mem */
-				if ((Size) cap * 2 * sizeof(uint64) * 2 > limit)
-				{
-					pfree(fps);
-					ExecDropSingleTupleTableSlot(slot);
-					return NULL;
-				}
-				cap *= 2;
-				fps = repalloc_huge(fps, sizeof(uint64) * cap);
-			}
-			fps[n++] = fp;
+			if (key_fingerprint(slot, nkey, key_atts, procs, colls, &fp))
+				edp_fingerprints_add(&fps, fp);
 		}
-		repeats = edp_fingerprint_repeats(fps, n, &nrepeats);
-		pfree(fps);
+		repeats = edp_fingerprints_repeats(&fps, &nrepeats);
 		if (nrepeats == 0)
 		{
 			ExecDropSingleTupleTableSlot(slot);

@@ -23,10 +23,9 @@
  * are candidates too.  A fresh load in time order has almost none.
  *
  * The fingerprints take 8 bytes per row and as much again while they are
- * sorted; they live within the larger of hash_mem (work_mem *
- * hash_mem_multiplier) and maintenance_work_mem (4M rows per statement at
- * the defaults).  Beyond that the caller falls back to the SQL form, which
- * can spill to disk.
+ * sorted, within the larger of hash_mem (work_mem * hash_mem_multiplier)
+ * and maintenance_work_mem (4M rows per statement at the defaults); a
+ * larger statement sorts them on disk (buckets/fingerprints.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -47,6 +46,7 @@
 
 #include "buckets/buckets.h"
 #include "buckets/dedupe_order.h"
+#include "buckets/fingerprints.h"
 #include "buckets/rollup_batch.h"
 #include "buckets/rollup_packed.h"
 
@@ -100,13 +100,10 @@ struct RollupBatch
 	int			groups_cap;
 	int			last;			/* the previous row's group, or -1 */
 
-	uint64	   *fps;			/* the rows' fingerprints; NULL without dedupe */
-	int64		nfps;
-	int64		fps_cap;
-	bool		fp_overflow;	/* they outgrew hash_mem */
+	bool		with_fps;		/* dedupe: the rows' fingerprints are collected */
+	EdpFingerprints fps;
 	uint64	   *repeats;		/* fingerprints seen more than once, sorted */
 	int64		nrepeats;
-	size_t		fp_limit;
 };
 
 #define SLOT_WORDS ((EDP_ROLLUP_SLOTS + 63) / 64)
@@ -230,105 +227,9 @@ fingerprint(RollupBatch *b, TupleTableSlot *slot, uint64 *fp)
 }
 
 static void
-note_fingerprint(RollupBatch *b, uint64 fp)
-{
-	if (b->nfps == b->fps_cap)
-	{
-		if ((Size) b->fps_cap * 2 * sizeof(uint64) * 2 > b->fp_limit)
-		{
-			/* with the sort's buffer they would pass hash_mem */
-			pfree(b->fps);
-			b->fps = NULL;
-			b->fp_overflow = true;
-			return;
-		}
-		b->fps_cap *= 2;
-		b->fps = repalloc_huge(b->fps, sizeof(uint64) * b->fps_cap);
-	}
-	b->fps[b->nfps++] = fp;
-}
-
-/*
- * The fingerprints that occur more than once, sorted, in a new array (NULL
- * when none; *nrepeats their number): fps sorted in place (LSD radix sort,
- * four 16-bit digits), then equal neighbours.  Sorting 8-byte values in
- * sequential passes costs a fraction of a hash table's cache misses.
- */
-uint64 *
-edp_fingerprint_repeats(uint64 *fps, int64 nfps, int64 *nrepeats)
-{
-	uint64	   *src = fps;
-	uint64	   *dst = palloc_extended(sizeof(uint64) * Max(nfps, 1), MCXT_ALLOC_HUGE);
-	uint32	   *count = palloc(sizeof(uint32) * 65536);
-	uint64	   *repeats = NULL;
-	int64		n = 0;
-	int64		i;
-	int			pass;
-
-	for (pass = 0; pass < 4; pass++)
-	{
-		int			shift = pass * 16;
-		uint32		sum = 0;
-		uint64	   *t;
-
-		memset(count, 0, sizeof(uint32) * 65536);
-		for (i = 0; i < nfps; i++)
-			count[(src[i] >> shift) & 0xffff]++;
-		for (i = 0; i < 65536; i++)
-		{
-			uint32		c = count[i];
-
-			count[i] = sum;
-			sum += c;
-		}
-		for (i = 0; i < nfps; i++)
-			dst[count[(src[i] >> shift) & 0xffff]++] = src[i];
-		t = src;
-		src = dst;
-		dst = t;
-		CHECK_FOR_INTERRUPTS();
-	}
-	/* after an even number of passes the sorted values are in fps */
-	pfree(dst);
-	pfree(count);
-	for (i = 1; i < nfps; i++)
-		if (src[i] == src[i - 1] && (n == 0 || repeats[n - 1] != src[i]))
-		{
-			if (repeats == NULL)
-				repeats = palloc(sizeof(uint64) * Min(nfps, 1024));
-			else if (n % 1024 == 0)
-				repeats = repalloc_huge(repeats, sizeof(uint64) * (n + 1024));
-			repeats[n++] = src[i];
-		}
-	*nrepeats = n;
-	return repeats;
-}
-
-/* is fp one of the sorted repeats? */
-bool
-edp_fingerprint_is_repeat(const uint64 *repeats, int64 nrepeats, uint64 fp)
-{
-	int64		lo = 0,
-				hi = nrepeats;
-
-	while (lo < hi)
-	{
-		int64		mid = lo + (hi - lo) / 2;
-
-		if (repeats[mid] < fp)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < nrepeats && repeats[lo] == fp;
-}
-
-static void
 find_repeats(RollupBatch *b)
 {
-	b->repeats = edp_fingerprint_repeats(b->fps, b->nfps, &b->nrepeats);
-	pfree(b->fps);
-	b->fps = NULL;
+	b->repeats = edp_fingerprints_repeats(&b->fps, &b->nrepeats);
 }
 
 static bool
@@ -400,9 +301,8 @@ edp_rollup_batch_scan(Tuplestorestate *rows, const RollupBatchSpec *spec)
 			b->fp_coll[i] = a->attcollation;
 		}
 		/* a bulk operation over the statement, like an index build's sort */
-		b->fp_limit = Max(get_hash_memory_limit(), (size_t) maintenance_work_mem * 1024);
-		b->fps_cap = 1024;
-		b->fps = palloc(sizeof(uint64) * b->fps_cap);
+		edp_fingerprints_init(&b->fps, Max(get_hash_memory_limit(), (size_t) maintenance_work_mem * 1024));
+		b->with_fps = true;
 	}
 
 	slot = MakeSingleTupleTableSlot(spec->desc, &TTSOpsMinimalTuple);
@@ -427,16 +327,16 @@ edp_rollup_batch_scan(Tuplestorestate *rows, const RollupBatchSpec *spec)
 			gi = group_of(b, key, chunk);	/* may move b->groups */
 			group_add(&b->groups[gi], s, spec->sign);
 		}
-		if (b->fps != NULL)
+		if (b->with_fps)
 		{
 			uint64		fp;
 
 			if (fingerprint(b, slot, &fp))
-				note_fingerprint(b, fp);
+				edp_fingerprints_add(&b->fps, fp);
 		}
 	}
 	ExecDropSingleTupleTableSlot(slot);
-	if (b->fps != NULL)
+	if (b->with_fps)
 		find_repeats(b);
 	MemoryContextSwitchTo(old);
 	return b;
@@ -539,7 +439,7 @@ edp_rollup_batch_candidates(RollupBatch *b, const char *rollup, int64 array_limi
 	TupleTableSlot *slot;
 	int			i;
 
-	if (b->fp_overflow || nd == 0)
+	if (nd == 0)
 		return false;
 	dc->n = 0;
 	/* the rows of keys repeated in the batch are noted with their arrival */

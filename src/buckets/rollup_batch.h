@@ -47,14 +47,11 @@ typedef struct RollupBatchSpec
 extern RollupBatch *edp_rollup_batch_scan(Tuplestorestate *rows,
 										  const RollupBatchSpec *spec);
 
-/* false when the fingerprints outgrew hash_mem: find candidates in SQL */
+/* false without dedupe columns: find candidates in SQL */
 extern bool edp_rollup_batch_candidates(RollupBatch *batch, const char *rollup,
 										int64 array_limit, DedupeCandidates *dc);
 
 extern void edp_rollup_batch_write(RollupBatch *batch, const char *rollup);
 
-/* 64-bit fingerprints that occur more than once (sorts fps in place) */
-extern uint64 *edp_fingerprint_repeats(uint64 *fps, int64 nfps, int64 *nrepeats);
-extern bool edp_fingerprint_is_repeat(const uint64 *repeats, int64 nrepeats, uint64 fp);
 
 #endif							/* EDP_ROLLUP_BATCH_H */
