@@ -915,6 +915,31 @@ reject_unsplit_record(EdpIngest *ing, ErrorData *edata)
 }
 
 /*
+ * A client stream read as COPY reads it (COPY's text format, or another
+ * encoding) ends at a lone \. line, and PostgreSQL's COPY drops what a
+ * client sends after it.  Lines that nobody would count: the statement
+ * fails instead.  (psql sends such a line last; CSV and JSON lines in the
+ * database encoding are read as a file is, where it is a rejected row.)
+ */
+static void
+check_end_marker_is_last(EdpIngest *ing)
+{
+	CopyFromState cstate = ing->cstate;
+	char		probe[1];
+
+	if (INPUT_BUF_BYTES(cstate) > 0 || (cstate->need_transcoding && RAW_BUF_BYTES(cstate) > 0) ||
+		edp_ingest_read_more(ing, probe, sizeof(probe)) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
+				 errmsg("the input goes on after its end-of-copy marker \\. (line " UINT64_FORMAT ")",
+						cstate->cur_lineno),
+				 errdetail("COPY's text format, and an input in another encoding, end the data at a line \\.; "
+						   "the lines after it would be neither loaded nor rejected."),
+				 errhint("Remove the \\. line, or load the data with FORMAT csv in the database encoding, "
+						 "where such a line is a rejected row.")));
+}
+
+/*
  * Read the next input row into ing->fields.  Empty rows, rows of a resumed
  * job's committed lines and rows with a wrong number of fields are settled
  * here; returns false at the end of the input.  Its row, if any, is the
@@ -940,6 +965,8 @@ read_row(EdpIngest *ing)
 		{
 			ing->in_read = false;
 			ing->eof = true;
+			if (ing->raw_stream)
+				check_end_marker_is_last(ing);
 			return false;
 		}
 		ing->in_read = false;

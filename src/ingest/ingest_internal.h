@@ -144,6 +144,7 @@ struct EdpIngest
 
 extern void edp_ingest_input_attach(EdpIngest *ing);
 extern int	edp_ingest_read_cb(void *outbuf, int minread, int maxread);
+extern int	edp_ingest_read_more(EdpIngest *ing, char *buf, int len);
 extern void edp_ingest_hash_finish(EdpIngest *ing);
 extern void edp_ingest_detect_format(EdpIngest *ing, const char *path);
 extern List *edp_ingest_copy_options(EdpIngest *ing);

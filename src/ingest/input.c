@@ -216,6 +216,13 @@ at_end_marker(EdpIngest *ing)
 	return false;
 }
 
+/* bytes of the input past what COPY's parser read (0 at its end) */
+int
+edp_ingest_read_more(EdpIngest *ing, char *buf, int len)
+{
+	return read_raw(ing, buf, len);
+}
+
 /*
  * COPY's data source: fill outbuf with at least minread bytes unless at
  * EOF, the input escaped as the file header says.

@@ -220,5 +220,22 @@ IPC::Run::run([ $client, $node->connstr('postgres'), 'COPY s FROM STDIN WITH (ON
 	"$dir/text.txt", 2 ], '>', \$out, '2>', \$err);
 like($out, qr/^TAG: COPY 1$/m, 'text format: the row before the end marker loads');
 
+# ... and a \. line that more lines follow fails the statement (22P04): the lines after
+# it would be neither loaded nor rejected; nothing of the statement stays
+PostgreSQL::Test::Utils::append_to_file("$dir/text_more.txt", "40\t40\tt\n\\.\n41\t41\tt\n");
+my $jobs_before = $node->safe_psql('postgres', 'SELECT count(*) FROM edp.jobs');
+$node->safe_psql('postgres', 'TRUNCATE s');
+for my $chunk (1, 3, 65536)
+{
+	($out, $err) = ('', '');
+	IPC::Run::run([ $client, $node->connstr('postgres'), 'COPY s FROM STDIN WITH (ON_ERROR quarantine)',
+		"$dir/text_more.txt", $chunk ], '>', \$out, '2>', \$err);
+	like($out . $err, qr/22P04.*goes on after its end-of-copy marker/s,
+		"text format, ${chunk}-byte messages: lines after the end marker fail the statement with 22P04");
+	unlike($out, qr/^TAG: COPY/m, "text format, ${chunk}-byte messages: no command tag");
+}
+is($node->safe_psql('postgres', 'SELECT count(*) FROM s'), '0', 'text format: nothing of the failed statements stays');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM edp.jobs'), $jobs_before, 'text format: no job of the failed statements stays');
+
 $node->stop;
 done_testing();
