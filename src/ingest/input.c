@@ -137,9 +137,8 @@ escape_code(EdpIngest *ing, unsigned char c)
  * the line ends (after which a backslash is escaped).  Any other byte is
  * handed over as it is, a run at a time.
  */
-static const bool byte_needs_look[256] = {
-	[0x00] = true, ['\n'] = true, ['\r'] = true, [0x1e] = true, [0x1f] = true,
-	['\\'] = true, [EDP_ESC] = true
+static const char byte_needs_look[] = {
+	'\n', '\r', 0x1e, 0x1f, '\\', (char) EDP_ESC, '\0'	/* and NUL, which ends strcspn */
 };
 
 /* do the input's first bytes end their lines in a bare CR (a CR and no LF)? */
@@ -179,6 +178,7 @@ fill_input(EdpIngest *ing)
 		ing->bytes_read += n;
 		ing->in_len += n;
 	} while (!ing->bom_checked && ing->read_fn != NULL && ing->in_len < PEEK_BYTES);
+	ing->inbuf[ing->in_len] = '\0';	/* the end of a run's scan */
 	if (!ing->bom_checked)
 	{
 		ing->bom_checked = true;
@@ -275,10 +275,9 @@ edp_ingest_read_cb(void *outbuf, int minread, int maxread)
 			/* inside a line: the bytes up to the next one to look at, at once */
 			const unsigned char *p = (const unsigned char *) ing->inbuf + ing->in_pos;
 			int			avail = Min(ing->in_len - ing->in_pos, maxread - total);
-			int			run = 0;
+			/* inbuf ends in a NUL: glibc's strcspn scans 16 bytes at a time */
+			int			run = (int) Min(strcspn((const char *) p, byte_needs_look), (size_t) avail);
 
-			while (run < avail && !byte_needs_look[p[run]])
-				run++;
 			if (run > 0)
 			{
 				memcpy(out + total, p, run);
@@ -438,7 +437,8 @@ edp_ingest_detect_format(EdpIngest *ing, const char *path)
 	int			len;
 	int			i = 0;
 
-	ing->inbuf = palloc(PEEK_BYTES);
+	ing->inbuf = palloc(PEEK_BYTES + 1);
+	ing->inbuf[0] = '\0';
 	ing->in_pos = ing->in_len = 0;
 	ing->esc_pending = -1;
 	ing->at_line_start = true;
