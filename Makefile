@@ -10,6 +10,7 @@ OBJS = \
 	src/buckets/counts_aggregate.o \
 	src/buckets/dedupe_hash.o \
 	src/buckets/fingerprints.o \
+	src/buckets/load_history.o \
 	src/buckets/dedupe_order.o \
 	src/buckets/partitions.o \
 	src/buckets/rollup_batch.o \

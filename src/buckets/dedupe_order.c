@@ -264,7 +264,7 @@ edp_dedupe_arrival_scan(Tuplestorestate *rows, TupleDesc desc, int nkey,
 			if (key_fingerprint(slot, nkey, key_atts, procs, colls, &fp))
 				edp_fingerprints_add(&fps, fp);
 		}
-		repeats = edp_fingerprints_repeats(&fps, &nrepeats);
+		repeats = edp_fingerprints_repeats(&fps, &nrepeats, NULL, NULL);
 		if (nrepeats == 0)
 		{
 			ExecDropSingleTupleTableSlot(slot);

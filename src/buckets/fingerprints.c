@@ -130,14 +130,25 @@ repeats_of_spill(EdpFingerprints *f, int64 *nrepeats)
 }
 
 uint64 *
-edp_fingerprints_repeats(EdpFingerprints *f, int64 *nrepeats)
+edp_fingerprints_repeats(EdpFingerprints *f, int64 *nrepeats, uint64 **sorted, int64 *nsorted)
 {
 	uint64	   *repeats;
 
+	if (sorted != NULL)
+	{
+		*sorted = NULL;
+		*nsorted = 0;
+	}
 	if (f->spill != NULL)
 		return repeats_of_spill(f, nrepeats);
 	repeats = repeats_in_memory(f->fps, f->n, nrepeats);
-	pfree(f->fps);
+	if (sorted != NULL)
+	{
+		*sorted = f->fps;
+		*nsorted = f->n;
+	}
+	else
+		pfree(f->fps);
 	f->fps = NULL;
 	return repeats;
 }

@@ -23,8 +23,13 @@ typedef struct EdpFingerprints
 extern void edp_fingerprints_init(EdpFingerprints *f, size_t limit);
 extern void edp_fingerprints_add(EdpFingerprints *f, uint64 fp);
 
-/* the fingerprints seen more than once, sorted (NULL when none); ends f */
-extern uint64 *edp_fingerprints_repeats(EdpFingerprints *f, int64 *nrepeats);
+/*
+ * the fingerprints seen more than once, sorted (NULL when none); ends f.
+ * sorted, when not NULL, is set to all of them sorted (unsigned, repeats
+ * kept, *nsorted of them) while they fit in memory, else to NULL.
+ */
+extern uint64 *edp_fingerprints_repeats(EdpFingerprints *f, int64 *nrepeats,
+										uint64 **sorted, int64 *nsorted);
 
 extern bool edp_fingerprint_is_repeat(const uint64 *repeats, int64 nrepeats, uint64 fp);
 

@@ -47,6 +47,7 @@
 #include "buckets/buckets.h"
 #include "buckets/dedupe_order.h"
 #include "buckets/fingerprints.h"
+#include "buckets/load_history.h"
 #include "buckets/rollup_batch.h"
 #include "buckets/rollup_packed.h"
 
@@ -104,6 +105,10 @@ struct RollupBatch
 	EdpFingerprints fps;
 	uint64	   *repeats;		/* fingerprints seen more than once, sorted */
 	int64		nrepeats;
+	int64		nfps;			/* rows with a fingerprint */
+	uint64	   *sorted_fps;		/* spec.keep_fingerprints: all of them sorted,
+								 * or NULL when they were sorted on disk */
+	int64		nsorted_fps;
 };
 
 #define SLOT_WORDS ((EDP_ROLLUP_SLOTS + 63) / 64)
@@ -229,7 +234,10 @@ fingerprint(RollupBatch *b, TupleTableSlot *slot, uint64 *fp)
 static void
 find_repeats(RollupBatch *b)
 {
-	b->repeats = edp_fingerprints_repeats(&b->fps, &b->nrepeats);
+	b->nfps = b->fps.n;
+	b->repeats = edp_fingerprints_repeats(&b->fps, &b->nrepeats,
+										  b->spec.keep_fingerprints ? &b->sorted_fps : NULL,
+										  &b->nsorted_fps);
 }
 
 static bool
@@ -365,10 +373,11 @@ group_arrays(RollupBatch *b, Datum *keys, Datum *chunks)
 
 /*
  * The slots of the batch's rollup rows that held events before the
- * statement; true when there are any.
+ * statement; true when there are any.  With a load history, the slots
+ * that other loads' rows hold, where the history knows them.
  */
 static bool
-mark_existing_slots(RollupBatch *b, const char *rollup)
+mark_existing_slots(RollupBatch *b, const char *rollup, EdpLoadHistory *history)
 {
 	Oid			types[2] = {get_array_type(b->key_type), TIMESTAMPTZARRAYOID};
 	Datum		values[2];
@@ -379,7 +388,7 @@ mark_existing_slots(RollupBatch *b, const char *rollup)
 	if (b->ngroups == 0)
 		return false;
 	group_arrays(b, &values[0], &values[1]);
-	sql = psprintf("SELECT u.i, r.packed FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) WITH ORDINALITY AS u(k, c, i)"
+	sql = psprintf("SELECT u.i, r.packed, r.xmin FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) WITH ORDINALITY AS u(k, c, i)"
 				   " JOIN %s r ON r.key OPERATOR(pg_catalog.=) u.k AND r.chunk_start OPERATOR(pg_catalog.=) u.c", rollup);
 	/*
 	 * Not read-only: the cursor must see the rollup as it is now, after
@@ -406,9 +415,25 @@ mark_existing_slots(RollupBatch *b, const char *rollup)
 			int			npairs;
 			int			p;
 
+			const uint64 *others;
+
 			if (isnull || gi < 0 || gi >= b->ngroups)
 				continue;
 			g = &b->groups[gi];
+			if (history != NULL &&
+				edp_load_history_others(history, g->key, g->chunk,
+										DatumGetTransactionId(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull)),
+										&others))
+			{
+				/* only the slots of other loads' rows: the job's own are in its fingerprints */
+				if (others != NULL)
+				{
+					g->had = MemoryContextAlloc(b->cxt, sizeof(uint64) * SLOT_WORDS);
+					memcpy(g->had, others, sizeof(uint64) * SLOT_WORDS);
+					any = true;
+				}
+				continue;
+			}
 			pairs = edp_rollup_pairs(DatumGetArrayTypeP(packed), &npairs);
 			for (p = 0; p < npairs; p++)
 			{
@@ -430,7 +455,7 @@ mark_existing_slots(RollupBatch *b, const char *rollup)
 
 bool
 edp_rollup_batch_candidates(RollupBatch *b, const char *rollup, int64 array_limit,
-							DedupeCandidates *dc)
+							DedupeCandidates *dc, EdpLoadHistory *history, Oid root)
 {
 	int			nd = b->spec.ndedupe;
 	bool		had_any;
@@ -456,8 +481,16 @@ edp_rollup_batch_candidates(RollupBatch *b, const char *rollup, int64 array_limi
 		vals[i] = palloc(sizeof(Datum) * cap);
 	}
 
-	had_any = mark_existing_slots(b, rollup);
-	if (b->nrepeats > 0 || had_any)
+	/* a load's history serves when it can take all of this statement's fingerprints */
+	if (history != NULL &&
+		(!b->spec.keep_fingerprints || (b->sorted_fps == NULL && b->nfps > 0) ||
+		 !edp_load_history_usable(history, root, b->key_type, b->key_coll, b->key_len, b->key_byval)))
+	{
+		edp_load_history_invalidate(history);
+		history = NULL;
+	}
+	had_any = mark_existing_slots(b, rollup, history);
+	if (b->nrepeats > 0 || had_any || edp_load_history_has_fingerprints(history))
 	{
 		uint64		nrows = 0;
 
@@ -481,6 +514,8 @@ edp_rollup_batch_candidates(RollupBatch *b, const char *rollup, int64 array_limi
 				edp_dedupe_arrival_note(dc->order, slot,
 										b->spec.arrival != NULL ? b->spec.arrival[pos] : pos);
 			}
+			else if (edp_load_history_has_fingerprint(history, fp))
+				cand = true;	/* may repeat a row of the load's earlier transactions */
 			else if (had_any)
 			{
 				bool		knull,
@@ -537,6 +572,14 @@ edp_rollup_batch_candidates(RollupBatch *b, const char *rollup, int64 array_limi
 
 		dc->arrays[i] = PointerGetDatum(construct_array(vals[i], (int) Min(dc->n, array_limit), a->atttypid,
 														a->attlen, a->attbyval, a->attalign));
+	}
+	if (history != NULL)
+	{
+		/* what the next transactions of the load must know of this one */
+		for (i = 0; i < b->ngroups; i++)
+			edp_load_history_note(history, b->groups[i].key, b->groups[i].chunk,
+								  b->groups[i].had, SLOT_WORDS);
+		edp_load_history_add_fingerprints(history, b->sorted_fps, b->nsorted_fps);
 	}
 	return true;
 }

@@ -41,15 +41,21 @@ typedef struct RollupBatchSpec
 	AttrNumber *dedupe_atts;
 	const int64 *arrival;		/* each row's arrival by position, or NULL:
 								 * the rows are in arrival order */
+	bool		keep_fingerprints;	/* for a load history (load_history.h) */
 } RollupBatchSpec;
 
 /* NULL when the key or a dedupe column has no hash support: use SQL */
 extern RollupBatch *edp_rollup_batch_scan(Tuplestorestate *rows,
 										  const RollupBatchSpec *spec);
 
-/* false without dedupe columns: find candidates in SQL */
+/*
+ * false without dedupe columns: find candidates in SQL.  history: the
+ * load's (buckets/load_history.h) for root, or NULL.
+ */
+struct EdpLoadHistory;
 extern bool edp_rollup_batch_candidates(RollupBatch *batch, const char *rollup,
-										int64 array_limit, DedupeCandidates *dc);
+										int64 array_limit, DedupeCandidates *dc,
+										struct EdpLoadHistory *history, Oid root);
 
 extern void edp_rollup_batch_write(RollupBatch *batch, const char *rollup);
 

@@ -49,6 +49,7 @@
 
 #include "buckets/buckets.h"
 #include "buckets/dedupe_order.h"
+#include "buckets/load_history.h"
 #include "buckets/rollup_batch.h"
 #include "buckets/rollup_packed.h"
 #include "core/citus.h"
@@ -339,6 +340,7 @@ scan_batch(const TriggerSettings *s, Relation rel, Tuplestorestate *rows, int si
 	spec.ndedupe = 0;
 	spec.dedupe_atts = NULL;
 	spec.arrival = arrival;
+	spec.keep_fingerprints = with_dedupe && edp_dedupe_load_history != NULL;
 	if (with_dedupe)
 	{
 		Datum	   *names;
@@ -671,6 +673,8 @@ insert_upkeep(TriggerSettings *s, Relation rel, Oid root, Tuplestorestate *newta
 	bool		c_dedupe = dedupe && live && s->covers_bucket && strcmp(s->mode, "first") == 0;
 	RollupBatch *batch = NULL;
 	DedupeCandidates dc = {0};
+	/* a background job's knowledge of its own earlier transactions */
+	EdpLoadHistory *history = edp_dedupe_load_history;
 
 	if (live && (!dedupe || c_dedupe))
 		batch = scan_batch(s, rel, newtable, 1, c_dedupe, arrival);
@@ -678,17 +682,27 @@ insert_upkeep(TriggerSettings *s, Relation rel, Oid root, Tuplestorestate *newta
 	{
 		dedupe_lock(root);
 		if (batch == NULL ||
-			!edp_rollup_batch_candidates(batch, s->rollup, EDP_DEDUPE_ARRAY_LIMIT, &dc))
+			!edp_rollup_batch_candidates(batch, s->rollup, EDP_DEDUPE_ARRAY_LIMIT, &dc,
+										 history, root))
+		{
+			/* rows the history would not know: it stops serving */
+			edp_load_history_invalidate(history);
 			dedupe_candidates(s, &dc);
+		}
 		if (dc.n > 0 && !dc.ordered)
 			dc.order = arrival_order(s, rel, newtable, arrival);
 	}
+	else
+		edp_load_history_invalidate(history);
 	if (batch != NULL)
 		edp_rollup_batch_write(batch, s->rollup);
 	else if (live)
 		rollup_add(s, "edp_new", 1);
 	if (dedupe)
 		dedupe_delete(s, root, &dc);
+	/* the history holds from here on, until another upkeep of inserted rows */
+	edp_insert_upkeeps++;
+	edp_load_history_seal(history);
 }
 
 /*

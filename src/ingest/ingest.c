@@ -55,6 +55,7 @@
 #include "utils/wait_event.h"
 
 #include "buckets/buckets.h"
+#include "buckets/load_history.h"
 #include "events/flatten.h"
 #include "core/citus.h"
 #include "core/guc.h"
@@ -1343,6 +1344,10 @@ ingest_upkeep(EdpIngest *ing)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	if (ing->committed_xids.data != NULL && ing->committed_xids.len > 0)
 		edp_dedupe_load_xids = psprintf("{%s}", ing->committed_xids.data);
+	/* a job of several transactions tells its own earlier rows from others' */
+	if (ing->mode == EDP_INGEST_BACKGROUND && ing->history == NULL)
+		ing->history = edp_load_history_create(ing->cxt);
+	edp_dedupe_load_history = ing->history;
 	PG_TRY();
 	{
 		edp_loader_upkeep(ing->rel, ing->written,
@@ -1351,6 +1356,7 @@ ingest_upkeep(EdpIngest *ing)
 	PG_FINALLY();
 	{
 		edp_dedupe_load_xids = NULL;
+		edp_dedupe_load_history = NULL;
 	}
 	PG_END_TRY();
 	PopActiveSnapshot();

@@ -94,6 +94,9 @@ struct EdpIngest
 	StringInfoData txn_xids;	/* background: this transaction's batches' */
 	StringInfoData committed_xids;	/* background: "xid,xid" of the job's
 									 * committed transactions (dedupe's ledger) */
+	struct EdpLoadHistory *history;	/* background: what its committed
+										 * transactions stored, for dedupe
+										 * (buckets/load_history.h) */
 	bool		partition_plan_checked;
 	struct EdpPartitionPlan *partition_plan;	/* partitions to create before
 												 * a batch, or NULL */

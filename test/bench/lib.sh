@@ -7,6 +7,8 @@
 #   BENCH_PORT  its port (default 55499); unix socket in BENCH_DIR only
 #   BENCH_SHARED_BUFFERS  shared_buffers for both sides (default 4GB); e.g.
 #               128MB, PostgreSQL's default, when indexes should not fit
+#   BENCH_MAX_WAL_SIZE    max_wal_size (default 20GB: no checkpoint inside a
+#               10M load); smaller where the disk must hold 100M rows twice
 
 set -euo pipefail
 
@@ -33,7 +35,7 @@ bench_start_cluster() {
         echo "shared_buffers = '${BENCH_SHARED_BUFFERS:-4GB}'"
         echo "work_mem = '256MB'"
         echo "maintenance_work_mem = '1GB'"
-        echo "max_wal_size = '20GB'"
+        echo "max_wal_size = '${BENCH_MAX_WAL_SIZE:-20GB}'"
         echo "checkpoint_timeout = '30min'"
         echo "synchronous_commit = off"
         for line in "$@"; do echo "$line"; done
