@@ -10,9 +10,10 @@ EDP_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # says where edp installs), instead of the system one of the Debian packages
 PG_BINDIR=${EDP_PG_BINDIR:-/usr/lib/postgresql/15/bin}
 PG_CONFIG=$PG_BINDIR/pg_config
+# postgresql-15-plpgsql-check: test/t/092_plpgsql_check.pl lints every plpgsql body.
 # libkrb5-dev: the server headers of a GSSAPI-enabled build (Debian 15.20 on) include
 # gssapi/gssapi.h from libpq/libpq-be.h, and postgresql-server-dev-15 does not pull it in
-EDP_PACKAGES="make gcc libc6-dev libzstd-dev libkrb5-dev postgresql-15 postgresql-server-dev-15 postgresql-15-postgis-3 libipc-run-perl"
+EDP_PACKAGES="make gcc libc6-dev libzstd-dev libkrb5-dev postgresql-15 postgresql-server-dev-15 postgresql-15-postgis-3 postgresql-15-plpgsql-check libipc-run-perl"
 
 if [ "$(id -u)" -eq 0 ]; then
     SUDO=""

@@ -65,6 +65,7 @@ CREATE TABLE by_list (ts timestamptz, kind text) PARTITION BY LIST (kind);
 SELECT edp.enable_partitioning('by_list', ts => 'ts');   -- ERROR
 SELECT edp.enable_partitioning('pd', ts => 'ts', period => 'week');   -- ERROR
 SELECT edp.enable_partitioning('pd', ts => 'event_type');   -- ERROR
+SELECT edp_internal.add_period_partition('pd', 'infinity', NULL, NULL);   -- ERROR 22008: no partition holds it
 \set VERBOSITY default
 SELECT edp.enable_partitioning('plain_t', ts => 'ts');   -- ERROR
 DROP TABLE pd, acct, plain_t, by_list;

@@ -780,7 +780,7 @@ BEGIN
      WHERE c.oid = root;
     step := CASE e.partition_period WHEN 'day' THEN interval '1 day' ELSE interval '1 month' END;
     IF NOT isfinite(p) THEN
-        RAISE EXCEPTION 'no partition of % holds %', root, p USING ERRCODE = 'datetime_value_out_of_range',
+        RAISE EXCEPTION 'no partition of % holds %', root, p USING ERRCODE = 'datetime_field_overflow',
             DETAIL = 'Rows whose time is infinite stay in the DEFAULT partition, as rows without a time do.';
     END IF;
     p := date_trunc(e.partition_period, p AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';

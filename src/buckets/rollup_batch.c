@@ -593,49 +593,127 @@ pair_cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* groups in the order their rollup rows are written (and locked) */
+typedef struct GroupOrder
+{
+	RollupBatch *b;
+	FmgrInfo	cmp;
+} GroupOrder;
+
+static int
+group_order_cmp(const void *x, const void *y, void *arg)
+{
+	GroupOrder *o = (GroupOrder *) arg;
+	const RollupGroup *a = &o->b->groups[*(const int *) x];
+	const RollupGroup *c = &o->b->groups[*(const int *) y];
+	int32		r = DatumGetInt32(FunctionCall2Coll(&o->cmp, o->b->key_coll, a->key, c->key));
+
+	if (r != 0)
+		return r;
+	return (a->chunk > c->chunk) - (a->chunk < c->chunk);
+}
+
 /*
- * rollup += the batch's counts: one INSERT ... ON CONFLICT for all its
- * rollup rows, the packed pairs passed as one flat array with bounds.
+ * At most this many int8 values (slot, count pairs) in one INSERT: 64 MB.
+ * A statement of 100M events over a year holds some 60M (key, hour)
+ * pairs, more than one array may hold (1 GB).
  */
-void
-edp_rollup_batch_write(RollupBatch *b, const char *rollup)
+#define ROLLUP_WRITE_MAX_FLAT	(8 * 1024 * 1024)
+
+/* one INSERT ... ON CONFLICT for n rollup rows, the packed pairs of all in flat */
+static void
+write_rollup_rows(RollupBatch *b, const char *rollup, Datum *k, Datum *c, Datum *lo, Datum *hi,
+				  int n, Datum *flat, int64 nflat)
 {
 	Oid			types[5] = {get_array_type(b->key_type), TIMESTAMPTZARRAYOID, INT8ARRAYOID,
 	INT4ARRAYOID, INT4ARRAYOID};
 	Datum		values[5];
-	Datum	   *k;
-	Datum	   *c;
-	Datum	   *flat;
-	Datum	   *lo;
-	Datum	   *hi;
-	int64		nflat = 0;
-	int			n = 0;
-	int			i;
 	int16		typlen;
 	bool		typbyval;
 	char		typalign;
 	char	   *sql;
 
-	for (i = 0; i < b->ngroups; i++)
-		nflat += 2 * b->groups[i].npairs;
-	if (nflat == 0)
+	get_typlenbyvalalign(b->key_type, &typlen, &typbyval, &typalign);
+	values[0] = PointerGetDatum(construct_array(k, n, b->key_type, typlen, typbyval, typalign));
+	values[1] = PointerGetDatum(construct_array(c, n, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[2] = PointerGetDatum(construct_array(flat, (int) nflat, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[3] = PointerGetDatum(construct_array(lo, n, INT4OID, 4, true, TYPALIGN_INT));
+	values[4] = PointerGetDatum(construct_array(hi, n, INT4OID, 4, true, TYPALIGN_INT));
+	/* in the order given (WITH ORDINALITY): every writer locks rollup rows in one order */
+	sql = psprintf("INSERT INTO %s AS r (key, chunk_start, packed) "
+				   "SELECT u.k, u.c, $3[u.lo:u.hi] FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($4), pg_catalog.unnest($5)) WITH ORDINALITY AS u(k, c, lo, hi, i) "
+				   " ORDER BY u.i "
+				   "ON CONFLICT (key, chunk_start) DO UPDATE SET packed = edp_internal.rollup_merge(r.packed, excluded.packed)",
+				   rollup);
+	if (SPI_execute_with_args(sql, 5, types, values, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "edp rollup batch write failed");	/* internal error */
+	pfree(DatumGetPointer(values[0]));
+	pfree(DatumGetPointer(values[1]));
+	pfree(DatumGetPointer(values[2]));
+	pfree(DatumGetPointer(values[3]));
+	pfree(DatumGetPointer(values[4]));
+}
+
+/*
+ * rollup += the batch's counts: INSERT ... ON CONFLICT of its rollup rows,
+ * the packed pairs passed as one flat array with bounds, in statements of
+ * at most ROLLUP_WRITE_MAX_FLAT values, the rows sorted by (key, chunk)
+ * with the key column's comparison and collation so that concurrent
+ * writers of one rollup lock its rows in the same order.
+ */
+void
+edp_rollup_batch_write(RollupBatch *b, const char *rollup)
+{
+	Datum	   *k;
+	Datum	   *c;
+	Datum	   *flat;
+	Datum	   *lo;
+	Datum	   *hi;
+	int		   *order;
+	int64		cap;
+	int64		nflat = 0;
+	int			n = 0;
+	int			i;
+
+	if (b->ngroups == 0)
 		return;
-	if (nflat > (int64) (MaxAllocSize / sizeof(int64)) / 2)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("too many rollup buckets in one statement")));
-	k = palloc(sizeof(Datum) * b->ngroups);
-	c = palloc(sizeof(Datum) * b->ngroups);
-	lo = palloc(sizeof(Datum) * b->ngroups);
-	hi = palloc(sizeof(Datum) * b->ngroups);
-	flat = palloc_extended(sizeof(Datum) * nflat, MCXT_ALLOC_HUGE);
-	nflat = 0;
+	order = palloc_extended(sizeof(int) * b->ngroups, MCXT_ALLOC_HUGE);
+	for (i = 0; i < b->ngroups; i++)
+		order[i] = i;
+	if (b->ngroups > 1)
+	{
+		GroupOrder o;
+		TypeCacheEntry *tce = lookup_type_cache(b->key_type, TYPECACHE_CMP_PROC_FINFO);
+
+		if (!OidIsValid(tce->cmp_proc_finfo.fn_oid))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_FUNCTION),
+					 errmsg("could not identify a comparison function for type %s",
+							format_type_be(b->key_type))));
+		o.b = b;
+		fmgr_info_copy(&o.cmp, &tce->cmp_proc_finfo, CurrentMemoryContext);
+		qsort_arg(order, b->ngroups, sizeof(int), group_order_cmp, &o);
+	}
+	k = palloc_extended(sizeof(Datum) * b->ngroups, MCXT_ALLOC_HUGE);
+	c = palloc_extended(sizeof(Datum) * b->ngroups, MCXT_ALLOC_HUGE);
+	lo = palloc_extended(sizeof(Datum) * b->ngroups, MCXT_ALLOC_HUGE);
+	hi = palloc_extended(sizeof(Datum) * b->ngroups, MCXT_ALLOC_HUGE);
+	/* a group merges into at most one pair per slot */
+	cap = ROLLUP_WRITE_MAX_FLAT + 2 * EDP_ROLLUP_SLOTS;
+	flat = palloc_extended(sizeof(Datum) * cap, MCXT_ALLOC_HUGE);
 	for (i = 0; i < b->ngroups; i++)
 	{
-		RollupGroup *g = &b->groups[i];
-		int64		start = nflat;
+		RollupGroup *g = &b->groups[order[i]];
+		int64		start;
 		int			p;
 
+		if (nflat >= ROLLUP_WRITE_MAX_FLAT)
+		{
+			write_rollup_rows(b, rollup, k, c, lo, hi, n, flat, nflat);
+			n = 0;
+			nflat = 0;
+		}
+		start = nflat;
 		if (!g->sorted)
 			qsort(g->pairs, g->npairs, 2 * sizeof(int64), pair_cmp);
 		for (p = 0; p < g->npairs; p++)
@@ -660,19 +738,8 @@ edp_rollup_batch_write(RollupBatch *b, const char *rollup)
 		hi[n] = Int32GetDatum((int32) nflat);
 		n++;
 	}
-	if (n == 0)
-		return;
-	get_typlenbyvalalign(b->key_type, &typlen, &typbyval, &typalign);
-	values[0] = PointerGetDatum(construct_array(k, n, b->key_type, typlen, typbyval, typalign));
-	values[1] = PointerGetDatum(construct_array(c, n, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	values[2] = PointerGetDatum(construct_array(flat, (int) nflat, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	values[3] = PointerGetDatum(construct_array(lo, n, INT4OID, 4, true, TYPALIGN_INT));
-	values[4] = PointerGetDatum(construct_array(hi, n, INT4OID, 4, true, TYPALIGN_INT));
-	sql = psprintf("INSERT INTO %s AS r (key, chunk_start, packed) "
-				   "SELECT u.k, u.c, $3[u.lo:u.hi] FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($4), pg_catalog.unnest($5)) AS u(k, c, lo, hi) "
-				   " ORDER BY 1, 2 "
-				   "ON CONFLICT (key, chunk_start) DO UPDATE SET packed = edp_internal.rollup_merge(r.packed, excluded.packed)",
-				   rollup);
-	if (SPI_execute_with_args(sql, 5, types, values, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "edp rollup batch write failed");	/* internal error */
+	if (n > 0)
+		write_rollup_rows(b, rollup, k, c, lo, hi, n, flat, nflat);
+	pfree(flat);
+	pfree(order);
 }

@@ -35,12 +35,15 @@
 #include "catalog/partition.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "parser/parse_func.h"
 #include "storage/bufmgr.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -491,6 +494,125 @@ execute_with_order(const char *sql, int nargs, Oid *types, Datum *values,
 	return rc;
 }
 
+/* edp_internal.buckets_trigger() */
+static Oid
+get_buckets_trigger_oid(void)
+{
+	return LookupFuncName(list_make2(makeString("edp_internal"), makeString("buckets_trigger")),
+						  0, NULL, false);
+}
+
+/*
+ * May dedupe delete from this partition directly?  Only from one that
+ * carries edp's own DELETE trigger (edp_internal.add_leaf_triggers: a
+ * partition edp made), which keeps the rollup for a DELETE addressed to
+ * it, that the table's owner may delete from, and without policies of its
+ * own.
+ */
+static bool
+leaf_deletable(Oid relid)
+{
+	Relation	rel;
+	bool		ok = false;
+
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_DELETE) != ACLCHECK_OK)
+		return false;
+	rel = relation_open(relid, RowExclusiveLock);
+	if (!rel->rd_rel->relrowsecurity && rel->trigdesc != NULL)
+	{
+		for (int i = 0; i < rel->trigdesc->numtriggers; i++)
+		{
+			Trigger    *t = &rel->trigdesc->triggers[i];
+
+			if (strcmp(t->tgname, "edp_buckets_delete") == 0 && t->tgenabled != TRIGGER_DISABLED &&
+				TRIGGER_FOR_DELETE(t->tgtype) && !TRIGGER_FOR_ROW(t->tgtype) &&
+				t->tgfoid == get_buckets_trigger_oid())
+				ok = true;
+		}
+	}
+	relation_close(rel, NoLock);
+	return ok;
+}
+
+/*
+ * The extra copies of a partitioned table, deleted partition by partition.
+ * ranking: the query that names them (edp_toid, edp_tid, edp_counted).
+ *
+ * One DELETE on the partitioned table joins those (tableoid, ctid) pairs
+ * with every partition: the planner cannot prune on tableoid, and it hashed
+ * the whole table for a few hundred copies (a load of 1M rows into 366 day
+ * partitions spent 12% of its time there, more as the table grows).  So
+ * the copies are read first, then each partition's go with one TID scan,
+ * and the same statement takes them out of the rollup (what the table's
+ * DELETE trigger does for a DELETE on the table, which this is not: the
+ * table's own statement-level DELETE triggers do not fire for them, its
+ * row-level ones do).
+ */
+static void
+delete_from_partitions(const TriggerSettings *s, const char *ranking, int nargs,
+					   const DedupeCandidates *dc)
+{
+	SPITupleTable *copies;
+	uint64		ncopies;
+	uint64		i = 0;
+
+	if (execute_with_order(psprintf("%s ORDER BY 1, 2", ranking), nargs, dc->types, dc->arrays,
+						   dc->order) != SPI_OK_SELECT)
+		elog(ERROR, "edp dedupe failed: %s", ranking);	/* internal error */
+	copies = SPI_tuptable;		/* kept until SPI_finish */
+	ncopies = SPI_processed;
+	if (ncopies == 0)
+		return;
+	while (i < ncopies)
+	{
+		bool		isnull;
+		Oid			toid = DatumGetObjectId(SPI_getbinval(copies->vals[i], copies->tupdesc, 1, &isnull));
+		uint64		first = i;
+		int			n;
+		Datum	   *tids;
+		Datum	   *counted;
+		Oid			types[2] = {TIDARRAYOID, BOOLARRAYOID};
+		Datum		values[2];
+		char	   *leaf;
+		char	   *sql;
+
+		while (i < ncopies &&
+			   DatumGetObjectId(SPI_getbinval(copies->vals[i], copies->tupdesc, 1, &isnull)) == toid)
+			i++;
+		n = (int) (i - first);
+		tids = palloc(sizeof(Datum) * n);
+		counted = palloc(sizeof(Datum) * n);
+		for (int k = 0; k < n; k++)
+		{
+			tids[k] = SPI_getbinval(copies->vals[first + k], copies->tupdesc, 2, &isnull);
+			counted[k] = SPI_getbinval(copies->vals[first + k], copies->tupdesc, 3, &isnull);
+		}
+		values[0] = PointerGetDatum(construct_array(tids, n, TIDOID, sizeof(ItemPointerData), false, TYPALIGN_SHORT));
+		values[1] = PointerGetDatum(construct_array(counted, n, BOOLOID, 1, true, TYPALIGN_CHAR));
+		leaf = quote_qualified_identifier(get_namespace_name(get_rel_namespace(toid)), get_rel_name(toid));
+		if (!leaf_deletable(toid))
+		{
+			/* through the table, as before */
+			sql = psprintf("WITH d AS (DELETE FROM %s t WHERE t.tableoid OPERATOR(pg_catalog.=) %u::pg_catalog.oid"
+						   " AND t.ctid OPERATOR(pg_catalog.=) ANY ($1) RETURNING t.ctid AS edp_tid)"
+						   " SELECT pg_catalog.count(*) FILTER (WHERE u.c) FROM d"
+						   " JOIN ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS u(t, c)"
+						   " ON u.t OPERATOR(pg_catalog.=) d.edp_tid",
+						   s->table, toid);
+		}
+		else
+			sql = psprintf("WITH d AS (DELETE FROM ONLY %s t WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1)"
+						   " RETURNING t.ctid AS edp_tid)"
+						   " SELECT pg_catalog.count(*) FILTER (WHERE u.c) FROM d"
+						   " JOIN ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS u(t, c)"
+						   " ON u.t OPERATOR(pg_catalog.=) d.edp_tid",
+						   leaf);
+		if (SPI_execute_with_args(sql, 2, types, values, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "edp dedupe failed: %s", sql);	/* internal error */
+		edp_dedupe_removed += DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+}
+
 static void
 dedupe_delete(const TriggerSettings *s, Oid root, const DedupeCandidates *dc)
 {
@@ -498,6 +620,7 @@ dedupe_delete(const TriggerSettings *s, Oid root, const DedupeCandidates *dc)
 	StringInfoData unnest;
 	char	   *span = "";
 	char	   *rows;
+	char	   *ranking;
 	char	   *sql;
 	bool		probe = false;
 	bool		with_arrays = true;
@@ -572,17 +695,13 @@ dedupe_delete(const TriggerSettings *s, Oid root, const DedupeCandidates *dc)
 	 * it spooled for new partitions after the others), then physical order
 	 * (copies of one image).
 	 */
-	sql = psprintf("DELETE FROM %s t USING ("
-				   " SELECT s.edp_toid, s.edp_tid, s.edp_counted FROM ("
+	ranking = psprintf(" SELECT s.edp_toid, s.edp_tid, s.edp_counted FROM ("
 				   "  SELECT c.edp_toid, c.edp_tid, c.edp_mine, (%s) AS edp_counted,"
 				   "   pg_catalog.row_number() OVER (PARTITION BY %s ORDER BY %sc.edp_mine, c.edp_cur,"
 				   "     CASE WHEN c.edp_mine THEN c.edp_arrival END, c.edp_age DESC,"
 				   "     c.edp_cmin, c.edp_toid, c.edp_tid) AS edp_rn"
 				   "  FROM (SELECT b.*, %s AS edp_mine FROM (%s) b) c"
-				   " ) s WHERE s.edp_rn OPERATOR(pg_catalog.>) 1%s"
-				   ") d WHERE t.tableoid OPERATOR(pg_catalog.=) d.edp_toid AND t.ctid OPERATOR(pg_catalog.=) d.edp_tid"
-				   " RETURNING d.edp_counted",
-				   s->table,
+				   " ) s WHERE s.edp_rn OPERATOR(pg_catalog.>) 1%s",
 				   edp_dedupe_load_xids != NULL
 				   ? psprintf("c.edp_mine OR c.edp_xmin OPERATOR(pg_catalog.=) ANY (%s::pg_catalog.xid[])",
 							  quote_literal_cstr(edp_dedupe_load_xids))
@@ -594,6 +713,16 @@ dedupe_delete(const TriggerSettings *s, Oid root, const DedupeCandidates *dc)
 				   : "(b.edp_cur AND b.edp_cmin OPERATOR(pg_catalog.=) pg_catalog.max(b.edp_cmin) FILTER (WHERE b.edp_cur) OVER ())",
 				   rows,
 				   latest ? "" : " AND s.edp_mine");
+
+	if (get_rel_relkind(root) == RELKIND_PARTITIONED_TABLE)
+	{
+		delete_from_partitions(s, ranking, with_arrays ? s->ncols : 0, dc);
+		return;
+	}
+	sql = psprintf("DELETE FROM %s t USING (SELECT r.* FROM (%s) r) d"
+				   " WHERE t.tableoid OPERATOR(pg_catalog.=) d.edp_toid AND t.ctid OPERATOR(pg_catalog.=) d.edp_tid"
+				   " RETURNING d.edp_counted",
+				   s->table, ranking);
 	if (execute_with_order(sql, with_arrays ? s->ncols : 0, dc->types, dc->arrays,
 						   dc->order) != SPI_OK_DELETE_RETURNING)
 		elog(ERROR, "edp dedupe failed: %s", sql);	/* internal error */

@@ -47,9 +47,18 @@
 
 static void edp_loader_flush(EdpLoader *loader);
 
-/* flush when this many rows or bytes are buffered (the values COPY uses) */
+/*
+ * A target's rows are written when it holds this many rows or bytes (the
+ * values COPY uses for all its targets together).  All targets are written
+ * when they hold the larger totals together: rows that arrive in no order
+ * of the partitions (events of a year into day partitions) then go in
+ * batches of hundreds per partition instead of COPY's two or three, with
+ * the partition's pages and index at hand.
+ */
 #define LOADER_MAX_BUFFERED_ROWS	1000
 #define LOADER_MAX_BUFFERED_BYTES	65535
+#define LOADER_MAX_TOTAL_ROWS		(64 * LOADER_MAX_BUFFERED_ROWS)
+#define LOADER_MAX_TOTAL_BYTES		(8 * 1024 * 1024)
 
 /* rows waiting for one target relation (the table, or one partition) */
 typedef struct LoaderBuffer
@@ -58,6 +67,7 @@ typedef struct LoaderBuffer
 	TupleTableSlot *slots[LOADER_MAX_BUFFERED_ROWS];
 	uint64		linenos[LOADER_MAX_BUFFERED_ROWS];
 	int			nused;
+	Size		nbytes;
 	BulkInsertState bistate;
 } LoaderBuffer;
 
@@ -733,16 +743,27 @@ edp_loader_add(EdpLoader *loader, TupleTableSlot *slot, uint64 lineno)
 
 		/* the buffered row must outlive the per-tuple context */
 		ExecMaterializeSlot(batchslot);
-		buffer->linenos[buffer->nused] = lineno;
-		buffer->nused++;
-		loader->buffered_rows++;
-		loader->buffered_bytes += batchslot->tts_ops == &TTSOpsBufferHeapTuple ?
-			((BufferHeapTupleTableSlot *) batchslot)->base.tuple->t_len : 0;
+		{
+			Size		len = batchslot->tts_ops == &TTSOpsBufferHeapTuple ?
+				((BufferHeapTupleTableSlot *) batchslot)->base.tuple->t_len : 0;
+
+			buffer->linenos[buffer->nused] = lineno;
+			buffer->nused++;
+			buffer->nbytes += len;
+			loader->buffered_rows++;
+			loader->buffered_bytes += len;
+		}
 		loader->processed++;
 
 		if (buffer->nused >= LOADER_MAX_BUFFERED_ROWS ||
-			loader->buffered_rows >= LOADER_MAX_BUFFERED_ROWS ||
-			loader->buffered_bytes >= LOADER_MAX_BUFFERED_BYTES)
+			buffer->nbytes >= LOADER_MAX_BUFFERED_BYTES)
+		{
+			loader->buffered_rows -= buffer->nused;
+			loader->buffered_bytes -= buffer->nbytes;
+			flush_buffer(loader, buffer);
+		}
+		else if (loader->buffered_rows >= LOADER_MAX_TOTAL_ROWS ||
+				 loader->buffered_bytes >= LOADER_MAX_TOTAL_BYTES)
 			edp_loader_flush(loader);
 	}
 }
@@ -871,6 +892,7 @@ flush_buffer(EdpLoader *loader, LoaderBuffer *buffer)
 	/* no buffer pin may outlive this call (callers end subtransactions) */
 	ReleaseBulkInsertStatePin(buffer->bistate);
 	buffer->nused = 0;
+	buffer->nbytes = 0;
 }
 
 /* Write every buffered row now. */
