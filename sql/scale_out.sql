@@ -24,6 +24,26 @@ SELECT edp.disable_rollup('fp_jan');
 SELECT count(*) AS catalog_rows_of_refused FROM edp.event_tables WHERE relid IN ('fp'::regclass, 'fp_feb'::regclass);
 SELECT count(*) AS triggers FROM pg_trigger
  WHERE tgrelid IN (SELECT relid FROM pg_partition_tree('fp')) AND NOT tgisinternal;
+-- a foreign partition attached after enable_* is refused the same way, both ways
+CREATE TABLE lp (customer_id text, ts timestamptz) PARTITION BY RANGE (ts);
+CREATE TABLE lp_jan PARTITION OF lp FOR VALUES FROM ('2024-01-01') TO ('2024-02-01');
+SELECT edp.enable_rollup('lp', key => 'customer_id', ts => 'ts') IS NOT NULL AS rollup_on;
+CREATE FOREIGN TABLE lp_feb PARTITION OF lp FOR VALUES FROM ('2024-02-01') TO ('2024-03-01')
+    SERVER regress_edp_remote;   -- ERROR
+CREATE FOREIGN TABLE lp_mar (customer_id text, ts timestamptz) SERVER regress_edp_remote;
+ALTER TABLE lp ATTACH PARTITION lp_mar FOR VALUES FROM ('2024-03-01') TO ('2024-04-01');   -- ERROR
+\set VERBOSITY sqlstate
+ALTER TABLE lp ATTACH PARTITION lp_mar FOR VALUES FROM ('2024-03-01') TO ('2024-04-01');   -- ERROR
+\set VERBOSITY default
+-- a local partition attaches as before, and writes keep the rollup
+CREATE TABLE lp_apr (customer_id text, ts timestamptz);
+ALTER TABLE lp ATTACH PARTITION lp_apr FOR VALUES FROM ('2024-04-01') TO ('2024-05-01');
+INSERT INTO lp VALUES ('a', '2024-01-05 10:00+00'), ('a', '2024-04-05 10:00+00');
+SELECT count(*) AS partitions, count(*) FILTER (WHERE c.relkind = 'f') AS foreign_ones
+  FROM pg_partition_tree('lp') t JOIN pg_class c ON c.oid = t.relid WHERE t.level > 0;
+SELECT count(*) AS verify_rollup_differences FROM edp.verify_rollup('lp');
+DROP TABLE lp;
+DROP FOREIGN TABLE lp_mar;
 DROP TABLE fp;
 DROP SERVER regress_edp_remote;
 DROP EXTENSION postgres_fdw;
@@ -37,8 +57,17 @@ SELECT edp.enable_dedupe('kept', columns => '{customer_id,ts,event_type,transact
 SELECT tgname FROM pg_trigger WHERE tgrelid = 'kept'::regclass AND NOT tgisinternal ORDER BY 1;
 SELECT edp.disable_rollup('kept');
 SELECT count(*) AS triggers_while_dedupe_on FROM pg_trigger WHERE tgrelid = 'kept'::regclass AND NOT tgisinternal;
+SELECT relname AS index_while_dedupe_on FROM pg_class
+ WHERE oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = 'kept'::regclass) ORDER BY 1;
 SELECT edp.disable_dedupe('kept');
 SELECT count(*) AS triggers_after_disable FROM pg_trigger WHERE tgrelid = 'kept'::regclass AND NOT tgisinternal;
+-- and the indexes enable_* made: none left (an index of the user's stays)
+SELECT count(*) AS indexes_after_disable FROM pg_index WHERE indrelid = 'kept'::regclass;
+CREATE INDEX kept_edp_dedupe ON kept (transaction_id);
+SELECT edp.enable_dedupe('kept', columns => '{transaction_id}');
+SELECT edp.disable_dedupe('kept');
+SELECT relname AS user_index_kept FROM pg_class WHERE oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = 'kept'::regclass);
+DROP INDEX kept_edp_dedupe;
 INSERT INTO kept VALUES ('c1', '2024-01-03 10:00+00', 't', 1000);
 -- enabled again, the rollup is exact and kept at ingest
 SELECT edp.enable_rollup('kept', key => 'customer_id', ts => 'ts') IS NOT NULL AS rollup_on_again;

@@ -378,17 +378,21 @@ BEGIN
     -- dedupe: btree (key, ts) reads one key's rows directly; brin (ts) costs
     -- almost nothing at ingest and reads a time window of all keys (good
     -- when rows arrive in time order)
-    IF raw_index = 'btree' THEN
-        EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s (%I, %I)', left(rel, 48) || '_edp_key_ts', tbl, key, ts);
+    -- (an index of that name that edp did not make keeps its comment: edp
+    -- never drops it)
+    IF raw_index = 'btree' AND NOT edp_internal.has_edp_index(tbl, 48, '_edp_key_ts') THEN
+        EXECUTE format('CREATE INDEX %I ON %s (%I, %I)', left(rel, 48) || '_edp_key_ts', tbl, key, ts);
         EXECUTE format('COMMENT ON INDEX %I.%I IS %L', nsp, left(rel, 48) || '_edp_key_ts',
                        format('edp: raw index (%I, %I) of %s, read for what its rollup cannot answer (edp.enable_rollup, raw_index btree)', key, ts, tbl));
+    END IF;
+    IF raw_index = 'btree' THEN
         -- a dedupe key holding key and ts is probed through this index: the
         -- index enable_dedupe made for it alone would only cost ingest time
         IF (SELECT d.dedupe_columns @> ARRAY[key, ts] FROM edp.event_tables d WHERE d.relid = tbl) THEN
             EXECUTE format('DROP INDEX IF EXISTS %I.%I', nsp, left(rel, 47) || '_edp_dedupe');
         END IF;
-    ELSIF raw_index = 'brin' THEN
-        EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s USING brin (%I)', left(rel, 48) || '_edp_ts_brin', tbl, ts);
+    ELSIF raw_index = 'brin' AND NOT edp_internal.has_edp_index(tbl, 48, '_edp_ts_brin') THEN
+        EXECUTE format('CREATE INDEX %I ON %s USING brin (%I)', left(rel, 48) || '_edp_ts_brin', tbl, ts);
         EXECUTE format('COMMENT ON INDEX %I.%I IS %L', nsp, left(rel, 48) || '_edp_ts_brin',
                        format('edp: raw index (%I) of %s, read for what its rollup cannot answer (edp.enable_rollup, raw_index brin)', ts, tbl));
     END IF;
@@ -411,6 +415,44 @@ $$;
 COMMENT ON FUNCTION edp.enable_rollup(pg_catalog.regclass, pg_catalog.name, pg_catalog.name, pg_catalog.interval, pg_catalog.text) IS
     'keeps per (key, bucket) event counts of tbl in a rollup table, maintained by statement triggers at ingest; returns the rollup table';
 
+-- drops the index of tbl called suffix-of-its-name that edp made (its comment
+-- begins with 'edp: '); an index of the user's of that name stays
+CREATE FUNCTION edp_internal.drop_edp_index(tbl pg_catalog.regclass, name_len pg_catalog.int4, suffix pg_catalog.text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    idx regclass;
+BEGIN
+    SELECT i.indexrelid::regclass INTO idx
+      FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.indexrelid
+           JOIN pg_catalog.pg_class t ON t.oid OPERATOR(pg_catalog.=) i.indrelid
+     WHERE i.indrelid OPERATOR(pg_catalog.=) tbl
+       AND c.relname OPERATOR(pg_catalog.=) (pg_catalog.left(t.relname::pg_catalog.text, name_len) OPERATOR(pg_catalog.||) suffix)
+       AND pg_catalog.obj_description(c.oid, 'pg_class') OPERATOR(pg_catalog.~~) 'edp: %';
+    IF idx IS NOT NULL THEN
+        EXECUTE pg_catalog.format('DROP INDEX %s', idx);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION edp_internal.drop_edp_index(pg_catalog.regclass, pg_catalog.int4, pg_catalog.text) IS
+    'internal: drops the index left(tbl, name_len) || suffix of tbl when edp made it (its comment says so)';
+
+CREATE FUNCTION edp_internal.has_edp_index(tbl pg_catalog.regclass, name_len pg_catalog.int4, suffix pg_catalog.text)
+RETURNS pg_catalog.bool
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT EXISTS (
+        SELECT FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.indexrelid
+               JOIN pg_catalog.pg_class t ON t.oid OPERATOR(pg_catalog.=) i.indrelid
+         WHERE i.indrelid OPERATOR(pg_catalog.=) tbl
+           AND c.relname OPERATOR(pg_catalog.=) (pg_catalog.left(t.relname::pg_catalog.text, name_len) OPERATOR(pg_catalog.||) suffix))
+$$;
+COMMENT ON FUNCTION edp_internal.has_edp_index(pg_catalog.regclass, pg_catalog.int4, pg_catalog.text) IS
+    'internal: tbl has an index named left(tbl, name_len) || suffix';
+
 CREATE FUNCTION edp.disable_rollup(tbl pg_catalog.regclass)
 RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
@@ -427,10 +469,18 @@ BEGIN
     IF r IS NOT NULL THEN
         EXECUTE format('DROP TABLE %s CASCADE', r);   -- with the BI views reading it
     END IF;
+    -- the raw index enable_rollup made; its btree stays while dedupe probes
+    -- through it (a dedupe key holding key and ts has no index of its own)
+    PERFORM edp_internal.drop_edp_index(tbl, 48, '_edp_ts_brin');
+    IF NOT EXISTS (SELECT FROM edp.event_tables e
+                    WHERE e.relid OPERATOR(pg_catalog.=) tbl AND e.dedupe_mode OPERATOR(pg_catalog.<>) 'none')
+       OR edp_internal.has_edp_index(tbl, 47, '_edp_dedupe') THEN
+        PERFORM edp_internal.drop_edp_index(tbl, 48, '_edp_key_ts');
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION edp.disable_rollup(pg_catalog.regclass) IS
-    'drops the rollup of tbl (and the BI views of edp.create_bucket_views); bucket queries then read raw rows';
+    'drops the rollup of tbl (and the BI views of edp.create_bucket_views) and its raw index; bucket queries then read raw rows';
 
 CREATE FUNCTION edp.verify_rollup(tbl pg_catalog.regclass)
 RETURNS TABLE (key pg_catalog.text, bucket_start pg_catalog.timestamptz,
@@ -516,16 +566,20 @@ BEGIN
     -- serves a key that holds both columns)
     IF create_index AND NOT (e.key_column IS NOT NULL AND e.key_column = ANY (columns) AND e.ts_column = ANY (columns)
                              AND edp_internal.has_key_ts_btree(tbl, e.key_column, e.ts_column)) THEN
-        IF edp_internal.dedupe_hashable(tbl, columns) THEN
-            EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s (edp_internal.dedupe_hash(%s))', left(rel, 47) || '_edp_dedupe', tbl,
-                           (SELECT string_agg(quote_ident(x), ', ') FROM unnest(columns) x));
-        ELSE
-            EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s (%s)', left(rel, 47) || '_edp_dedupe', tbl,
-                           (SELECT string_agg(quote_ident(x), ', ') FROM unnest(columns) x));
+        -- (an index of that name that edp did not make stays as it is: edp
+        -- neither comments nor drops it)
+        IF NOT edp_internal.has_edp_index(tbl, 47, '_edp_dedupe') THEN
+            IF edp_internal.dedupe_hashable(tbl, columns) THEN
+                EXECUTE format('CREATE INDEX %I ON %s (edp_internal.dedupe_hash(%s))', left(rel, 47) || '_edp_dedupe', tbl,
+                               (SELECT string_agg(quote_ident(x), ', ') FROM unnest(columns) x));
+            ELSE
+                EXECUTE format('CREATE INDEX %I ON %s (%s)', left(rel, 47) || '_edp_dedupe', tbl,
+                               (SELECT string_agg(quote_ident(x), ', ') FROM unnest(columns) x));
+            END IF;
+            EXECUTE format('COMMENT ON INDEX %I.%I IS %L', nsp, left(rel, 47) || '_edp_dedupe',
+                           format('edp: dedupe probe index of %s on (%s) (edp.enable_dedupe)', tbl,
+                                  (SELECT string_agg(quote_ident(x), ', ') FROM unnest(columns) x)));
         END IF;
-        EXECUTE format('COMMENT ON INDEX %I.%I IS %L', nsp, left(rel, 47) || '_edp_dedupe',
-                       format('edp: dedupe probe index of %s on (%s) (edp.enable_dedupe)', tbl,
-                              (SELECT string_agg(quote_ident(x), ', ') FROM unnest(columns) x)));
     END IF;
     INSERT INTO edp.event_tables (relid, dedupe_mode, dedupe_columns, dedupe_order_column)
     VALUES (tbl, keep, columns, order_by)
@@ -548,10 +602,17 @@ BEGIN
     UPDATE edp.event_tables SET dedupe_mode = 'none', dedupe_columns = NULL, dedupe_order_column = NULL
      WHERE relid = tbl;
     PERFORM edp_internal.drop_bucket_triggers(tbl);
+    -- the probe index enable_dedupe made, and a raw btree disable_rollup
+    -- left for dedupe's probes
+    PERFORM edp_internal.drop_edp_index(tbl, 47, '_edp_dedupe');
+    IF NOT EXISTS (SELECT FROM edp.event_tables e
+                    WHERE e.relid OPERATOR(pg_catalog.=) tbl AND e.rollup_relid IS NOT NULL) THEN
+        PERFORM edp_internal.drop_edp_index(tbl, 48, '_edp_key_ts');
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION edp.disable_dedupe(pg_catalog.regclass) IS
-    'stops removing duplicate events of tbl at ingest';
+    'stops removing duplicate events of tbl at ingest and drops its probe index';
 
 CREATE FUNCTION edp_internal.buckets_on_drop()
 RETURNS event_trigger

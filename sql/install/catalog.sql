@@ -118,6 +118,37 @@ $$;
 COMMENT ON FUNCTION edp_internal.check_kept_table(pg_catalog.regclass) IS
     'internal: raises 0A000 when edp cannot keep its features on tbl (a Citus table, or a partitioned table with foreign partitions)';
 
+-- A foreign table attached later as a partition of an edp table (ALTER TABLE
+-- ... ATTACH PARTITION, CREATE FOREIGN TABLE ... PARTITION OF) would break
+-- every later write of the table, as at enable_* time: refused the same way.
+CREATE FUNCTION edp_internal.refuse_foreign_partitions()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+    root regclass;
+BEGIN
+    FOR r IN SELECT DISTINCT c.objid FROM pg_catalog.pg_event_trigger_ddl_commands() c
+              WHERE c.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                AND c.objsubid OPERATOR(pg_catalog.=) 0
+    LOOP
+        root := pg_catalog.pg_partition_root(r.objid::pg_catalog.regclass);
+        IF root IS NOT NULL AND EXISTS (SELECT FROM edp.event_tables t WHERE t.relid OPERATOR(pg_catalog.=) root) THEN
+            PERFORM edp_internal.check_kept_table(root);
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION edp_internal.refuse_foreign_partitions() IS
+    'event trigger function: refuses a foreign partition attached to an edp table (0A000, as enable_* does)';
+CREATE EVENT TRIGGER edp_refuse_foreign_partitions ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE', 'CREATE FOREIGN TABLE')
+    EXECUTE FUNCTION edp_internal.refuse_foreign_partitions();
+COMMENT ON EVENT TRIGGER edp_refuse_foreign_partitions IS
+    'refuses foreign partitions attached to edp tables after enable_* (their writes would fail)';
+
 -- A dropped table leaves the catalog with it.
 CREATE FUNCTION edp_internal.forget_dropped_tables()
 RETURNS event_trigger
