@@ -471,7 +471,7 @@ BEGIN
     PERFORM edp_internal.drop_edp_index(tbl, 48, '_edp_ts_brin');
     IF NOT EXISTS (SELECT FROM edp.event_tables e
                     WHERE e.relid OPERATOR(pg_catalog.=) tbl AND e.dedupe_mode OPERATOR(pg_catalog.<>) 'none')
-       OR edp_internal.has_edp_index(tbl, 47, '_edp_dedupe') THEN
+       OR edp_internal.named_index(tbl, 47, '_edp_dedupe') IS NOT NULL THEN
         PERFORM edp_internal.drop_edp_index(tbl, 48, '_edp_key_ts');
     END IF;
 END
@@ -522,7 +522,7 @@ BEGIN
                              AND edp_internal.has_key_ts_btree(tbl, e.key_column, e.ts_column)) THEN
         -- (an index of that name that edp did not make stays as it is: edp
         -- neither comments nor drops it)
-        IF NOT edp_internal.has_edp_index(tbl, 47, '_edp_dedupe') THEN
+        IF edp_internal.named_index(tbl, 47, '_edp_dedupe') IS NULL THEN
             IF edp_internal.dedupe_hashable(tbl, columns) THEN
                 EXECUTE format('CREATE INDEX %I ON %s (edp_internal.dedupe_hash(%s))', left(rel, 47) || '_edp_dedupe', tbl,
                                (SELECT string_agg(quote_ident(x), ', ') FROM unnest(columns) x));
@@ -713,7 +713,7 @@ BEGIN
     -- when rows arrive in time order)
     -- (an index of that name that edp did not make keeps its comment: edp
     -- never drops it)
-    IF raw_index = 'btree' AND NOT edp_internal.has_edp_index(tbl, 48, '_edp_key_ts') THEN
+    IF raw_index = 'btree' AND edp_internal.named_index(tbl, 48, '_edp_key_ts') IS NULL THEN
         EXECUTE format('CREATE INDEX %I ON %s (%I, %I)', left(rel, 48) || '_edp_key_ts', tbl, key, ts);
         EXECUTE format('COMMENT ON INDEX %I.%I IS %L', nsp, left(rel, 48) || '_edp_key_ts',
                        format('edp: raw index (%I, %I) of %s, read for what its rollup cannot answer (edp.enable_rollup, raw_index btree)', key, ts, tbl));
@@ -724,7 +724,7 @@ BEGIN
         IF (SELECT d.dedupe_columns @> ARRAY[key, ts] FROM edp.event_tables d WHERE d.relid = tbl) THEN
             EXECUTE format('DROP INDEX IF EXISTS %I.%I', nsp, left(rel, 47) || '_edp_dedupe');
         END IF;
-    ELSIF raw_index = 'brin' AND NOT edp_internal.has_edp_index(tbl, 48, '_edp_ts_brin') THEN
+    ELSIF raw_index = 'brin' AND edp_internal.named_index(tbl, 48, '_edp_ts_brin') IS NULL THEN
         EXECUTE format('CREATE INDEX %I ON %s USING brin (%I)', left(rel, 48) || '_edp_ts_brin', tbl, ts);
         EXECUTE format('COMMENT ON INDEX %I.%I IS %L', nsp, left(rel, 48) || '_edp_ts_brin',
                        format('edp: raw index (%I) of %s, read for what its rollup cannot answer (edp.enable_rollup, raw_index brin)', ts, tbl));
@@ -2103,43 +2103,39 @@ COMMENT ON FUNCTION edp_internal.drop_bucket_triggers(pg_catalog.regclass) IS
 
 -- disable_* drop the indexes enable_* made; foreign partitions attached
 -- after enable_* are refused (issue 15)
--- drops the index of tbl called suffix-of-its-name that edp made (its comment
--- begins with 'edp: '); an index of the user's of that name stays
+-- the index of tbl named left(tbl, name_len) || suffix, or NULL: where
+-- enable_rollup and enable_dedupe put theirs
+CREATE FUNCTION edp_internal.named_index(tbl pg_catalog.regclass, name_len pg_catalog.int4, suffix pg_catalog.text)
+RETURNS pg_catalog.regclass
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT i.indexrelid::pg_catalog.regclass
+      FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.indexrelid
+           JOIN pg_catalog.pg_class t ON t.oid OPERATOR(pg_catalog.=) i.indrelid
+     WHERE i.indrelid OPERATOR(pg_catalog.=) tbl
+       AND c.relname OPERATOR(pg_catalog.=) (pg_catalog.left(t.relname::pg_catalog.text, name_len) OPERATOR(pg_catalog.||) suffix)
+$$;
+COMMENT ON FUNCTION edp_internal.named_index(pg_catalog.regclass, pg_catalog.int4, pg_catalog.text) IS
+    'internal: the index of tbl named left(tbl, name_len) || suffix, or NULL';
+
+-- drops that index when edp made it (its comment begins with 'edp: '); an
+-- index of the user's of that name stays
 CREATE FUNCTION edp_internal.drop_edp_index(tbl pg_catalog.regclass, name_len pg_catalog.int4, suffix pg_catalog.text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    idx regclass;
+    idx regclass := edp_internal.named_index(tbl, name_len, suffix);
 BEGIN
-    SELECT i.indexrelid::regclass INTO idx
-      FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.indexrelid
-           JOIN pg_catalog.pg_class t ON t.oid OPERATOR(pg_catalog.=) i.indrelid
-     WHERE i.indrelid OPERATOR(pg_catalog.=) tbl
-       AND c.relname OPERATOR(pg_catalog.=) (pg_catalog.left(t.relname::pg_catalog.text, name_len) OPERATOR(pg_catalog.||) suffix)
-       AND pg_catalog.obj_description(c.oid, 'pg_class') OPERATOR(pg_catalog.~~) 'edp: %';
-    IF idx IS NOT NULL THEN
+    IF idx IS NOT NULL AND pg_catalog.obj_description(idx, 'pg_class') OPERATOR(pg_catalog.~~) 'edp: %' THEN
         EXECUTE pg_catalog.format('DROP INDEX %s', idx);
     END IF;
 END
 $$;
 COMMENT ON FUNCTION edp_internal.drop_edp_index(pg_catalog.regclass, pg_catalog.int4, pg_catalog.text) IS
     'internal: drops the index left(tbl, name_len) || suffix of tbl when edp made it (its comment says so)';
-
-CREATE FUNCTION edp_internal.has_edp_index(tbl pg_catalog.regclass, name_len pg_catalog.int4, suffix pg_catalog.text)
-RETURNS pg_catalog.bool
-LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT EXISTS (
-        SELECT FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.indexrelid
-               JOIN pg_catalog.pg_class t ON t.oid OPERATOR(pg_catalog.=) i.indrelid
-         WHERE i.indrelid OPERATOR(pg_catalog.=) tbl
-           AND c.relname OPERATOR(pg_catalog.=) (pg_catalog.left(t.relname::pg_catalog.text, name_len) OPERATOR(pg_catalog.||) suffix))
-$$;
-COMMENT ON FUNCTION edp_internal.has_edp_index(pg_catalog.regclass, pg_catalog.int4, pg_catalog.text) IS
-    'internal: tbl has an index named left(tbl, name_len) || suffix';
 
 -- A foreign table attached later as a partition of an edp table (ALTER TABLE
 -- ... ATTACH PARTITION, CREATE FOREIGN TABLE ... PARTITION OF) would break

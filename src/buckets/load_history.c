@@ -43,7 +43,6 @@
 
 #include "access/transam.h"
 #include "access/xact.h"
-#include "common/hashfn.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
 #include "utils/datum.h"
@@ -51,6 +50,7 @@
 #include "utils/typcache.h"
 
 #include "buckets/load_history.h"
+#include "buckets/rollup_batch.h"
 
 EdpLoadHistory *edp_dedupe_load_history = NULL;
 uint64		edp_insert_upkeeps = 0;
@@ -94,9 +94,7 @@ struct EdpLoadHistory
 static inline uint32
 hist_key_hash(EdpLoadHistory *h, HistKey k)
 {
-	uint32		x = DatumGetUInt32(FunctionCall1Coll(&h->key_hash, h->key_coll, k.key));
-
-	return hash_combine(x, murmurhash32((uint32) (k.chunk ^ (k.chunk >> 32))));
+	return edp_rollup_row_hash(&h->key_hash, h->key_coll, k.key, k.chunk);
 }
 
 static inline bool

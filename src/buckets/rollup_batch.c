@@ -116,9 +116,7 @@ struct RollupBatch
 static inline uint32
 group_key_hash(RollupBatch *b, GroupKey k)
 {
-	uint32		h = DatumGetUInt32(FunctionCall1Coll(&b->key_hash, b->key_coll, k.key));
-
-	return hash_combine(h, murmurhash32((uint32) (k.chunk ^ (k.chunk >> 32))));
+	return edp_rollup_row_hash(&b->key_hash, b->key_coll, k.key, k.chunk);
 }
 
 static inline bool

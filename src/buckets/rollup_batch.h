@@ -10,6 +10,8 @@
 #define EDP_ROLLUP_BATCH_H
 
 #include "access/attnum.h"
+#include "common/hashfn.h"
+#include "fmgr.h"
 #include "utils/tuplestore.h"
 
 /* dedupe keys of the rows that may repeat an event, one array per column */
@@ -25,6 +27,15 @@ typedef struct DedupeCandidates
 } DedupeCandidates;
 
 typedef struct RollupBatch RollupBatch;
+
+/* hash of a rollup row's (key, chunk start), with the key type's hash function */
+static inline uint32
+edp_rollup_row_hash(FmgrInfo *key_hash, Oid key_coll, Datum key, int64 chunk)
+{
+	uint32		h = DatumGetUInt32(FunctionCall1Coll(key_hash, key_coll, key));
+
+	return hash_combine(h, murmurhash32((uint32) (chunk ^ (chunk >> 32))));
+}
 
 /*
  * What to read.  The attribute numbers are those of the transition

@@ -573,7 +573,7 @@ delete_from_partitions(const TriggerSettings *s, const char *ranking, int nargs,
 		Datum	   *counted;
 		Oid			types[2] = {TIDARRAYOID, BOOLARRAYOID};
 		Datum		values[2];
-		char	   *leaf;
+		char	   *target;
 		char	   *sql;
 
 		while (i < ncopies &&
@@ -589,24 +589,20 @@ delete_from_partitions(const TriggerSettings *s, const char *ranking, int nargs,
 		}
 		values[0] = PointerGetDatum(construct_array(tids, n, TIDOID, sizeof(ItemPointerData), false, TYPALIGN_SHORT));
 		values[1] = PointerGetDatum(construct_array(counted, n, BOOLOID, 1, true, TYPALIGN_CHAR));
-		leaf = quote_qualified_identifier(get_namespace_name(get_rel_namespace(toid)), get_rel_name(toid));
-		if (!leaf_deletable(toid))
-		{
-			/* through the table, as before */
-			sql = psprintf("WITH d AS (DELETE FROM %s t WHERE t.tableoid OPERATOR(pg_catalog.=) %u::pg_catalog.oid"
-						   " AND t.ctid OPERATOR(pg_catalog.=) ANY ($1) RETURNING t.ctid AS edp_tid)"
-						   " SELECT pg_catalog.count(*) FILTER (WHERE u.c) FROM d"
-						   " JOIN ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS u(t, c)"
-						   " ON u.t OPERATOR(pg_catalog.=) d.edp_tid",
-						   s->table, toid);
-		}
+		/* from the partition itself, or through the table as before */
+		if (leaf_deletable(toid))
+			target = psprintf("ONLY %s t WHERE",
+							  quote_qualified_identifier(get_namespace_name(get_rel_namespace(toid)),
+														 get_rel_name(toid)));
 		else
-			sql = psprintf("WITH d AS (DELETE FROM ONLY %s t WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1)"
-						   " RETURNING t.ctid AS edp_tid)"
-						   " SELECT pg_catalog.count(*) FILTER (WHERE u.c) FROM d"
-						   " JOIN ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS u(t, c)"
-						   " ON u.t OPERATOR(pg_catalog.=) d.edp_tid",
-						   leaf);
+			target = psprintf("%s t WHERE t.tableoid OPERATOR(pg_catalog.=) %u::pg_catalog.oid AND",
+							  s->table, toid);
+		sql = psprintf("WITH d AS (DELETE FROM %s t.ctid OPERATOR(pg_catalog.=) ANY ($1)"
+					   " RETURNING t.ctid AS edp_tid)"
+					   " SELECT pg_catalog.count(*) FILTER (WHERE u.c) FROM d"
+					   " JOIN ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS u(t, c)"
+					   " ON u.t OPERATOR(pg_catalog.=) d.edp_tid",
+					   target);
 		if (SPI_execute_with_args(sql, 2, types, values, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "edp dedupe failed: %s", sql);	/* internal error */
 		edp_dedupe_removed += DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));

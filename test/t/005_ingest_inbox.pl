@@ -196,7 +196,9 @@ INSERT INTO gate VALUES (true);
 CREATE FUNCTION wait_at_gate() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF NEW.id % 10 = 4 THEN
-        WHILE (SELECT closed FROM gate) LOOP PERFORM pg_sleep(0.01); END LOOP;
+        -- a bounded wait: a gate the test never opens fails the row, loudly
+        FOR i IN 1 .. 18000 LOOP EXIT WHEN NOT (SELECT closed FROM gate); PERFORM pg_sleep(0.01); END LOOP;
+        IF (SELECT closed FROM gate) THEN RAISE EXCEPTION 'gate still closed after 3 minutes'; END IF;
     END IF;
     RETURN NEW;
 END $$;

@@ -35,7 +35,9 @@ CREATE TABLE gate (closed boolean NOT NULL);
 INSERT INTO gate VALUES (true);
 CREATE FUNCTION wait_at_gate() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    WHILE (SELECT closed FROM gate) LOOP PERFORM pg_sleep(0.01); END LOOP;
+    -- a bounded wait: a gate the test never opens fails the row, loudly
+    FOR i IN 1 .. 18000 LOOP EXIT WHEN NOT (SELECT closed FROM gate); PERFORM pg_sleep(0.01); END LOOP;
+    IF (SELECT closed FROM gate) THEN RAISE EXCEPTION 'gate still closed after 3 minutes'; END IF;
     NEW.seen := current_setting('search_path') || '|' || coalesce(current_setting('edp_test.mark', true), '');
     PERFORM set_config('search_path', 'public, pg_catalog', false);
     PERFORM set_config('edp_test.mark', 'tainted', false);
@@ -151,7 +153,9 @@ $node->safe_psql('postgres', q{
 UPDATE gate SET closed = true;
 CREATE FUNCTION gate_open(integer) RETURNS boolean LANGUAGE plpgsql PARALLEL SAFE AS $$
 BEGIN
-    WHILE (SELECT closed FROM gate) LOOP PERFORM pg_sleep(0.01); END LOOP;
+    -- a bounded wait: a gate the test never opens fails the row, loudly
+    FOR i IN 1 .. 18000 LOOP EXIT WHEN NOT (SELECT closed FROM gate); PERFORM pg_sleep(0.01); END LOOP;
+    IF (SELECT closed FROM gate) THEN RAISE EXCEPTION 'gate still closed after 3 minutes'; END IF;
     RETURN true;
 END $$;
 CREATE TABLE big (id integer) WITH (parallel_workers = 3);
