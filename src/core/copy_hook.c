@@ -180,16 +180,12 @@ take_copy(CopyStmt *stmt, const char *queryString, QueryEnvironment *queryEnv,
 	target.pstate->p_sourcetext = queryString;
 	target.pstate->p_queryEnv = queryEnv;
 
-	target.after_close = NULL;
-	target.after_close_arg = NULL;
 	taken = false;
 	for (i = 0; i < ntakers && !taken; i++)
 		taken = takers[i].take(&target, &processed);
 
-	table_close(target.rel, NoLock);
+	table_close(target.rel, NoLock);	/* a taker may have reopened it */
 	target.rel = NULL;
-	if (taken && target.after_close != NULL)
-		target.after_close(&target, &processed);
 	MemoryContextSwitchTo(oldcontext);
 	MemoryContextDelete(copycontext);
 

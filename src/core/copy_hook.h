@@ -26,7 +26,10 @@
  * (opened with RowExclusiveLock; file privilege and row-level security
  * already checked), the columns it fills and a parse state for the
  * remaining privilege checks.  Everything a taker allocates goes in a
- * memory context the hook deletes afterwards.
+ * memory context the hook deletes afterwards.  A taker may close rel and
+ * open it again (its lock stays), to create partitions mid-statement:
+ * CREATE TABLE ... PARTITION OF refuses a parent in use; the hook closes
+ * whatever target->rel is when the taker returns.
  */
 typedef struct EdpCopyTarget
 {
@@ -34,15 +37,6 @@ typedef struct EdpCopyTarget
 	Relation	rel;
 	List	   *attnums;
 	ParseState *pstate;
-
-	/*
-	 * Set by a taker that must finish the statement with the table closed
-	 * (creating partitions: CREATE TABLE ... PARTITION OF refuses a parent
-	 * in use): called after the hook has closed rel (its lock stays), in
-	 * the taker's memory context; it adds to *processed.
-	 */
-	void		(*after_close) (struct EdpCopyTarget *target, uint64 *processed);
-	void	   *after_close_arg;
 } EdpCopyTarget;
 
 extern void edp_copy_hook_init(void);

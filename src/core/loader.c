@@ -110,6 +110,7 @@ struct EdpLoader
 	uint64	   *spool_lines;
 	uint64		nspooled;
 	uint64		spool_cap;
+	bool		spool_paused;	/* edp_loader_add_unspooled is adding */
 	MemoryContext caller_cxt;	/* outlives the loader: the spool's */
 
 	int			upkeeps;		/* mask of registered upkeeps this table has */
@@ -687,7 +688,7 @@ edp_loader_add(EdpLoader *loader, TupleTableSlot *slot, uint64 lineno)
 	target = loader_target(loader, rri);
 	rel = rri->ri_RelationDesc;
 
-	if (target->spooled)
+	if (target->spooled && !loader->spool_paused)
 	{
 		/* the caller creates this row's partition and writes it later */
 		if (loader->nspooled >= loader->spool_cap)
@@ -948,6 +949,26 @@ edp_loader_end_keep_written(EdpLoader *loader, Tuplestorestate **written)
 	if (spool != NULL)
 		elog(ERROR, "edp loader spooled rows nobody writes");	/* internal error */
 	return processed;
+}
+
+/*
+ * Add a row spooled before, whose partition the caller has created since:
+ * written wherever routing sends it now, a DEFAULT partition included (a
+ * row that belongs there, as one without a time, is not spooled twice).
+ */
+void
+edp_loader_add_unspooled(EdpLoader *loader, TupleTableSlot *slot, uint64 lineno)
+{
+	loader->spool_paused = true;	/* an error ends the loader's statement */
+	edp_loader_add(loader, slot, lineno);
+	loader->spool_paused = false;
+}
+
+/* rows spooled so far for DEFAULT partitions (EDP_LOADER_SPOOL_DEFAULT) */
+uint64
+edp_loader_spooled_rows(EdpLoader *loader)
+{
+	return loader->nspooled;
 }
 
 /*

@@ -53,7 +53,7 @@
  * COPY can create their partitions once it has closed the table and write
  * them in a second loader (EDP_LOADER_CONTINUES) of the same statement:
  * edp_loader_end_spooled then skips the AFTER STATEMENT triggers, which
- * the second loader fires.
+ * the last loader fires.  edp_loader_spooled_rows tells how many wait.
  *
  *-------------------------------------------------------------------------
  */
@@ -105,6 +105,8 @@ extern void edp_loader_register_upkeep(const char *trigger_function, EdpLoaderUp
 extern uint64 edp_loader_end_keep_written(EdpLoader *loader, Tuplestorestate **written);
 extern uint64 edp_loader_end_spooled(EdpLoader *loader, Tuplestorestate **written,
 									 Tuplestorestate **spool, uint64 **spool_lines);
+extern void edp_loader_add_unspooled(EdpLoader *loader, TupleTableSlot *slot, uint64 lineno);
+extern uint64 edp_loader_spooled_rows(EdpLoader *loader);
 extern void edp_loader_set_written_store(EdpLoader *loader, Tuplestorestate *store);
 extern Tuplestorestate *edp_loader_written_store(void);
 extern void edp_loader_append_written(Tuplestorestate *to, Tuplestorestate *from);

@@ -122,47 +122,120 @@ check_copy_privileges(ParseState *pstate, Relation rel, EdpFlattener *f,
 }
 
 /*
- * What a COPY into a table partitioned by edp leaves for after the table
- * is closed: the rows routing sent to a DEFAULT partition (their
- * partitions are created then), and the rows written so far, whose upkeep
- * waits for the whole statement.
+ * Rows a COPY into a table edp partitions keeps aside, at most, before it
+ * creates their partitions: the loader spools what routing sends to the
+ * DEFAULT partition (rows of days, or types, without a partition yet).
  */
-typedef struct SpooledCopy
+#define SPOOL_ROUND_ROWS	1000
+
+/*
+ * One COPY's writing: its loader (one per round, see next_round) and the
+ * store of the rows written, whose upkeep waits for the whole statement.
+ */
+typedef struct CopyLoad
 {
-	Oid			relid;
-	int			loader_flags;
+	EdpCopyTarget *target;		/* target->rel: the table, reopened by rounds */
+	CopyFromState cstate;
+	CopyLineState *line_state;
+	EdpPartitionPlan *plan;		/* the table's, when edp partitions it */
+	int			flags;			/* the first loader's */
 	CommandId	first_cid;
+	EdpLoader  *loader;
 	Tuplestorestate *written;
+	uint64		processed;
+	int			rounds;
+} CopyLoad;
+
+static void
+begin_loader(CopyLoad *cl, int more_flags)
+{
+	cl->loader = edp_loader_begin(cl->target->rel, cl->flags | more_flags);
+	edp_loader_set_line_callback(cl->loader, copy_line_callback, cl->line_state);
+	if (cl->written != NULL)
+		edp_loader_set_written_store(cl->loader, cl->written);
+}
+
+static void
+note_spooled_rows(EdpPartitionPlan *plan, Relation rel, void *arg)
+{
+	Tuplestorestate *spool = (Tuplestorestate *) arg;
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
+
+	tuplestore_rescan(spool);
+	while (tuplestore_gettupleslot(spool, true, false, slot))
+	{
+		slot_getallattrs(slot);
+		edp_partitions_plan_row(plan, rel, slot->tts_values, slot->tts_isnull);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+}
+
+/*
+ * End the statement's loader.  If it spooled rows, create their
+ * partitions, with the table closed meanwhile (CREATE TABLE ... PARTITION
+ * OF refuses a parent in use in this session; the lock stays), and begin a
+ * loader that continues the statement (no second BEFORE STATEMENT
+ * triggers; the AFTER STATEMENT ones wait for the last loader) with them:
+ * returns true.  Their line numbers go with them, so dedupe still knows
+ * which copy came first.  Creating the partitions in rounds, not once at
+ * the end, writes every row once: an input whose days have no partition
+ * yet would otherwise be spooled whole.
+ */
+static bool
+next_round(CopyLoad *cl)
+{
 	Tuplestorestate *spool;
 	uint64	   *spool_lines;
-	EdpPartitionPlan *plan;		/* the table's, to create the partitions */
-} SpooledCopy;
+	Relation	rel = cl->target->rel;
+	TupleTableSlot *slot;
+	uint64		i = 0;
 
-static void finish_spooled_copy(EdpCopyTarget *target, uint64 *processed);
+	cl->processed += edp_loader_end_spooled(cl->loader, &cl->written, &spool, &spool_lines);
+	cl->loader = NULL;
+	if (spool == NULL)
+		return false;
+
+	edp_partitions_prepare(cl->plan, &rel, note_spooled_rows, spool);
+	cl->target->rel = rel;		/* the hook closes the one we hold */
+	cl->cstate->rel = rel;
+	cl->rounds++;
+	begin_loader(cl, EDP_LOADER_CONTINUES);
+
+	slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
+	tuplestore_rescan(spool);
+	while (tuplestore_gettupleslot(spool, true, false, slot))
+	{
+		TupleTableSlot *in = edp_loader_slot(cl->loader);
+
+		ExecClearTuple(in);
+		slot_getallattrs(slot);
+		memcpy(in->tts_values, slot->tts_values, sizeof(Datum) * slot->tts_tupleDescriptor->natts);
+		memcpy(in->tts_isnull, slot->tts_isnull, sizeof(bool) * slot->tts_tupleDescriptor->natts);
+		ExecStoreVirtualTuple(in);
+		edp_loader_add_unspooled(cl->loader, in, spool_lines[i++]);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	tuplestore_end(spool);
+	pfree(spool_lines);
+	return true;
+}
 
 /* The COPY loop: parse, convert, split the document, hand to the loader. */
 static uint64
-flattening_copy(EdpCopyTarget *target, Relation rel,
-				EdpFlattener *f, List *attnums, int source_field)
+flattening_copy(EdpCopyTarget *target, EdpFlattener *f, List *attnums,
+				int source_field)
 {
 	ParseState *pstate = target->pstate;
 	CopyStmt   *stmt = target->stmt;
-	int			loader_flags;
-	CommandId	first_cid;
-	Tuplestorestate *written;
-	Tuplestorestate *spool;
-	uint64	   *spool_lines;
-	EdpPartitionPlan *plan;
+	Relation	rel = target->rel;
 	TupleDesc	tupdesc = RelationGetDescr(rel);
 	CopyFromState cstate;
-	EdpLoader  *loader;
+	CopyLoad	cl = {0};
 	EState	   *estate;
 	ExprContext *econtext;
-	TupleTableSlot *slot;
 	ErrorContextCallback errcallback;
 	CopyLineState line_state = {0};
 	ListCell   *lc;
-	uint64		processed;
 	int64		rows = 0;
 	pg_tz	   *naive = NULL;
 
@@ -200,17 +273,20 @@ flattening_copy(EdpCopyTarget *target, Relation rel,
 
 	/*
 	 * In a table edp partitions, rows of days (or types) without a partition
-	 * are spooled, and written once their partitions exist, after the table
-	 * is closed (finish_spooled_copy); not through the DEFAULT partition.
+	 * are spooled and written once their partitions exist (next_round), not
+	 * through the DEFAULT partition.
 	 */
-	loader_flags = EDP_LOADER_SKIP_FLATTEN_TRIGGER |
+	cl.target = target;
+	cl.cstate = cstate;
+	cl.line_state = &line_state;
+	cl.flags = EDP_LOADER_SKIP_FLATTEN_TRIGGER |
 		(cstate->volatile_defexprs ? EDP_LOADER_SINGLE_ROW : 0);
-	first_cid = GetCurrentCommandId(true);
-	plan = edp_partitions_plan_begin(rel);
-	loader = edp_loader_begin(rel, loader_flags | (plan != NULL ? EDP_LOADER_SPOOL_DEFAULT : 0));
+	cl.first_cid = GetCurrentCommandId(true);
+	cl.plan = edp_partitions_plan_begin(rel);
+	if (cl.plan != NULL)
+		cl.flags |= EDP_LOADER_SPOOL_DEFAULT;
 	line_state.cstate = cstate;
-	edp_loader_set_line_callback(loader, copy_line_callback, &line_state);
-	slot = edp_loader_slot(loader);
+	begin_loader(&cl, 0);
 
 	/* defaults are evaluated in a per-row expression context, as in COPY */
 	estate = CreateExecutorState();
@@ -223,6 +299,7 @@ flattening_copy(EdpCopyTarget *target, Relation rel,
 
 	for (;;)
 	{
+		TupleTableSlot *slot = edp_loader_slot(cl.loader);
 		MemoryContext oldcontext;
 		char	   *document;
 
@@ -261,100 +338,31 @@ flattening_copy(EdpCopyTarget *target, Relation rel,
 		ExecStoreVirtualTuple(slot);
 		MemoryContextSwitchTo(oldcontext);
 
-		edp_loader_add(loader, slot, cstate->cur_lineno);
+		edp_loader_add(cl.loader, slot, cstate->cur_lineno);
 		/* as COPY does, for pg_stat_progress_copy */
 		pgstat_progress_update_param(PROGRESS_COPY_TUPLES_PROCESSED, ++rows);
+
+		if (cl.plan != NULL && edp_loader_spooled_rows(cl.loader) >= SPOOL_ROUND_ROWS)
+			(void) next_round(&cl);
 	}
 
-	processed = edp_loader_end_spooled(loader, &written, &spool, &spool_lines);
-	if (spool != NULL)
-	{
-		SpooledCopy *sc = palloc0(sizeof(SpooledCopy));
-
-		sc->relid = RelationGetRelid(rel);
-		sc->loader_flags = loader_flags | EDP_LOADER_CONTINUES;
-		sc->first_cid = first_cid;
-		sc->written = written;
-		sc->spool = spool;
-		sc->spool_lines = spool_lines;
-		sc->plan = plan;
-		target->after_close = finish_spooled_copy;
-		target->after_close_arg = sc;
-	}
-	else if (written != NULL)
-	{
-		edp_loader_upkeep(rel, written, InvalidCommandId);
-		tuplestore_end(written);
-	}
+	/* the last rounds: until no row waits for a partition */
+	while (next_round(&cl))
+		;
 	error_context_stack = errcallback.previous;
+	if (cl.written != NULL)
+	{
+		/* the statement's rows, from its first loader on, are its own */
+		edp_loader_upkeep(target->rel, cl.written,
+						  cl.rounds > 0 ? cl.first_cid : InvalidCommandId);
+		tuplestore_end(cl.written);
+	}
 	FreeExecutorState(estate);
 	EndCopyFrom(cstate);
 
 	if (f != NULL)
 		edp_flattener_report(f);
-	return processed;
-}
-
-static void
-note_spooled_rows(EdpPartitionPlan *plan, Relation rel, void *arg)
-{
-	Tuplestorestate *spool = (Tuplestorestate *) arg;
-	TupleTableSlot *slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
-
-	tuplestore_rescan(spool);
-	while (tuplestore_gettupleslot(spool, true, false, slot))
-	{
-		slot_getallattrs(slot);
-		edp_partitions_plan_row(plan, rel, slot->tts_values, slot->tts_isnull);
-	}
-	ExecDropSingleTupleTableSlot(slot);
-}
-
-/*
- * The rest of a COPY that spooled rows (see SpooledCopy): create their
- * partitions (the table is closed; its lock stays), write them through a
- * second loader of the same statement, then run the upkeep of all the
- * statement's rows at once, as its first statement's own.
- */
-static void
-finish_spooled_copy(EdpCopyTarget *target, uint64 *processed)
-{
-	SpooledCopy *sc = (SpooledCopy *) target->after_close_arg;
-	Relation	rel;
-	EdpLoader  *loader;
-	TupleTableSlot *slot;
-	Tuplestorestate *written;
-	uint64		line = 0;
-
-	rel = table_open(sc->relid, RowExclusiveLock);
-	edp_partitions_prepare(sc->plan, &rel, note_spooled_rows, sc->spool);
-	slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
-
-	loader = edp_loader_begin(rel, sc->loader_flags);
-	if (sc->written != NULL)
-		edp_loader_set_written_store(loader, sc->written);
-	tuplestore_rescan(sc->spool);
-	while (tuplestore_gettupleslot(sc->spool, true, false, slot))
-	{
-		TupleTableSlot *in = edp_loader_slot(loader);
-
-		ExecClearTuple(in);
-		slot_getallattrs(slot);
-		memcpy(in->tts_values, slot->tts_values, sizeof(Datum) * slot->tts_tupleDescriptor->natts);
-		memcpy(in->tts_isnull, slot->tts_isnull, sizeof(bool) * slot->tts_tupleDescriptor->natts);
-		ExecStoreVirtualTuple(in);
-		edp_loader_add(loader, in, sc->spool_lines[line++]);
-	}
-	*processed += edp_loader_end_keep_written(loader, &written);
-	ExecDropSingleTupleTableSlot(slot);
-	tuplestore_end(sc->spool);
-	if (written != NULL)
-	{
-		/* the statement's rows, from its first loader on, are its own */
-		edp_loader_upkeep(rel, written, sc->first_cid);
-		tuplestore_end(written);
-	}
-	table_close(rel, NoLock);
+	return cl.processed;
 }
 
 /*
@@ -376,7 +384,7 @@ flatten_take_copy(EdpCopyTarget *target, uint64 *processed)
 		return false;
 
 	check_copy_privileges(target->pstate, rel, f, target->attnums);
-	*processed = flattening_copy(target, rel, f, target->attnums, source_field);
+	*processed = flattening_copy(target, f, target->attnums, source_field);
 	return true;
 }
 
